@@ -1,0 +1,3 @@
+from xapi_mcp.cli import main
+
+main()

@@ -1,0 +1,192 @@
+"""Tool arguments -> the parts of an HTTP request, validated before anything is sent.
+
+Pure functions, no I/O: the executor only sends what `prepare` returns. Validation uses the
+spec's full schemas (see schema.py), so compaction of what clients see never loosens what we
+accept.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from jsonschema import ValidationError
+from jsonschema.exceptions import best_match
+
+from xapi_mcp.catalog import ParamPlan, ToolDef
+
+_MAX_MESSAGES = 6
+_MAX_MESSAGE_CHARS = 400
+
+
+class ArgumentError(Exception):
+    """The arguments cannot make a valid request; the message names each argument at fault."""
+
+
+@dataclass
+class PreparedRequest:
+    method: str
+    path: str  # path parameters already substituted and percent-encoded
+    query: list[tuple[str, str]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    has_body: bool = False
+
+
+def prepare(tool: ToolDef, arguments: Mapping[str, Any] | None) -> PreparedRequest:
+    """Normalise, validate and place `arguments`; raises ArgumentError with every problem found."""
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, Mapping):
+        raise ArgumentError(f"Arguments for {tool.name} must be a JSON object, got {type(arguments).__name__}.")
+    args = _normalise(tool, arguments)
+
+    problems = [_describe(err) for err in sorted(tool.args_validator.iter_errors(args), key=_error_order)]
+    body = tool.plan.body
+    body_value: dict[str, Any] = {}
+    if body is not None:
+        body_value = {prop: args[arg] for arg, prop in body.args.items() if arg in args}
+        if (body_value or body.required) and body.validator is not None:
+            reverse = {prop: arg for arg, prop in body.args.items()}
+            problems += [
+                _describe(err, reverse, body.note)
+                for err in sorted(body.validator.iter_errors(body_value), key=_error_order)
+            ]
+    if problems:
+        raise ArgumentError(_problem_report(tool, problems))
+
+    request = PreparedRequest(method=tool.plan.method, path=tool.plan.path)
+    for param in tool.plan.params:
+        if param.arg in args:
+            _place(request, param, args[param.arg])
+    if body is not None and (body_value or body.required):
+        request.body, request.has_body = body_value, True
+    return request
+
+
+def _normalise(tool: ToolDef, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """Map spec spellings (`tweet.fields`) to argument names, drop nulls, coerce obvious strings."""
+    known = set(tool.arg_names)
+    args: dict[str, Any] = {}
+    unknown: list[str] = []
+    for key, value in arguments.items():
+        name = key if key in known else tool.aliases.get(key)
+        if name is None:
+            unknown.append(str(key))
+            continue
+        if name in args:
+            raise ArgumentError(f"{tool.name}: argument '{name}' was given twice (as '{key}' and '{name}').")
+        if value is None:
+            continue  # several clients send null for optional arguments they leave out
+        param = tool.arg_types.get(name)
+        args[name] = _coerce(param, value) if param is not None else value
+    if unknown:
+        raise ArgumentError(_unknown_report(tool, unknown))
+    return args
+
+
+def _coerce(param: ParamPlan, value: Any) -> Any:
+    """Accept what models commonly send for query/path parameters: "a,b" for lists, "10" for 10."""
+    if param.is_array:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if param.scalar_type == "integer" and text.lstrip("-").isdigit():
+            return int(text)
+        if param.scalar_type == "number":
+            try:
+                return float(text)
+            except ValueError:
+                return value
+        if param.scalar_type == "boolean" and text.lower() in ("true", "false"):
+            return text.lower() == "true"
+    elif param.scalar_type == "string" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # numeric IDs sent as numbers
+    return value
+
+
+def _place(request: PreparedRequest, param: ParamPlan, value: Any) -> None:
+    if param.location == "path":
+        text = _scalar(value)
+        if text in ("", ".", ".."):
+            raise ArgumentError(f"Argument '{param.arg}' cannot be {text!r}: it is part of the URL path.")
+        request.path = request.path.replace("{" + param.name + "}", quote(text, safe=""))
+    elif param.location == "query":
+        if isinstance(value, list) and not param.explode:
+            request.query.append((param.name, ",".join(_scalar(v) for v in value)))
+        elif isinstance(value, list):
+            request.query.extend((param.name, _scalar(v)) for v in value)
+        else:
+            request.query.append((param.name, _scalar(value)))
+    else:
+        request.headers[param.name] = _scalar(value)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def _error_order(error: ValidationError) -> tuple[str, ...]:
+    return tuple(str(p) for p in error.absolute_path)
+
+
+def _describe(error: ValidationError, reverse: Mapping[str, str] | None = None, note: str = "") -> str:
+    """One line per problem, naming the argument (`poll.duration_minutes`) and what is allowed."""
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        detail = best_match(error.context)
+        error, note = detail, note or ""
+    path = [str(p) for p in error.absolute_path]
+    if path and reverse:
+        path[0] = reverse.get(path[0], path[0])
+    where = ".".join(path)
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        missing = (reverse or {}).get(missing, missing) if not where else missing
+        text = f"missing required argument '{f'{where}.' if where else ''}{missing}'"
+    elif error.validator == "enum" and isinstance(error.validator_value, list):
+        allowed = ", ".join(str(v) for v in error.validator_value if v is not None)
+        return f"argument '{where}': {_short(error.instance)} is not allowed; choose from: {allowed}"
+    else:
+        text = f"argument '{where}': {error.message}" if where else error.message
+    if note and error.validator in ("required", "anyOf", "oneOf", "additionalProperties"):
+        text += f" ({note})"
+    return text if len(text) <= _MAX_MESSAGE_CHARS else text[: _MAX_MESSAGE_CHARS - 1] + "…"
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _problem_report(tool: ToolDef, problems: list[str]) -> str:
+    shown = list(dict.fromkeys(problems))
+    more = len(shown) - _MAX_MESSAGES
+    lines = "\n".join(f"- {p}" for p in shown[:_MAX_MESSAGES])
+    tail = f"\n- …and {more} more" if more > 0 else ""
+    return (
+        f"Invalid arguments for {tool.name}; nothing was sent to X.\n{lines}{tail}\n"
+        "Fix these and call the tool again (its input schema lists what each argument accepts)."
+    )
+
+
+def _unknown_report(tool: ToolDef, unknown: list[str]) -> str:
+    parts = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, [*tool.arg_names, *tool.aliases], n=1, cutoff=0.6)
+        hint = f" (did you mean '{tool.aliases.get(close[0], close[0])}'?)" if close else ""
+        parts.append(f"'{key[:80]}'{hint}")
+    accepted = ", ".join(tool.arg_names) or "none"
+    return (
+        f"Unknown argument{'s' if len(parts) > 1 else ''} for {tool.name}: {', '.join(parts)}; nothing was "
+        f"sent to X. Arguments this tool accepts: {accepted}."
+    )

@@ -1,0 +1,1 @@
+"""Credentials: which kind signs which request, and where user tokens come from."""

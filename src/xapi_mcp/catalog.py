@@ -1,0 +1,354 @@
+"""OpenAPI operations -> tool definitions.
+
+Each operation becomes a `ToolDef`: what clients see (name, title, description, portable input
+schema, annotations) plus the `RequestPlan` the executor follows to turn arguments into an HTTP
+request. All of this is computed once at startup; a tool call only validates and sends.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from jsonschema import Draft4Validator, Draft202012Validator
+from jsonschema.protocols import Validator
+
+from xapi_mcp.auth.credentials import AuthRequirement, CredentialKind, scheme_kinds
+from xapi_mcp.schema import RefResolver, Schema, for_validation, to_portable, trim_description, validation_components
+
+log = logging.getLogger(__name__)
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch")
+SAFE_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_DESTRUCTIVE_WORDS = re.compile(r"delete|remove|replace|unfollow|unlike|unpin|unmute|unblock|revoke", re.I)
+
+Location = Literal["path", "query", "header"]
+
+
+@dataclass(frozen=True)
+class ParamPlan:
+    """One path/query/header parameter: `arg` is the tool argument, `name` the spec's spelling."""
+
+    arg: str
+    name: str
+    location: Location
+    required: bool
+    is_array: bool = False
+    explode: bool = True
+    scalar_type: str | None = None  # "integer" / "number" / "boolean" / "string", for light coercion
+
+
+@dataclass(frozen=True)
+class BodyPlan:
+    """The JSON request body: its top-level properties are flat tool arguments."""
+
+    content_type: str
+    args: dict[str, str]  # tool argument -> body property
+    required: bool
+    validator: Validator | None
+    note: str = ""  # for oneOf/anyOf bodies: which argument combinations are valid
+
+
+@dataclass(frozen=True)
+class RequestPlan:
+    method: str
+    path: str
+    params: tuple[ParamPlan, ...]
+    body: BodyPlan | None
+    security: tuple[dict[str, list[str]], ...] | None  # None = no security declared anywhere
+
+
+@dataclass
+class ToolDef:
+    name: str
+    title: str
+    description: str
+    input_schema: Schema
+    annotations: dict[str, Any]
+    plan: RequestPlan
+    tags: tuple[str, ...]
+    operation_id: str
+    args_validator: Validator
+    auth: AuthRequirement
+    aliases: dict[str, str] = field(default_factory=dict)  # spec spelling -> tool argument
+    arg_types: dict[str, ParamPlan] = field(default_factory=dict)
+
+    @property
+    def arg_names(self) -> list[str]:
+        return list(self.input_schema.get("properties", {}))
+
+
+@dataclass
+class Catalog:
+    tools: dict[str, ToolDef]
+    spec_version: str
+    excluded: list[str]
+    security_schemes: dict[str, Any]
+
+    def __len__(self) -> int:
+        return len(self.tools)
+
+
+def is_streaming(path: str, operation: dict[str, Any]) -> bool:
+    """Streams and webhooks cannot work over request/response MCP tools."""
+    tags = set(operation.get("tags") or [])
+    return (
+        "/stream" in path
+        or "/webhooks" in path
+        or bool(tags & {"Stream", "Webhooks"})
+        or operation.get("x-twitter-streaming") is True
+    )
+
+
+def build_catalog(document: dict[str, Any], *, include_streaming: bool = False) -> Catalog:
+    """Every operation of `document` as a tool, in the document's own (deterministic) order."""
+    resolver = RefResolver(document)
+    openapi_version = str(document.get("openapi", "3.0"))
+    components = validation_components(document, openapi_version)
+    validator_cls = Draft4Validator if openapi_version.startswith("3.0") else Draft202012Validator
+    global_security = document.get("security")
+    schemes = (document.get("components") or {}).get("securitySchemes") or {}
+    kinds = scheme_kinds(schemes)
+    tools: dict[str, ToolDef] = {}
+    excluded: list[str] = []
+    for path, item in (document.get("paths") or {}).items():
+        item = resolver.deref(item)
+        if not isinstance(item, dict):
+            continue
+        shared_params = item.get("parameters") or []
+        for method in HTTP_METHODS:
+            operation = item.get(method)
+            if not isinstance(operation, dict):
+                continue
+            name = _unique_name(_tool_name(operation, method, path), tools)
+            if not include_streaming and is_streaming(path, operation):
+                excluded.append(name)
+                continue
+            try:
+                tools[name] = _build_tool(
+                    name,
+                    method,
+                    path,
+                    operation,
+                    shared_params,
+                    global_security,
+                    resolver,
+                    components,
+                    openapi_version,
+                    validator_cls,
+                    kinds,
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("Skipping %s %s (%s): cannot read it: %s", method.upper(), path, name, exc)
+                excluded.append(name)
+    version = str((document.get("info") or {}).get("version", "unknown"))
+    return Catalog(tools=tools, spec_version=version, excluded=excluded, security_schemes=schemes)
+
+
+def _tool_name(operation: dict[str, Any], method: str, path: str) -> str:
+    op_id = operation.get("operationId")
+    if isinstance(op_id, str) and _TOOL_NAME.match(op_id):
+        return op_id
+    fallback = re.sub(r"[^A-Za-z0-9_.-]+", "_", op_id if isinstance(op_id, str) and op_id else f"{method}_{path}")
+    fallback = fallback.strip("_")[:128] or method
+    log.warning("Operation %s %s has no usable operationId (%r); naming it %s", method.upper(), path, op_id, fallback)
+    return fallback
+
+
+def _unique_name(name: str, taken: dict[str, ToolDef]) -> str:
+    if name not in taken:
+        return name
+    n = 2
+    while f"{name}_{n}" in taken:
+        n += 1
+    log.warning("Duplicate operationId %s; the later one is named %s_%d", name, name, n)
+    return f"{name}_{n}"
+
+
+def _safe_arg(name: str, taken: set[str]) -> str:
+    arg = name if SAFE_NAME.match(name) else (re.sub(r"[^a-zA-Z0-9_-]", "_", name)[:64] or "arg")
+    base, n = arg, 2
+    while arg in taken:
+        arg = f"{base[:60]}_{n}"
+        n += 1
+    return arg
+
+
+def _annotations(method: str, operation: dict[str, Any]) -> dict[str, Any]:
+    """MCP hints from the HTTP method. Hints equal to the spec's defaults are left out (every byte of
+    tools/list is context), except openWorldHint, which we state everywhere as DESIGN.md asks."""
+    words = f"{operation.get('operationId', '')} {operation.get('summary', '')}"
+    if method == "get":
+        hints: dict[str, Any] = {"readOnlyHint": True}
+    elif method in ("delete", "put"):
+        hints = {"destructiveHint": True, "idempotentHint": True}
+    else:
+        hints = {"destructiveHint": bool(_DESTRUCTIVE_WORDS.search(words))}
+    hints["openWorldHint"] = True
+    return hints
+
+
+def _build_tool(
+    name: str,
+    method: str,
+    path: str,
+    operation: dict[str, Any],
+    shared_params: list[Any],
+    global_security: Any,
+    resolver: RefResolver,
+    components: Schema,
+    openapi_version: str,
+    validator_cls: type[Validator],
+    kinds: dict[str, CredentialKind],
+) -> ToolDef:
+    # Operation-level parameters override path-level ones with the same (name, in).
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for raw in [*shared_params, *(operation.get("parameters") or [])]:
+        param = resolver.deref(raw)
+        if isinstance(param, dict) and param.get("in") in ("path", "query", "header"):
+            merged[(param["name"], param["in"])] = param
+
+    properties: Schema = {}
+    required: list[str] = []
+    check_props: Schema = {}
+    aliases: dict[str, str] = {}
+    plans: list[ParamPlan] = []
+    taken: set[str] = set()
+    for (spec_name, location), param in merged.items():
+        arg = _safe_arg(spec_name, taken)
+        taken.add(arg)
+        if arg != spec_name:
+            aliases[spec_name] = arg
+        schema = param.get("schema") or {}
+        shown = to_portable(schema, resolver)
+        description = _param_description(param, shown)
+        properties[arg] = {**({"description": description} if description else {}), **shown}
+        is_required = bool(param.get("required")) or location == "path"
+        if is_required:
+            required.append(arg)
+        check_props[arg] = for_validation(schema, openapi_version)
+        resolved = resolver.deref(schema)
+        is_array = shown.get("type") == "array"
+        style_explode = param.get("explode", param.get("style", "form") == "form")
+        plans.append(
+            ParamPlan(
+                arg=arg,
+                name=spec_name,
+                location=location,
+                required=is_required,
+                is_array=is_array,
+                explode=bool(style_explode),
+                scalar_type=shown.get("type") if not is_array else (resolved.get("items") or {}).get("type"),
+            )
+        )
+
+    body = _body_plan(operation, resolver, components, openapi_version, validator_cls, taken, properties, required)
+    if body is not None:
+        for arg in body.args:
+            check_props[arg] = {}  # the body validator checks these in their full form
+
+    title = str(operation.get("summary") or "").strip()
+    description = trim_description(operation.get("description"), limit=300)
+    if not description or description.rstrip(".") == title.rstrip("."):
+        description = title or name
+    if body is not None and body.note:
+        description = f"{description} Body: {body.note}"
+    input_schema: Schema = {"type": "object", "properties": properties}
+    if required:
+        input_schema["required"] = required
+    args_validator = validator_cls(
+        {
+            "type": "object",
+            "properties": check_props,
+            "required": [r for r in required if r in check_props and not (body and r in body.args)],
+            "additionalProperties": False,
+            "components": components,
+        }
+    )
+    security = operation.get("security", global_security)
+    return ToolDef(
+        name=name,
+        title=title,
+        description=description,
+        input_schema=input_schema,
+        annotations=_annotations(method, operation),
+        plan=RequestPlan(
+            method=method.upper(),
+            path=path,
+            params=tuple(plans),
+            body=body,
+            security=tuple(security) if isinstance(security, list) else None,
+        ),
+        tags=tuple(operation.get("tags") or ()),
+        operation_id=str(operation.get("operationId") or name),
+        args_validator=args_validator,
+        auth=AuthRequirement.from_security(security if isinstance(security, list) else None, kinds),
+        aliases=aliases,
+        arg_types={p.arg: p for p in plans},
+    )
+
+
+_SAYS_ONLY_LIST_OF = re.compile(r"^A comma[- ]separated list of [^.]*\.?$", re.I)
+
+
+def _param_description(param: dict[str, Any], shown: Schema) -> str:
+    """The parameter's own description, or the schema's; none where an enum already says it all.
+
+    "A comma separated list of Tweet fields to display" on `tweet_fields` (an array with an enum)
+    repeats the name and the enum, and misleads: the argument is a list, not a string.
+    """
+    description = trim_description(param.get("description")) or shown.pop("description", "")
+    shown.pop("description", None)
+    if shown.get("type") == "array" and "enum" in shown.get("items", {}) and _SAYS_ONLY_LIST_OF.match(description):
+        return ""
+    return description
+
+
+def _body_plan(
+    operation: dict[str, Any],
+    resolver: RefResolver,
+    components: Schema,
+    openapi_version: str,
+    validator_cls: type[Validator],
+    taken: set[str],
+    properties: Schema,
+    required: list[str],
+) -> BodyPlan | None:
+    """Flatten a JSON body's top-level properties into tool arguments (`body_` prefix on clashes)."""
+    request_body = resolver.deref(operation.get("requestBody"))
+    if not isinstance(request_body, dict):
+        return None
+    content = request_body.get("content") or {}
+    content_type = next((ct for ct in content if ct == "application/json" or ct.endswith("+json")), None)
+    if content_type is None:
+        log.info("Operation %s has no JSON request body; its body is not exposed", operation.get("operationId"))
+        return None
+    raw_schema = (content[content_type] or {}).get("schema") or {}
+    shown = to_portable(raw_schema, resolver)
+    body_required = bool(request_body.get("required"))
+    args: dict[str, str] = {}
+    for prop, sub in (shown.get("properties") or {}).items():
+        arg = _safe_arg(prop if prop not in taken else f"body_{prop}", taken)
+        taken.add(arg)
+        args[arg] = prop
+        properties[arg] = sub
+    # Top-level required body fields are required arguments: X needs them even where the spec
+    # leaves `requestBody.required` unset (e.g. followUser's target_user_id).
+    for prop in shown.get("required", []):
+        arg = next(a for a, p in args.items() if p == prop)
+        required.append(arg)
+    body_schema = for_validation(raw_schema, openapi_version)
+    validator = validator_cls({**body_schema, "components": components}) if isinstance(body_schema, dict) else None
+    # A body is sent whenever an empty one would be invalid: a DM or a follow without its body can
+    # only fail at X, whatever `requestBody.required` says.
+    needs_body = body_required or (validator is not None and not validator.is_valid({}))
+    return BodyPlan(
+        content_type=content_type,
+        args=args,
+        required=needs_body,
+        validator=validator,
+        note=shown.get("description", "") if shown.get("description", "").startswith("Provide one of") else "",
+    )

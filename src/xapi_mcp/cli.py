@@ -1,0 +1,210 @@
+"""Command line: `xapi-mcp [serve]` (default), `xapi-mcp tools [--json]`.
+
+Startup failures (no spec, bad settings, unreadable allowlist) exit with code 2 and one message
+that says what to fix; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import mcp_types as types
+
+from xapi_mcp import __version__
+from xapi_mcp.allowlist import Allowlist, AllowlistError
+from xapi_mcp.auth.credentials import TokenStore
+from xapi_mcp.catalog import Catalog, ToolDef, build_catalog
+from xapi_mcp.config import ConfigError, Settings
+from xapi_mcp.executor import Executor
+from xapi_mcp.mcp_app import build_server, to_mcp_tool
+from xapi_mcp.spec import LoadedSpec, SpecError, load_spec
+
+log = logging.getLogger("xapi_mcp")
+
+COMMANDS = ("serve", "tools")
+
+
+@dataclass
+class Startup:
+    settings: Settings
+    spec: LoadedSpec
+    catalog: Catalog
+    tools: dict[str, ToolDef]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parse(sys.argv[1:] if argv is None else list(argv))
+    _setup_logging(args.verbose)
+    try:
+        startup = _start(args)
+    except (ConfigError, SpecError, AllowlistError) as exc:
+        print(f"xapi-mcp: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if args.command == "tools":
+        _print_tools(startup.tools, as_json=args.json)
+    else:
+        _serve(startup)
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
+        argv = ["serve", *argv]
+    parser = argparse.ArgumentParser(prog="xapi-mcp", description="The X API v2 as MCP tools.")
+    parser.add_argument("--version", action="version", version=f"xapi-mcp {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--spec", help="OpenAPI document: a path or URL (default: X_API_SPEC or X's live spec)")
+    common.add_argument("--env-file", default=".env", help="dotenv file to read (default: ./.env)")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging (tokens are never logged)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", parents=[common], help="run the MCP server (default)")
+    serve.add_argument("--transport", choices=["http", "stdio"], help="default: MCP_TRANSPORT or http")
+    serve.add_argument("--host", help="HTTP bind address (default: MCP_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="HTTP port (default: MCP_PORT or 8000)")
+    tools = sub.add_parser("tools", parents=[common], help="list the tools the server would offer")
+    tools.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser.parse_args(argv)
+
+
+def _setup_logging(verbose: bool) -> None:
+    # stderr only: on stdio transport, stdout carries nothing but MCP messages.
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("httpx", "httpcore", "httpx2", "mcp", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _start(args: argparse.Namespace) -> Startup:
+    settings = Settings.load(dotenv_path=args.env_file).with_overrides(
+        spec=args.spec,
+        transport=getattr(args, "transport", None),
+        mcp_host=getattr(args, "host", None),
+        mcp_port=getattr(args, "port", None),
+    )
+    if settings.debug:
+        logging.getLogger().setLevel(logging.DEBUG)
+    spec = load_spec(settings.spec, settings.spec_cache_dir, timeout=settings.api_timeout)
+    catalog = build_catalog(spec.document)
+    allowlist = Allowlist.from_sources(
+        allow=settings.tool_allowlist,
+        deny=settings.tool_denylist,
+        tags=settings.tool_tags,
+        file=settings.tool_allowlist_file,
+    )
+    tools, warnings = allowlist.apply(catalog.tools)
+    for warning in warnings:
+        log.warning(warning)
+    log.info(
+        "%d of %d operations are tools (%d streaming/webhook excluded, %d removed by the allowlist)",
+        len(tools),
+        len(catalog.tools) + len(catalog.excluded),
+        len(catalog.excluded),
+        len(catalog.tools) - len(tools),
+    )
+    return Startup(settings, spec, catalog, tools)
+
+
+def token_store(settings: Settings) -> TokenStore:
+    def reveal(secret: Any) -> str | None:
+        return secret.get_secret_value() if secret is not None else None
+
+    return TokenStore(
+        consumer_key=reveal(settings.consumer_key),
+        consumer_secret=reveal(settings.consumer_secret),
+        access_token=reveal(settings.access_token),
+        access_token_secret=reveal(settings.access_token_secret),
+        bearer_token=reveal(settings.bearer_token),
+        oauth2_access_token=reveal(settings.oauth2_access_token),
+    )
+
+
+def listing_size(tools: dict[str, ToolDef]) -> tuple[int, dict[str, int]]:
+    """Bytes of the tools/list result as sent, and of each tool in it."""
+    per_tool = {
+        name: len(to_mcp_tool(tool).model_dump_json(by_alias=True, exclude_none=True)) for name, tool in tools.items()
+    }
+    total = len(
+        types.ListToolsResult(tools=[to_mcp_tool(t) for t in tools.values()]).model_dump_json(
+            by_alias=True, exclude_none=True
+        )
+    )
+    return total, per_tool
+
+
+def _print_tools(tools: dict[str, ToolDef], *, as_json: bool) -> None:
+    total, per_tool = listing_size(tools)
+    rows = [
+        {
+            "name": tool.name,
+            "method": tool.plan.method,
+            "path": tool.plan.path,
+            "auth": [kind.name for kind in tool.auth.accepted],
+            "bytes": per_tool[tool.name],
+            "title": tool.title,
+        }
+        for tool in tools.values()
+    ]
+    if as_json:
+        print(json.dumps({"tools": rows, "count": len(rows), "tools_list_bytes": total}, indent=2))
+        return
+    width = max((len(r["name"]) for r in rows), default=4)
+    for row in rows:
+        auth = "+".join(row["auth"])
+        print(f"{row['name']:<{width}}  {row['method']:<6} {row['bytes']:>6} B  {auth:<32} {row['path']}")
+    print(f"\n{len(rows)} tools; tools/list response: {total:,} bytes")
+
+
+def _serve(startup: Startup) -> None:
+    settings = startup.settings
+    store = token_store(settings)
+    executor = Executor(
+        settings.api_base_url,
+        store,
+        timeout=settings.api_timeout,
+        max_result_bytes=settings.max_result_bytes,
+    )
+    server = build_server(startup.tools, executor, spec_version=startup.spec.version)
+
+    async def shutdown() -> None:
+        await executor.aclose()
+        store.clear()
+
+    if settings.transport == "stdio":
+        asyncio.run(_serve_stdio(server, shutdown))
+        return
+
+    import uvicorn
+
+    from xapi_mcp.web import build_app
+
+    def health() -> dict[str, Any]:
+        return {"spec_version": startup.spec.version, "tools": len(startup.tools), "version": __version__}
+
+    app = build_app(server, host=settings.mcp_host, health=health, on_shutdown=shutdown)
+    log.info(
+        "Serving %d tools (X API spec %s) at http://%s:%d/mcp",
+        len(startup.tools),
+        startup.spec.version,
+        settings.mcp_host,
+        settings.mcp_port,
+    )
+    uvicorn.run(app, host=settings.mcp_host, port=settings.mcp_port, log_level="warning", lifespan="on")
+
+
+async def _serve_stdio(server: Any, shutdown: Any) -> None:
+    from mcp.server.stdio import stdio_server
+
+    try:
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+    finally:
+        await shutdown()

@@ -1,0 +1,121 @@
+"""Settings from the environment and `.env`.
+
+Every setting has an environment name (XMCP's names where XMCP had one, so existing `.env` files
+keep working). Secrets are `SecretStr` so that a stray `repr()` or log line never shows them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+DEFAULT_SPEC_URL = "https://api.x.com/2/openapi.json"
+
+
+class ConfigError(Exception):
+    """A setting has a value we cannot use; the message names the variable and the fix."""
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "xapi-mcp"
+
+
+class Settings(BaseModel):
+    """All runtime settings. Field aliases are the environment variable names."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="ignore")
+
+    # Where the X API and its spec live.
+    spec: str = Field(DEFAULT_SPEC_URL, alias="X_API_SPEC")
+    spec_cache_dir: Path = Field(default_factory=_default_cache_dir, alias="X_API_SPEC_CACHE_DIR")
+    api_base_url: str = Field("https://api.x.com", alias="X_API_BASE_URL")
+    api_timeout: float = Field(30.0, gt=0, alias="X_API_TIMEOUT")
+    debug: bool = Field(False, alias="X_API_DEBUG")
+
+    # The MCP endpoint.
+    mcp_host: str = Field("127.0.0.1", alias="MCP_HOST")
+    mcp_port: int = Field(8000, ge=0, le=65535, alias="MCP_PORT")
+
+    # Credentials. Only ever held in memory.
+    consumer_key: SecretStr | None = Field(None, alias="X_OAUTH_CONSUMER_KEY")
+    consumer_secret: SecretStr | None = Field(None, alias="X_OAUTH_CONSUMER_SECRET")
+    access_token: SecretStr | None = Field(None, alias="X_OAUTH_ACCESS_TOKEN")
+    access_token_secret: SecretStr | None = Field(None, alias="X_OAUTH_ACCESS_TOKEN_SECRET")
+    bearer_token: SecretStr | None = Field(None, alias="X_BEARER_TOKEN")
+    oauth2_access_token: SecretStr | None = Field(None, alias="X_OAUTH2_ACCESS_TOKEN")
+
+    # OAuth 1.0a consent flow (used by the auth issue; names kept from XMCP).
+    oauth_callback_host: str = Field("127.0.0.1", alias="X_OAUTH_CALLBACK_HOST")
+    oauth_callback_port: int = Field(8976, ge=0, le=65535, alias="X_OAUTH_CALLBACK_PORT")
+    oauth_callback_path: str = Field("/oauth/callback", alias="X_OAUTH_CALLBACK_PATH")
+    oauth_callback_timeout: float = Field(300.0, gt=0, alias="X_OAUTH_CALLBACK_TIMEOUT")
+
+    # Which tools exist.
+    tool_allowlist: str = Field("", alias="X_API_TOOL_ALLOWLIST")
+    tool_allowlist_file: Path | None = Field(None, alias="X_API_TOOL_ALLOWLIST_FILE")
+    tool_denylist: str = Field("", alias="X_API_TOOL_DENYLIST")
+    tool_tags: str = Field("", alias="X_API_TOOL_TAGS")
+
+    # Results.
+    max_result_bytes: int = Field(100_000, ge=1_000, alias="X_API_MAX_RESULT_BYTES")
+
+    transport: Literal["http", "stdio"] = Field("http", alias="MCP_TRANSPORT")
+
+    @field_validator(
+        "consumer_key",
+        "consumer_secret",
+        "access_token",
+        "access_token_secret",
+        "bearer_token",
+        "oauth2_access_token",
+        "tool_allowlist_file",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """`X_BEARER_TOKEN=` in a copied env.example means "not set", not "empty token"."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, dotenv_path: str | Path | None = ".env") -> Settings:
+        """Read settings: process environment first, then `.env` for what the environment lacks."""
+        values: dict[str, str] = {}
+        if dotenv_path is not None and Path(dotenv_path).is_file():
+            values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        values.update(os.environ if env is None else env)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc)) from None
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with command-line overrides applied (None means "not given")."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        return self.model_copy(update=given) if given else self
+
+    @property
+    def has_oauth1_user_tokens(self) -> bool:
+        return all((self.consumer_key, self.consumer_secret, self.access_token, self.access_token_secret))
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        name = ".".join(str(part) for part in err["loc"]) or "settings"
+        given = err.get("input")
+        shown = "" if isinstance(given, dict) or "TOKEN" in name or "SECRET" in name else f" (got {given!r})"
+        lines.append(f"{name}: {err['msg']}{shown}. Fix it in the environment or in .env (see env.example).")
+    return "Invalid configuration:\n  " + "\n  ".join(lines)

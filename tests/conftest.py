@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+import pytest
+
+from tests.fake_x import FakeX
+from tests.servers import SPEC_157, SPEC_159, serve_asgi
+from xapi_mcp.catalog import Catalog, build_catalog
+
+
+@lru_cache(maxsize=4)
+def load_document(version: str) -> dict[str, Any]:
+    path = {"2.159": SPEC_159, "2.157": SPEC_157}[version]
+    return json.loads(path.read_text())
+
+
+@lru_cache(maxsize=4)
+def catalog_for(version: str) -> Catalog:
+    return build_catalog(load_document(version))
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return catalog_for("2.159")
+
+
+@pytest.fixture
+def fake_x() -> Iterator[tuple[FakeX, str]]:
+    fake = FakeX()
+    with serve_asgi(fake.app()) as url:
+        yield fake, url

@@ -1,0 +1,98 @@
+"""Run servers for tests: ASGI apps in a background thread, xapi-mcp itself as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx2 as httpx
+import uvicorn
+
+REPO = Path(__file__).resolve().parent.parent
+SPECS = REPO.parent / "shared" / "specs"
+SPEC_159 = SPECS / "x-api-v2-2.159.json"
+SPEC_157 = SPECS / "x-api-v2-2.157.json"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve_asgi(app: object, port: int | None = None) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 in a daemon thread; yields its base URL."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+
+
+def server_env(x_base_url: str, **extra: str) -> dict[str, str]:
+    """A clean environment for xapi-mcp: nothing from the developer's own shell or .env."""
+    from tests import fake_x
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("X_", "MCP_", "XAI_"))}
+    env.update(
+        X_API_BASE_URL=x_base_url,
+        X_OAUTH_CONSUMER_KEY=fake_x.CONSUMER_KEY,
+        X_OAUTH_CONSUMER_SECRET=fake_x.CONSUMER_SECRET,
+        X_OAUTH_ACCESS_TOKEN=fake_x.ACCESS_TOKEN,
+        X_OAUTH_ACCESS_TOKEN_SECRET=fake_x.ACCESS_TOKEN_SECRET,
+        X_BEARER_TOKEN=fake_x.BEARER_TOKEN,
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def run_xapi_mcp(env: Mapping[str, str], *args: str, spec: Path = SPEC_159) -> Iterator[str]:
+    """Start `python server.py` over HTTP on a free port; yields the MCP URL once /healthz answers."""
+    port = free_port()
+    command = [sys.executable, str(REPO / "server.py"), "--spec", str(spec), "--port", str(port), *args]
+    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"xapi-mcp-test-{port}.log"
+    with open(log_path, "w+") as log:
+        proc = subprocess.Popen(
+            command, env=dict(env), stdout=log, stderr=subprocess.STDOUT, cwd=REPO / "tests"
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"xapi-mcp exited with {proc.returncode}:\n{log.read()}")
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("xapi-mcp did not become healthy in 30 s")
+                time.sleep(0.05)
+            yield f"{base}/mcp"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
