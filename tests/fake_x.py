@@ -119,7 +119,9 @@ class FakeX:
 
     def _valid_oauth1(self, request: Request, raw_body: bytes) -> bool:
         """Recompute the HMAC-SHA1 signature with the secrets we know (RFC 5849 section 3.4)."""
-        form = raw_body if request.headers.get("content-type", "").startswith("application/x-www-form") else None
+        form = (
+            raw_body if request.headers.get("content-type", "").startswith("application/x-www-form") else None
+        )
         # authlib looks the header up as "Authorization"; Starlette gives lower-case names.
         headers = {"Authorization": request.headers.get("authorization", "")}
         oauth_request = OAuth1Request(request.method, str(request.url), form, headers)

@@ -31,7 +31,9 @@ def free_port() -> int:
 def serve_asgi(app: object, port: int | None = None) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 in a daemon thread; yields its base URL."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

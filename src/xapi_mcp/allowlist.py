@@ -80,7 +80,9 @@ class Allowlist:
     def apply(self, tools: dict[str, ToolDef]) -> tuple[dict[str, ToolDef], list[str]]:
         """The allowed tools (catalog order kept) and warnings for rules that match nothing."""
         kept = {name: tool for name, tool in tools.items() if self.allows(tool)}
-        warnings = [self._unmatched(rule, tools) for rule in self.rules if not _any_match(rule, tools.values())]
+        warnings = [
+            self._unmatched(rule, tools) for rule in self.rules if not _any_match(rule, tools.values())
+        ]
         return kept, warnings
 
     @staticmethod
@@ -89,12 +91,18 @@ class Allowlist:
         if rule.pattern.lower().startswith("tag:"):
             known = sorted({tag for tool in tools.values() for tag in tool.tags})
             candidates = difflib.get_close_matches(rule.pattern[4:].strip(), known, n=3)
-            hint = f"did you mean {', '.join('tag:' + c for c in candidates)}?" if candidates else (
-                f"known tags: {', '.join(known)}"
+            hint = (
+                f"did you mean {', '.join('tag:' + c for c in candidates)}?"
+                if candidates
+                else (f"known tags: {', '.join(known)}")
             )
         else:
             candidates = difflib.get_close_matches(rule.pattern, list(tools), n=3, cutoff=0.5)
-            hint = f"did you mean {' or '.join(candidates)}?" if candidates else "run `xapi-mcp tools` for the names"
+            hint = (
+                f"did you mean {' or '.join(candidates)}?"
+                if candidates
+                else "run `xapi-mcp tools` for the names"
+            )
         return f"Allowlist rule '{label}' ({rule.origin}) matches no tool; {hint}"
 
 
@@ -110,7 +118,9 @@ def _parse(item: str, origin: str) -> Rule:
     deny = item.startswith("!")
     pattern = item[1:].strip() if deny else item
     if pattern.startswith("@") and pattern not in PRESETS:
-        raise AllowlistError(f"Unknown preset '{pattern}' in {origin}; the presets are {', '.join(sorted(PRESETS))}.")
+        raise AllowlistError(
+            f"Unknown preset '{pattern}' in {origin}; the presets are {', '.join(sorted(PRESETS))}."
+        )
     return Rule(pattern, deny, origin)
 
 

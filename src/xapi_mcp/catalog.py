@@ -10,19 +10,28 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from jsonschema import Draft4Validator, Draft202012Validator
 from jsonschema.protocols import Validator
 
 from xapi_mcp.auth.credentials import AuthRequirement, CredentialKind, scheme_kinds
-from xapi_mcp.schema import RefResolver, Schema, for_validation, to_portable, trim_description, validation_components
+from xapi_mcp.schema import (
+    RefResolver,
+    Schema,
+    for_validation,
+    to_portable,
+    trim_description,
+    validation_components,
+)
 
 log = logging.getLogger(__name__)
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 SAFE_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+# Stricter than MCP's 1-128 of [A-Za-z0-9_.-]: Windsurf rejects dots, and Claude Code prefixes
+# names with mcp__<server>__, so long names break there.
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _DESTRUCTIVE_WORDS = re.compile(r"delete|remove|replace|unfollow|unlike|unpin|unmute|unblock|revoke", re.I)
 
 Location = Literal["path", "query", "header"]
@@ -152,9 +161,13 @@ def _tool_name(operation: dict[str, Any], method: str, path: str) -> str:
     op_id = operation.get("operationId")
     if isinstance(op_id, str) and _TOOL_NAME.match(op_id):
         return op_id
-    fallback = re.sub(r"[^A-Za-z0-9_.-]+", "_", op_id if isinstance(op_id, str) and op_id else f"{method}_{path}")
-    fallback = fallback.strip("_")[:128] or method
-    log.warning("Operation %s %s has no usable operationId (%r); naming it %s", method.upper(), path, op_id, fallback)
+    fallback = re.sub(
+        r"[^A-Za-z0-9]+", "_", op_id if isinstance(op_id, str) and op_id else f"{method}_{path}"
+    )
+    fallback = fallback.strip("_")[:64] or method
+    log.warning(
+        "Operation %s %s has no usable operationId (%r); naming it %s", method.upper(), path, op_id, fallback
+    )
     return fallback
 
 
@@ -237,7 +250,7 @@ def _build_tool(
             ParamPlan(
                 arg=arg,
                 name=spec_name,
-                location=location,
+                location=cast(Location, location),
                 required=is_required,
                 is_array=is_array,
                 explode=bool(style_explode),
@@ -245,7 +258,9 @@ def _build_tool(
             )
         )
 
-    body = _body_plan(operation, resolver, components, openapi_version, validator_cls, taken, properties, required)
+    body = _body_plan(
+        operation, resolver, components, openapi_version, validator_cls, taken, properties, required
+    )
     if body is not None:
         for arg in body.args:
             check_props[arg] = {}  # the body validator checks these in their full form
@@ -302,7 +317,11 @@ def _param_description(param: dict[str, Any], shown: Schema) -> str:
     """
     description = trim_description(param.get("description")) or shown.pop("description", "")
     shown.pop("description", None)
-    if shown.get("type") == "array" and "enum" in shown.get("items", {}) and _SAYS_ONLY_LIST_OF.match(description):
+    if (
+        shown.get("type") == "array"
+        and "enum" in shown.get("items", {})
+        and _SAYS_ONLY_LIST_OF.match(description)
+    ):
         return ""
     return description
 
@@ -324,7 +343,9 @@ def _body_plan(
     content = request_body.get("content") or {}
     content_type = next((ct for ct in content if ct == "application/json" or ct.endswith("+json")), None)
     if content_type is None:
-        log.info("Operation %s has no JSON request body; its body is not exposed", operation.get("operationId"))
+        log.info(
+            "Operation %s has no JSON request body; its body is not exposed", operation.get("operationId")
+        )
         return None
     raw_schema = (content[content_type] or {}).get("schema") or {}
     shown = to_portable(raw_schema, resolver)
@@ -341,7 +362,9 @@ def _body_plan(
         arg = next(a for a, p in args.items() if p == prop)
         required.append(arg)
     body_schema = for_validation(raw_schema, openapi_version)
-    validator = validator_cls({**body_schema, "components": components}) if isinstance(body_schema, dict) else None
+    validator = (
+        validator_cls({**body_schema, "components": components}) if isinstance(body_schema, dict) else None
+    )
     # A body is sent whenever an empty one would be invalid: a DM or a follow without its body can
     # only fail at X, whatever `requestBody.required` says.
     needs_body = body_required or (validator is not None and not validator.is_valid({}))
@@ -350,5 +373,7 @@ def _body_plan(
         args=args,
         required=needs_body,
         validator=validator,
-        note=shown.get("description", "") if shown.get("description", "").startswith("Provide one of") else "",
+        note=shown.get("description", "")
+        if shown.get("description", "").startswith("Provide one of")
+        else "",
     )

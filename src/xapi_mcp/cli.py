@@ -59,9 +59,13 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="xapi-mcp", description="The X API v2 as MCP tools.")
     parser.add_argument("--version", action="version", version=f"xapi-mcp {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--spec", help="OpenAPI document: a path or URL (default: X_API_SPEC or X's live spec)")
+    common.add_argument(
+        "--spec", help="OpenAPI document: a path or URL (default: X_API_SPEC or X's live spec)"
+    )
     common.add_argument("--env-file", default=".env", help="dotenv file to read (default: ./.env)")
-    common.add_argument("-v", "--verbose", action="store_true", help="debug logging (tokens are never logged)")
+    common.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging (tokens are never logged)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", parents=[common], help="run the MCP server (default)")
     serve.add_argument("--transport", choices=["http", "stdio"], help="default: MCP_TRANSPORT or http")
@@ -103,6 +107,12 @@ def _start(args: argparse.Namespace) -> Startup:
     tools, warnings = allowlist.apply(catalog.tools)
     for warning in warnings:
         log.warning(warning)
+    if catalog.tools and not tools:
+        raise AllowlistError(
+            "The allowlist removes every tool, so the server would offer nothing. Fix "
+            "X_API_TOOL_ALLOWLIST / X_API_TOOL_ALLOWLIST_FILE / X_API_TOOL_TAGS (see the warnings "
+            "above and `xapi-mcp tools`), or unset them to offer every tool."
+        )
     log.info(
         "%d of %d operations are tools (%d streaming/webhook excluded, %d removed by the allowlist)",
         len(tools),
@@ -130,7 +140,8 @@ def token_store(settings: Settings) -> TokenStore:
 def listing_size(tools: dict[str, ToolDef]) -> tuple[int, dict[str, int]]:
     """Bytes of the tools/list result as sent, and of each tool in it."""
     per_tool = {
-        name: len(to_mcp_tool(tool).model_dump_json(by_alias=True, exclude_none=True)) for name, tool in tools.items()
+        name: len(to_mcp_tool(tool).model_dump_json(by_alias=True, exclude_none=True))
+        for name, tool in tools.items()
     }
     total = len(
         types.ListToolsResult(tools=[to_mcp_tool(t) for t in tools.values()]).model_dump_json(
@@ -142,7 +153,7 @@ def listing_size(tools: dict[str, ToolDef]) -> tuple[int, dict[str, int]]:
 
 def _print_tools(tools: dict[str, ToolDef], *, as_json: bool) -> None:
     total, per_tool = listing_size(tools)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": tool.name,
             "method": tool.plan.method,

@@ -56,7 +56,9 @@ class Executor:
             request = prepare(tool, arguments)
             kind = tool.auth.choose(self.store)
         except (ArgumentError, MissingCredentials) as exc:
-            return ToolOutcome(f"{tool.name}: {exc}" if isinstance(exc, MissingCredentials) else str(exc), True)
+            return ToolOutcome(
+                f"{tool.name}: {exc}" if isinstance(exc, MissingCredentials) else str(exc), True
+            )
         return await self.send(tool, request, kind)
 
     async def send(self, tool: ToolDef, request: PreparedRequest, kind: CredentialKind) -> ToolOutcome:
@@ -65,7 +67,7 @@ class Executor:
             response = await self._client.request(
                 request.method,
                 url,
-                params=request.query or None,
+                params=tuple(request.query) if request.query else None,
                 headers=request.headers or None,
                 json=request.body if request.has_body else None,
                 auth=self.store.signer(kind) or httpx.USE_CLIENT_DEFAULT,

@@ -30,7 +30,8 @@ _PORTABLE_SCALAR_KEYS = (
 _MAX_DEPTH = 12
 _MARKDOWN_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _SPACES = re.compile(r"\s+")
-_SENTENCE_END = re.compile(r"(?<=[a-z0-9)\]])\.\s")
+# A period, whitespace, then a capital: a sentence end, unless after "e.g." or a lone initial.
+_SENTENCE_END = re.compile(r"(?<![A-Za-z]\.[A-Za-z])(?<!\b[A-Za-z])\.\s+(?=[A-Z(\[])")
 
 
 class RefResolver:
@@ -98,10 +99,10 @@ def _portable(schema: Any, resolver: RefResolver, stack: tuple[str, ...], descri
             target = resolver.resolve(ref)
         except (KeyError, IndexError, ValueError):
             return {}
-        out = _portable(target, resolver, (*stack, ref), describe)
+        resolved = _portable(target, resolver, (*stack, ref), describe)
         if describe and isinstance(schema.get("description"), str):
-            out["description"] = trim_description(schema["description"])
-        return out
+            resolved["description"] = trim_description(schema["description"])
+        return resolved
 
     if "allOf" in schema:
         parts = [_portable(s, resolver, stack, describe) for s in schema["allOf"]]
@@ -143,7 +144,9 @@ def _portable(schema: Any, resolver: RefResolver, stack: tuple[str, ...], descri
         out["type"] = "array"
         # Item descriptions mostly restate the array's ("Unique identifier of this User."): drop them
         # when the array has its own.
-        out["items"] = _portable(schema.get("items", {}), resolver, stack, describe and "description" not in out)
+        out["items"] = _portable(
+            schema.get("items", {}), resolver, stack, describe and "description" not in out
+        )
     properties = schema.get("properties")
     if isinstance(properties, dict):
         out["type"] = "object"

@@ -45,10 +45,7 @@ def is_url(source: str) -> bool:
 
 def load_spec(source: str, cache_dir: Path, timeout: float = 30.0) -> LoadedSpec:
     """Load `source` (URL or path). Raises SpecError with both fixes named when nothing loads."""
-    if is_url(source):
-        spec = _load_url(source, cache_dir, timeout)
-    else:
-        spec = _load_file(Path(source).expanduser())
+    spec = _load_url(source, cache_dir, timeout) if is_url(source) else _load_file(Path(source).expanduser())
     log.info("Using X API spec %s (info.version %s) from %s", spec.openapi_version, spec.version, spec.origin)
     return spec
 

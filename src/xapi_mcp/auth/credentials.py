@@ -33,7 +33,7 @@ WHAT_TO_SET = {
         "X_OAUTH_CONSUMER_KEY and X_OAUTH_CONSUMER_SECRET (your X app's API key and secret) plus "
         "X_OAUTH_ACCESS_TOKEN and X_OAUTH_ACCESS_TOKEN_SECRET (a user's access token)"
     ),
-    CredentialKind.OAUTH2_USER: "X_OAUTH2_ACCESS_TOKEN (an OAuth 2.0 user access token with the scopes listed)",
+    CredentialKind.OAUTH2_USER: "X_OAUTH2_ACCESS_TOKEN (an OAuth 2.0 user access token with these scopes)",
     CredentialKind.BEARER: "X_BEARER_TOKEN (your X app's bearer token)",
 }
 
@@ -169,7 +169,7 @@ class AuthRequirement:
                 continue
             if len(alternative) != 1:
                 continue  # combined requirements (A and B) are not used by X; not supported
-            (name, names_scopes), = alternative.items()
+            ((name, names_scopes),) = alternative.items()
             kind = kinds.get(name)
             if kind is not None:
                 accepted.append(kind)

@@ -1,0 +1,182 @@
+"""The catalog: one portable, self-contained tool per operation."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from tests.conftest import catalog_for
+from tests.synthetic import synthetic_spec
+from xapi_mcp.auth.credentials import CredentialKind
+from xapi_mcp.catalog import build_catalog
+from xapi_mcp.cli import listing_size
+from xapi_mcp.schema import trim_description
+
+PORTABLE_KEYS = {
+    "type",
+    "properties",
+    "required",
+    "items",
+    "enum",
+    "description",
+    "pattern",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+    "minLength",
+    "maxLength",
+    "default",
+}
+CLIENT_SAFE_PROPERTY = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def walk_schemas(schema: dict[str, Any], path: str = "$"):
+    yield path, schema
+    for name, sub in (schema.get("properties") or {}).items():
+        yield from walk_schemas(sub, f"{path}.{name}")
+    if isinstance(schema.get("items"), dict):
+        yield from walk_schemas(schema["items"], f"{path}[]")
+
+
+@pytest.mark.parametrize("version", ["2.159", "2.157"])
+def test_every_schema_uses_only_portable_keywords(version: str) -> None:
+    catalog = catalog_for(version)
+    assert catalog.tools
+    for tool in catalog.tools.values():
+        assert tool.input_schema["type"] == "object"
+        for name in tool.input_schema["properties"]:
+            assert CLIENT_SAFE_PROPERTY.match(name), (tool.name, name)
+        for where, node in walk_schemas(tool.input_schema):
+            extra = set(node) - PORTABLE_KEYS
+            assert not extra, f"{tool.name} {where}: {extra}"
+            if node.get("type") == "array":
+                assert "items" in node, f"{tool.name} {where}: array without items"
+            if "enum" in node:
+                assert all(isinstance(v, str) for v in node["enum"]), f"{tool.name} {where}"
+
+
+def test_real_spec_counts_and_exclusions() -> None:
+    catalog = catalog_for("2.159")
+    assert len(catalog.tools) == 124
+    assert len(catalog.excluded) == 32
+    assert "streamPosts" in catalog.excluded and "getWebhooks" in catalog.excluded
+    assert "streamPosts" not in catalog.tools
+    assert len(catalog_for("2.157").tools) + len(catalog_for("2.157").excluded) == 142
+
+
+def test_names_are_operation_ids_unique_and_ordered() -> None:
+    document = json.loads(json.dumps(catalog_for("2.159").tools["getUsersByUsername"].plan.path))
+    assert document == "/2/users/by/username/{username}"
+    first, second = build_catalog(_spec()), build_catalog(_spec())
+    assert list(first.tools) == list(second.tools)
+    names = list(catalog_for("2.159").tools)
+    assert len(names) == len(set(names))
+    assert all(re.match(r"^[A-Za-z0-9_-]{1,64}$", n) for n in names), "Windsurf rejects dots in names"
+
+
+def _spec() -> dict[str, Any]:
+    from tests.conftest import load_document
+
+    return load_document("2.159")
+
+
+def test_tool_list_fits_budget_and_default_client_limit() -> None:
+    total, per_tool = listing_size(catalog_for("2.159").tools)
+    assert total <= 160_000, total  # XMCP: 3,084,832 bytes
+    assert max(per_tool.values()) <= 6_000  # XMCP's largest single tool: 85,666 bytes
+
+
+def test_flat_arguments_and_aliases() -> None:
+    tool = catalog_for("2.159").tools["getUsersByUsername"]
+    props = tool.input_schema["properties"]
+    assert "tweet_fields" in props and "tweet.fields" not in props
+    assert tool.aliases["tweet.fields"] == "tweet_fields"
+    assert tool.input_schema["required"] == ["username"]
+    assert props["user_fields"]["type"] == "array"
+    assert "id" in props["user_fields"]["items"]["enum"]
+    assert props["username"]["pattern"] == "^[A-Za-z0-9_]{1,15}$"
+
+
+def test_body_properties_become_arguments_with_constraints() -> None:
+    tool = catalog_for("2.159").tools["createPosts"]
+    props = tool.input_schema["properties"]
+    assert {"text", "poll", "media", "reply"} <= set(props)
+    poll = props["poll"]
+    assert poll["properties"]["duration_minutes"]["minimum"] == 5
+    assert poll["properties"]["options"]["maxItems"] == 4
+    assert set(poll["required"]) == {"options", "duration_minutes"}
+    # Required body fields are required arguments even when the spec leaves requestBody optional.
+    follow = catalog_for("2.159").tools["followUser"]
+    assert set(follow.input_schema["required"]) == {"id", "target_user_id"}
+
+
+def test_annotations_follow_the_method() -> None:
+    tools = catalog_for("2.159").tools
+    assert tools["getUsersByUsername"].annotations == {"readOnlyHint": True, "openWorldHint": True}
+    assert tools["deletePosts"].annotations == {
+        "destructiveHint": True,
+        "idempotentHint": True,
+        "openWorldHint": True,
+    }
+    assert tools["createPosts"].annotations == {"destructiveHint": False, "openWorldHint": True}
+    assert tools["createPosts"].title == "Create or Edit Post"
+
+
+def test_auth_requirements_from_security() -> None:
+    tools = catalog_for("2.159").tools
+    assert tools["getPostsCountsRecent"].auth.accepted == (CredentialKind.BEARER,)
+    assert CredentialKind.OAUTH1_USER in tools["createPosts"].auth.accepted
+    assert tools["getUsersBookmarks"].auth.accepted == (CredentialKind.OAUTH2_USER,)
+    assert "bookmark.read" in tools["getUsersBookmarks"].auth.scopes
+    wrong_for_xmcp = [t for t in tools.values() if CredentialKind.OAUTH1_USER not in t.auth.accepted]
+    # XMCP signs every call with OAuth 1.0a; these are the tools where X refuses that.
+    assert len([t for t in wrong_for_xmcp if CredentialKind.NONE not in t.auth.accepted]) == 28
+
+
+def test_generic_openapi_31_document() -> None:
+    catalog = build_catalog(synthetic_spec())
+    tools = catalog.tools
+    assert list(tools) == ["getThing", "replaceThing", "annotateThing", "post_things", "getThing_2"]
+    assert catalog.excluded == ["streamThings"]
+
+    get = tools["getThing"]
+    props = get.input_schema["properties"]
+    assert props["id"] == {"description": "The Thing ID.", "type": "string", "pattern": "^[0-9]{1,19}$"}
+    assert props["thing_fields"] == {"type": "array", "items": {"enum": ["a", "b", "c"]}}
+    assert "Allowed values: 1, 2." in props["level"]["description"] and "enum" not in props["level"]
+    assert get.auth.accepted == (CredentialKind.BEARER,)  # global security applies
+
+    replace = tools["replaceThing"]
+    assert replace.input_schema["properties"]["a"] == {"type": "integer"}
+    assert replace.input_schema["properties"]["b"] == {"type": "string"}  # 3.1 null type + format dropped
+    assert "a" in replace.input_schema["required"]
+    assert replace.auth.accepted == (CredentialKind.OAUTH1_USER,)
+
+    annotate = tools["annotateThing"]
+    props = annotate.input_schema["properties"]
+    assert "body_id" in props, "a body property that collides with a parameter gets the body_ prefix"
+    assert props["body_id"] == {"type": "string", "enum": ["x"]}
+    assert "readonly_field" not in props
+    child = props["tree"]["properties"]["child"]
+    assert child["type"] == "object" and "recursive" in child["description"]  # cycle cut, not infinite
+    assert "properties" not in child
+    assert annotate.auth.accepted == (CredentialKind.NONE,)
+
+    choice = tools["post_things"]
+    assert set(choice.input_schema["properties"]) == {"add", "remove"}
+    assert "required" not in choice.input_schema
+    assert "add | remove" in choice.description
+
+
+def test_trim_description() -> None:
+    assert trim_description("First part. Second part.") == "First part."
+    assert trim_description("See [Tweet](#Tweet) objects") == "See Tweet objects"
+    long = "word " * 100
+    assert len(trim_description(long)) <= 160 and trim_description(long).endswith("…")
+    assert trim_description(None) == ""
+    assert trim_description("Use e.g. This one. Not this.") == "Use e.g. This one."
+    assert trim_description("The ID. More") == "The ID."

@@ -1,0 +1,153 @@
+"""End to end over real HTTP: `python server.py` + the fake X API + the mcp SDK client.
+
+Both protocol eras: 2026-07-28 (the SDK's default, negotiated with server/discover) and
+2025-11-25 (initialize handshake). Every call asserts the exact request the fake X API received.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import httpx2 as httpx
+import pytest
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+
+from tests.fake_x import BEARER_TOKEN, FakeX
+from tests.servers import run_xapi_mcp, serve_asgi, server_env
+
+MODES = ["auto", "legacy"]  # auto negotiates 2026-07-28 with this server
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[tuple[FakeX, str]]:
+    fake = FakeX()
+    with serve_asgi(fake.app()) as x_url, run_xapi_mcp(server_env(x_url)) as mcp_url:
+        yield fake, mcp_url
+
+
+@pytest.fixture
+def fake(stack: tuple[FakeX, str]) -> FakeX:
+    stack[0].requests.clear()
+    return stack[0]
+
+
+def call(url: str, mode: str, name: str, arguments: dict[str, Any]) -> Any:
+    async def run() -> Any:
+        async with Client(url, mode=mode) as client:
+            return await client.call_tool(name, arguments)
+
+    try:
+        return anyio.run(run)
+    except BaseExceptionGroup as group:  # the client's task groups wrap what the server raised
+        error: BaseException = group
+        while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+            error = error.exceptions[0]
+        raise error from None
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_list_tools_whole_catalog_with_default_client(stack, mode: str) -> None:
+    async def run() -> Any:
+        async with Client(stack[1], mode=mode) as client:
+            return client.protocol_version, await client.list_tools()
+
+    version, listing = anyio.run(run)
+    assert version == ("2026-07-28" if mode == "auto" else "2025-11-25")
+    names = [tool.name for tool in listing.tools]
+    assert len(names) == 124 and "createPosts" in names and "streamPosts" not in names
+    assert all(tool.output_schema is None for tool in listing.tools)
+    size = len(listing.model_dump_json(by_alias=True, exclude_none=True))
+    assert size <= 160_000, size  # the default client read it: well under its 1 MiB SSE limit
+    post = next(t for t in listing.tools if t.name == "createPosts")
+    assert post.title == "Create or Edit Post" and post.annotations.read_only_hint is None
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_get_with_query_array_signed_oauth1(stack, fake: FakeX, mode: str) -> None:
+    result = call(
+        stack[1], mode, "getUsersByUsername", {"username": "XDevelopers", "user_fields": ["id", "name"]}
+    )
+    assert not result.is_error
+    assert json.loads(result.content[0].text) == {
+        "data": {"id": "2244994945", "name": "X Developers", "username": "XDevelopers"}
+    }
+    (request,) = fake.requests
+    assert (request.method, request.path) == ("GET", "/2/users/by/username/XDevelopers")
+    assert request.query == [("user.fields", "id,name")]
+    assert request.body is None
+    assert request.auth_kind == "oauth1"  # a valid HMAC-SHA1 signature for the configured user
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_post_with_json_body(stack, fake: FakeX, mode: str) -> None:
+    result = call(
+        stack[1], mode, "createPosts", {"text": "hello from xapi-mcp", "reply_settings": "following"}
+    )
+    assert not result.is_error
+    assert json.loads(result.content[0].text)["data"]["text"] == "hello from xapi-mcp"
+    (request,) = fake.requests
+    assert (request.method, request.path, request.query) == ("POST", "/2/tweets", [])
+    assert request.headers["content-type"] == "application/json"
+    assert request.body == {"text": "hello from xapi-mcp", "reply_settings": "following"}
+    assert request.auth_kind == "oauth1"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_delete(stack, fake: FakeX, mode: str) -> None:
+    result = call(stack[1], mode, "deletePosts", {"id": "1445880548472328192"})
+    assert not result.is_error and json.loads(result.content[0].text) == {"data": {"deleted": True}}
+    (request,) = fake.requests
+    assert (request.method, request.path, request.body) == ("DELETE", "/2/tweets/1445880548472328192", None)
+    assert request.auth_kind == "oauth1"
+
+
+def test_bearer_only_operation_uses_the_app_token(stack, fake: FakeX) -> None:
+    result = call(
+        stack[1], "auto", "getPostsCountsRecent", {"query": "from:XDevelopers", "granularity": "day"}
+    )
+    assert not result.is_error
+    (request,) = fake.requests
+    assert request.path == "/2/tweets/counts/recent"
+    assert request.headers["authorization"] == f"Bearer {BEARER_TOKEN}"
+    assert request.auth_kind == "bearer"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_invalid_arguments_are_an_error_result_and_nothing_is_sent(stack, fake: FakeX, mode: str) -> None:
+    result = call(stack[1], mode, "getUsersByUsername", {"username": "not valid!", "colour": "red"})
+    assert result.is_error
+    assert "Unknown argument for getUsersByUsername: 'colour'" in result.content[0].text
+    result = call(stack[1], mode, "getUsersByUsername", {"username": "not valid!"})
+    assert result.is_error and "argument 'username': 'not valid!' does not match" in result.content[0].text
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_unknown_tool_is_a_protocol_error(stack, fake: FakeX, mode: str) -> None:
+    with pytest.raises(MCPError) as err:
+        call(stack[1], mode, "getUserByUsername", {})
+    assert err.value.code == -32602
+    assert "Unknown tool: 'getUserByUsername'. Did you mean getUsersByUsername" in err.value.message
+    assert fake.requests == []
+
+
+def test_healthz_reports_spec_version_and_tool_count(stack) -> None:
+    base = stack[1].removesuffix("/mcp")
+    health = httpx.get(f"{base}/healthz").json()
+    assert health["status"] == "ok" and health["spec_version"] == "2.159" and health["tools"] == 124
+
+
+def test_dns_rebinding_protection(stack) -> None:
+    url = stack[1]
+    body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    evil_host = httpx.post(url, json=body, headers={**headers, "Host": "evil.example"})
+    assert evil_host.status_code == 421
+    evil_origin = httpx.post(url, json=body, headers={**headers, "Origin": "http://evil.example"})
+    assert evil_origin.status_code == 403
+    fine = httpx.post(url, json=body, headers={**headers, "Origin": "http://localhost:3000"})
+    assert fine.status_code not in (403, 421)
