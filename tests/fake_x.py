@@ -8,16 +8,20 @@ can see.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import itertools
 import json
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from authlib.oauth1.rfc5849 import signature as oauth1_signature
 from authlib.oauth1.rfc5849.wrapper import OAuth1Request
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 CONSUMER_KEY = "fake-consumer-key"
@@ -26,6 +30,10 @@ ACCESS_TOKEN = "fake-access-token-12-abcdef"
 ACCESS_TOKEN_SECRET = "fake-access-token-secret-0123456789"
 BEARER_TOKEN = "fake-app-bearer-token-AAAAAAAAAAAAAAAA"
 OAUTH2_USER_TOKEN = "fake-oauth2-user-token-BBBBBBBBBBBB"
+OAUTH2_CLIENT_ID = "fake-oauth2-client-id"
+OAUTH2_CLIENT_SECRET = "fake-oauth2-client-secret-CCCCCCCC"
+SCREEN_NAME = "fake_user"
+BAD_CREDENTIALS = ("oauth1-bad-signature", "unknown-bearer", "unknown")
 
 
 @dataclass
@@ -44,10 +52,27 @@ class FakeX:
     consumer_secret: str = CONSUMER_SECRET
     token_secrets: dict[str, str] = field(default_factory=lambda: {ACCESS_TOKEN: ACCESS_TOKEN_SECRET})
     requests: list[Recorded] = field(default_factory=list)
+    # OAuth 1.0a three-legged flow
+    request_tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # token -> (secret, callback)
+    verifiers: dict[str, str] = field(default_factory=dict)  # request token -> verifier
+    confirm_callback: bool = True
+    deny: bool = False  # the person clicks "Cancel" on the authorize page
+    issued: list[tuple[str, str]] = field(default_factory=list)  # access tokens handed out by the flow
+    # OAuth 2.0 PKCE
+    oauth2_codes: dict[str, dict[str, str]] = field(default_factory=dict)
+    oauth2_tokens: set[str] = field(default_factory=lambda: {OAUTH2_USER_TOKEN})
+    oauth2_refresh: set[str] = field(default_factory=set)
+    token_requests: list[dict[str, str]] = field(default_factory=list)
+    _counter: Any = field(default_factory=lambda: itertools.count(1))
 
     def app(self) -> Starlette:
         return Starlette(
             routes=[
+                Route("/oauth/request_token", self.request_token, methods=["POST"]),
+                Route("/oauth/authorize", self.authorize, methods=["GET"]),
+                Route("/oauth/access_token", self.access_token, methods=["POST"]),
+                Route("/2/oauth2/authorize", self.oauth2_authorize, methods=["GET"]),
+                Route("/2/oauth2/token", self.oauth2_token, methods=["POST"]),
                 Route("/2/users/by/username/{username}", self.user_by_username, methods=["GET"]),
                 Route("/2/tweets", self.create_post, methods=["POST"]),
                 Route("/2/tweets/{id}", self.delete_post, methods=["DELETE"]),
@@ -55,9 +80,102 @@ class FakeX:
             ]
         )
 
-    # --- routes -------------------------------------------------------------------------------
+    # --- OAuth 1.0a ---------------------------------------------------------------------------
+    async def request_token(self, request: Request) -> Response:
+        oauth = self._oauth1_request(request, b"")
+        if oauth.client_id != CONSUMER_KEY or not self._signature_ok(oauth, ""):
+            return PlainTextResponse("Invalid signature", status_code=401)
+        callback = dict(oauth.oauth_params).get("oauth_callback", "")
+        token, secret = f"req-{next(self._counter)}", secrets.token_hex(16)
+        self.request_tokens[token] = (secret, callback)
+        confirmed = "true" if self.confirm_callback else "false"
+        body = urlencode({"oauth_token": token, "oauth_token_secret": secret, "oauth_callback_confirmed": confirmed})
+        return PlainTextResponse(body, media_type="application/x-www-form-urlencoded")
+
+    async def authorize(self, request: Request) -> Response:
+        """X's consent page, clicked through at once: redirect to the callback like X does."""
+        token = request.query_params.get("oauth_token", "")
+        if token not in self.request_tokens:
+            return PlainTextResponse("unknown request token", status_code=400)
+        callback = self.request_tokens[token][1]
+        if self.deny:
+            return RedirectResponse(f"{callback}?{urlencode({'denied': token})}", status_code=302)
+        verifier = secrets.token_hex(8)
+        self.verifiers[token] = verifier
+        query = urlencode({"oauth_token": token, "oauth_verifier": verifier})
+        return RedirectResponse(f"{callback}?{query}", status_code=302)
+
+    async def access_token(self, request: Request) -> Response:
+        oauth = self._oauth1_request(request, await request.body())
+        token = oauth.token or ""
+        params = dict(oauth.oauth_params)
+        if token not in self.request_tokens or oauth.client_id != CONSUMER_KEY:
+            return PlainTextResponse("Invalid request token", status_code=401)
+        if not self._signature_ok(oauth, self.request_tokens[token][0]):
+            return PlainTextResponse("Invalid signature", status_code=401)
+        if params.get("oauth_verifier") != self.verifiers.pop(token, None):
+            return PlainTextResponse("Invalid verifier", status_code=401)
+        del self.request_tokens[token]
+        access, secret = f"user-access-{next(self._counter)}", secrets.token_hex(20)
+        self.token_secrets[access] = secret
+        self.issued.append((access, secret))
+        body = urlencode(
+            {"oauth_token": access, "oauth_token_secret": secret, "user_id": "42", "screen_name": SCREEN_NAME}
+        )
+        return PlainTextResponse(body, media_type="application/x-www-form-urlencoded")
+
+    # --- OAuth 2.0 with PKCE -------------------------------------------------------------------
+    async def oauth2_authorize(self, request: Request) -> Response:
+        q = request.query_params
+        if q.get("client_id") != OAUTH2_CLIENT_ID or q.get("code_challenge_method") != "S256":
+            return PlainTextResponse("bad authorize request", status_code=400)
+        if self.deny:
+            query = urlencode({"error": "access_denied", "state": q.get("state", "")})
+            return RedirectResponse(f"{q['redirect_uri']}?{query}", status_code=302)
+        code = f"code-{next(self._counter)}"
+        self.oauth2_codes[code] = dict(q)
+        return RedirectResponse(f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q['state']})}", 302)
+
+    async def oauth2_token(self, request: Request) -> Response:
+        form = dict(parse_qsl((await request.body()).decode()))
+        self.token_requests.append(form)
+        expected = base64.b64encode(f"{OAUTH2_CLIENT_ID}:{OAUTH2_CLIENT_SECRET}".encode()).decode()
+        if request.headers.get("authorization") != f"Basic {expected}":
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        if form.get("grant_type") == "authorization_code":
+            original = self.oauth2_codes.pop(form.get("code", ""), None)
+            if original is None or form.get("redirect_uri") != original["redirect_uri"]:
+                return JSONResponse({"error": "invalid_grant"}, status_code=400)
+            digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+            if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != original["code_challenge"]:
+                return JSONResponse({"error": "invalid_grant", "error_description": "PKCE check failed"}, 400)
+            scope = original.get("scope", "")
+        elif form.get("grant_type") == "refresh_token":
+            if form.get("refresh_token") not in self.oauth2_refresh:
+                return JSONResponse({"error": "invalid_grant"}, status_code=400)
+            self.oauth2_refresh.discard(form["refresh_token"])
+            scope = form.get("scope", "")
+        else:
+            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        n = next(self._counter)
+        access, refresh = f"o2-access-{n}", f"o2-refresh-{n}"
+        self.oauth2_tokens.add(access)
+        self.oauth2_refresh.add(refresh)
+        return JSONResponse(
+            {
+                "token_type": "bearer",
+                "expires_in": 7200,
+                "access_token": access,
+                "refresh_token": refresh,
+                "scope": scope,
+            }
+        )
+
+    # --- /2 routes -----------------------------------------------------------------------------
     async def user_by_username(self, request: Request) -> Response:
-        await self._record(request)
+        recorded = await self._record(request)
+        if recorded.auth_kind in BAD_CREDENTIALS:
+            return _unauthorized()
         username = request.path_params["username"]
         if username == "missing":
             return JSONResponse(
@@ -76,6 +194,8 @@ class FakeX:
 
     async def create_post(self, request: Request) -> Response:
         recorded = await self._record(request)
+        if recorded.auth_kind in BAD_CREDENTIALS:
+            return _unauthorized()
         text = (recorded.body or {}).get("text", "")
         return JSONResponse({"data": {"id": "1445880548472328192", "text": text}}, status_code=201)
 
@@ -84,7 +204,9 @@ class FakeX:
         return JSONResponse({"data": {"deleted": True}})
 
     async def anything(self, request: Request) -> Response:
-        await self._record(request)
+        recorded = await self._record(request)
+        if recorded.auth_kind in BAD_CREDENTIALS:
+            return _unauthorized()
         return JSONResponse({"data": {}})
 
     # --- recording ----------------------------------------------------------------------------
@@ -114,23 +236,36 @@ class FakeX:
             return "oauth1" if self._valid_oauth1(request, raw_body) else "oauth1-bad-signature"
         if header.startswith("Bearer "):
             token = header[len("Bearer ") :]
-            return {BEARER_TOKEN: "bearer", OAUTH2_USER_TOKEN: "oauth2-user"}.get(token, "unknown-bearer")
+            if token == BEARER_TOKEN:
+                return "bearer"
+            return "oauth2-user" if token in self.oauth2_tokens else "unknown-bearer"
         return "none" if not header else "unknown"
 
     def _valid_oauth1(self, request: Request, raw_body: bytes) -> bool:
-        """Recompute the HMAC-SHA1 signature with the secrets we know (RFC 5849 section 3.4)."""
-        form = (
-            raw_body if request.headers.get("content-type", "").startswith("application/x-www-form") else None
-        )
+        oauth = self._oauth1_request(request, raw_body)
+        token = oauth.token
+        if oauth.client_id != CONSUMER_KEY or token not in self.token_secrets:
+            return False
+        return self._signature_ok(oauth, self.token_secrets[token])
+
+    @staticmethod
+    def _oauth1_request(request: Request, raw_body: bytes) -> OAuth1Request:
+        form = raw_body if request.headers.get("content-type", "").startswith("application/x-www-form") else None
         # authlib looks the header up as "Authorization"; Starlette gives lower-case names.
         headers = {"Authorization": request.headers.get("authorization", "")}
-        oauth_request = OAuth1Request(request.method, str(request.url), form, headers)
-        token = oauth_request.token
-        if oauth_request.client_id != CONSUMER_KEY or token not in self.token_secrets:
-            return False
-        oauth_request.client = _Client(self.consumer_secret)  # type: ignore[attr-defined]
-        oauth_request.credential = _Credential(self.token_secrets[token])  # type: ignore[attr-defined]
-        return oauth1_signature.verify_hmac_sha1(oauth_request)
+        return OAuth1Request(request.method, str(request.url), form or None, headers)
+
+    def _signature_ok(self, oauth: OAuth1Request, token_secret: str) -> bool:
+        """Recompute the HMAC-SHA1 signature with the secrets we know (RFC 5849 section 3.4)."""
+        oauth.client = _Client(self.consumer_secret)  # type: ignore[attr-defined]
+        oauth.credential = _Credential(token_secret)  # type: ignore[attr-defined]
+        return oauth1_signature.verify_hmac_sha1(oauth)
+
+
+def _unauthorized() -> Response:
+    return JSONResponse(
+        {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}, status_code=401
+    )
 
 
 class _Client:

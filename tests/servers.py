@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,9 +31,7 @@ def free_port() -> int:
 def serve_asgi(app: object, port: int | None = None) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 in a daemon thread; yields its base URL."""
     port = port or free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -67,15 +65,23 @@ def server_env(x_base_url: str, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def run_xapi_mcp(env: Mapping[str, str], *args: str, spec: Path = SPEC_159) -> Iterator[str]:
-    """Start `python server.py` over HTTP on a free port; yields the MCP URL once /healthz answers."""
+def run_xapi_mcp(
+    env: Mapping[str, str],
+    *args: str,
+    spec: Path = SPEC_159,
+    log_path: Path | None = None,
+    while_waiting: Callable[[str], None] | None = None,
+) -> Iterator[str]:
+    """Start `python server.py` over HTTP on a free port; yields the MCP URL once /healthz answers.
+
+    `while_waiting` gets the log so far on each poll before the server is healthy (startup mode
+    waits for a person to consent before it serves).
+    """
     port = free_port()
     command = [sys.executable, str(REPO / "server.py"), "--spec", str(spec), "--port", str(port), *args]
-    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"xapi-mcp-test-{port}.log"
+    log_path = log_path or Path(os.environ.get("TMPDIR", "/tmp")) / f"xapi-mcp-test-{port}.log"
     with open(log_path, "w+") as log:
-        proc = subprocess.Popen(
-            command, env=dict(env), stdout=log, stderr=subprocess.STDOUT, cwd=REPO / "tests"
-        )
+        proc = subprocess.Popen(command, env=dict(env), stdout=log, stderr=subprocess.STDOUT, cwd=REPO / "tests")
         try:
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 30
@@ -90,6 +96,8 @@ def run_xapi_mcp(env: Mapping[str, str], *args: str, spec: Path = SPEC_159) -> I
                     pass
                 if time.monotonic() > deadline:
                     raise RuntimeError("xapi-mcp did not become healthy in 30 s")
+                if while_waiting is not None:
+                    while_waiting(log_path.read_text())
                 time.sleep(0.05)
             yield f"{base}/mcp"
         finally:

@@ -43,9 +43,7 @@ def test_header_parameters_and_coercion(synthetic) -> None:
 
 
 def test_optional_nulls_are_treated_as_absent(tools) -> None:
-    request = prepare(
-        tools["getUsersByUsername"], {"username": "jack", "user_fields": None, "expansions": None}
-    )
+    request = prepare(tools["getUsersByUsername"], {"username": "jack", "user_fields": None, "expansions": None})
     assert request.query == []
 
 
@@ -59,9 +57,7 @@ def test_path_values_cannot_change_the_path(synthetic, value: str) -> None:
                 "/x/{id}/y": {
                     "get": {
                         "operationId": "g",
-                        "parameters": [
-                            {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-                        ],
+                        "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
                     }
                 }
             },

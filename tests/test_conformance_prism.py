@@ -53,9 +53,7 @@ def prism_binary() -> str | None:
 def prism_bin() -> str:
     binary = prism_binary()
     if binary is None:
-        message = (
-            "Prism not found: npm install --prefix .ci/tools @stoplight/prism-cli@5.16.0 (or set PRISM_BIN)"
-        )
+        message = "Prism not found: npm install --prefix .ci/tools @stoplight/prism-cli@5.16.0 (or set PRISM_BIN)"
         if os.environ.get("CI"):
             pytest.fail(message)  # CI must run the judge, never skip it
         pytest.skip(message)
@@ -130,10 +128,7 @@ def test_every_tool_sends_spec_valid_requests_with_the_right_credentials(prism: 
     version, base = prism
     document = load_document(version)
     operations = {
-        op["operationId"]: op
-        for item in document["paths"].values()
-        for op in item.values()
-        if isinstance(op, dict)
+        op["operationId"]: op for item in document["paths"].values() for op in item.values() if isinstance(op, dict)
     }
     tools = catalog_for(version).tools
     seen: list[tuple[httpx.Request, httpx.Response]] = []
@@ -159,13 +154,9 @@ def test_every_tool_sends_spec_valid_requests_with_the_right_credentials(prism: 
                     seen.clear()
                     result = await mcp.call_tool(name, arguments)
                     calls += 1
-                    label = (
-                        f"{name} ({'all' if full else 'required'} arguments {json.dumps(arguments)[:300]})"
-                    )
+                    label = f"{name} ({'all' if full else 'required'} arguments {json.dumps(arguments)[:300]})"
                     if len(seen) != 1:
-                        failures.append(
-                            f"{label}: {len(seen)} requests; result: {result.content[0].text[:300]}"
-                        )
+                        failures.append(f"{label}: {len(seen)} requests; result: {result.content[0].text[:300]}")
                         continue
                     request, response = seen[0]
                     # sl-violations also lists where Prism's own example *responses* break X's
@@ -176,9 +167,7 @@ def test_every_tool_sends_spec_valid_requests_with_the_right_credentials(prism: 
                         if v.get("location", [""])[0] == "request"
                     ]
                     if response.status_code == 422 or violations:
-                        failures.append(
-                            f"{label}: HTTP {response.status_code}, request violations {violations}"
-                        )
+                        failures.append(f"{label}: HTTP {response.status_code}, request violations {violations}")
                     # Prism accepts ?a=1&a=2 for explode:false arrays; the spec says a=1,2.
                     keys = [k for k, _ in request.url.params.multi_items()]
                     operation = operations[tool.operation_id]

@@ -68,9 +68,7 @@ def test_list_tools_whole_catalog_with_default_client(stack, mode: str) -> None:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_get_with_query_array_signed_oauth1(stack, fake: FakeX, mode: str) -> None:
-    result = call(
-        stack[1], mode, "getUsersByUsername", {"username": "XDevelopers", "user_fields": ["id", "name"]}
-    )
+    result = call(stack[1], mode, "getUsersByUsername", {"username": "XDevelopers", "user_fields": ["id", "name"]})
     assert not result.is_error
     assert json.loads(result.content[0].text) == {
         "data": {"id": "2244994945", "name": "X Developers", "username": "XDevelopers"}
@@ -84,9 +82,7 @@ def test_get_with_query_array_signed_oauth1(stack, fake: FakeX, mode: str) -> No
 
 @pytest.mark.parametrize("mode", MODES)
 def test_post_with_json_body(stack, fake: FakeX, mode: str) -> None:
-    result = call(
-        stack[1], mode, "createPosts", {"text": "hello from xapi-mcp", "reply_settings": "following"}
-    )
+    result = call(stack[1], mode, "createPosts", {"text": "hello from xapi-mcp", "reply_settings": "following"})
     assert not result.is_error
     assert json.loads(result.content[0].text)["data"]["text"] == "hello from xapi-mcp"
     (request,) = fake.requests
@@ -106,9 +102,7 @@ def test_delete(stack, fake: FakeX, mode: str) -> None:
 
 
 def test_bearer_only_operation_uses_the_app_token(stack, fake: FakeX) -> None:
-    result = call(
-        stack[1], "auto", "getPostsCountsRecent", {"query": "from:XDevelopers", "granularity": "day"}
-    )
+    result = call(stack[1], "auto", "getPostsCountsRecent", {"query": "from:XDevelopers", "granularity": "day"})
     assert not result.is_error
     (request,) = fake.requests
     assert request.path == "/2/tweets/counts/recent"

@@ -52,9 +52,7 @@ def test_stdio_lists_and_calls(fake_x: tuple[FakeX, str], mode: str) -> None:
 
 def test_tool_removed_by_allowlist_is_refused_like_an_unknown_tool(fake_x: tuple[FakeX, str]) -> None:
     fake, x_url = fake_x
-    tools, _ = Allowlist.from_sources(allow="tag:Users", deny="unfollowUser").apply(
-        catalog_for("2.159").tools
-    )
+    tools, _ = Allowlist.from_sources(allow="tag:Users", deny="unfollowUser").apply(catalog_for("2.159").tools)
     executor = Executor(x_url, TokenStore(bearer_token="t"))
     server = build_server(tools, executor)
 

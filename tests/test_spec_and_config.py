@@ -114,9 +114,7 @@ def test_cli_bad_setting_names_the_variable() -> None:
 
 
 def test_cli_tools_reports_sizes_and_unknown_allowlist_names() -> None:
-    result = run_cli(
-        "tools", "--json", "--spec", str(SPEC_159), env={"X_API_TOOL_ALLOWLIST": "getUsersMe,getUserMe"}
-    )
+    result = run_cli("tools", "--json", "--spec", str(SPEC_159), env={"X_API_TOOL_ALLOWLIST": "getUsersMe,getUserMe"})
     assert result.returncode == 0, result.stderr
     listing = json.loads(result.stdout)
     assert listing["count"] == 1 and listing["tools"][0]["name"] == "getUsersMe"

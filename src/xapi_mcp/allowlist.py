@@ -80,9 +80,7 @@ class Allowlist:
     def apply(self, tools: dict[str, ToolDef]) -> tuple[dict[str, ToolDef], list[str]]:
         """The allowed tools (catalog order kept) and warnings for rules that match nothing."""
         kept = {name: tool for name, tool in tools.items() if self.allows(tool)}
-        warnings = [
-            self._unmatched(rule, tools) for rule in self.rules if not _any_match(rule, tools.values())
-        ]
+        warnings = [self._unmatched(rule, tools) for rule in self.rules if not _any_match(rule, tools.values())]
         return kept, warnings
 
     @staticmethod
@@ -98,11 +96,7 @@ class Allowlist:
             )
         else:
             candidates = difflib.get_close_matches(rule.pattern, list(tools), n=3, cutoff=0.5)
-            hint = (
-                f"did you mean {' or '.join(candidates)}?"
-                if candidates
-                else "run `xapi-mcp tools` for the names"
-            )
+            hint = f"did you mean {' or '.join(candidates)}?" if candidates else "run `xapi-mcp tools` for the names"
         return f"Allowlist rule '{label}' ({rule.origin}) matches no tool; {hint}"
 
 
@@ -118,9 +112,7 @@ def _parse(item: str, origin: str) -> Rule:
     deny = item.startswith("!")
     pattern = item[1:].strip() if deny else item
     if pattern.startswith("@") and pattern not in PRESETS:
-        raise AllowlistError(
-            f"Unknown preset '{pattern}' in {origin}; the presets are {', '.join(sorted(PRESETS))}."
-        )
+        raise AllowlistError(f"Unknown preset '{pattern}' in {origin}; the presets are {', '.join(sorted(PRESETS))}.")
     return Rule(pattern, deny, origin)
 
 

@@ -42,9 +42,7 @@ def prepare(tool: ToolDef, arguments: Mapping[str, Any] | None) -> PreparedReque
     if arguments is None:
         arguments = {}
     if not isinstance(arguments, Mapping):
-        raise ArgumentError(
-            f"Arguments for {tool.name} must be a JSON object, got {type(arguments).__name__}."
-        )
+        raise ArgumentError(f"Arguments for {tool.name} must be a JSON object, got {type(arguments).__name__}.")
     args = _normalise(tool, arguments)
 
     problems = [_describe(err) for err in sorted(tool.args_validator.iter_errors(args), key=_error_order)]

@@ -161,13 +161,9 @@ def _tool_name(operation: dict[str, Any], method: str, path: str) -> str:
     op_id = operation.get("operationId")
     if isinstance(op_id, str) and _TOOL_NAME.match(op_id):
         return op_id
-    fallback = re.sub(
-        r"[^A-Za-z0-9]+", "_", op_id if isinstance(op_id, str) and op_id else f"{method}_{path}"
-    )
+    fallback = re.sub(r"[^A-Za-z0-9]+", "_", op_id if isinstance(op_id, str) and op_id else f"{method}_{path}")
     fallback = fallback.strip("_")[:64] or method
-    log.warning(
-        "Operation %s %s has no usable operationId (%r); naming it %s", method.upper(), path, op_id, fallback
-    )
+    log.warning("Operation %s %s has no usable operationId (%r); naming it %s", method.upper(), path, op_id, fallback)
     return fallback
 
 
@@ -258,9 +254,7 @@ def _build_tool(
             )
         )
 
-    body = _body_plan(
-        operation, resolver, components, openapi_version, validator_cls, taken, properties, required
-    )
+    body = _body_plan(operation, resolver, components, openapi_version, validator_cls, taken, properties, required)
     if body is not None:
         for arg in body.args:
             check_props[arg] = {}  # the body validator checks these in their full form
@@ -317,11 +311,7 @@ def _param_description(param: dict[str, Any], shown: Schema) -> str:
     """
     description = trim_description(param.get("description")) or shown.pop("description", "")
     shown.pop("description", None)
-    if (
-        shown.get("type") == "array"
-        and "enum" in shown.get("items", {})
-        and _SAYS_ONLY_LIST_OF.match(description)
-    ):
+    if shown.get("type") == "array" and "enum" in shown.get("items", {}) and _SAYS_ONLY_LIST_OF.match(description):
         return ""
     return description
 
@@ -343,9 +333,7 @@ def _body_plan(
     content = request_body.get("content") or {}
     content_type = next((ct for ct in content if ct == "application/json" or ct.endswith("+json")), None)
     if content_type is None:
-        log.info(
-            "Operation %s has no JSON request body; its body is not exposed", operation.get("operationId")
-        )
+        log.info("Operation %s has no JSON request body; its body is not exposed", operation.get("operationId"))
         return None
     raw_schema = (content[content_type] or {}).get("schema") or {}
     shown = to_portable(raw_schema, resolver)
@@ -362,9 +350,7 @@ def _body_plan(
         arg = next(a for a, p in args.items() if p == prop)
         required.append(arg)
     body_schema = for_validation(raw_schema, openapi_version)
-    validator = (
-        validator_cls({**body_schema, "components": components}) if isinstance(body_schema, dict) else None
-    )
+    validator = validator_cls({**body_schema, "components": components}) if isinstance(body_schema, dict) else None
     # A body is sent whenever an empty one would be invalid: a DM or a follow without its body can
     # only fail at X, whatever `requestBody.required` says.
     needs_body = body_required or (validator is not None and not validator.is_valid({}))
@@ -373,7 +359,5 @@ def _body_plan(
         args=args,
         required=needs_body,
         validator=validator,
-        note=shown.get("description", "")
-        if shown.get("description", "").startswith("Provide one of")
-        else "",
+        note=shown.get("description", "") if shown.get("description", "").startswith("Provide one of") else "",
     )

@@ -16,19 +16,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import mcp_types as types
+from starlette.applications import Starlette
 
 from xapi_mcp import __version__
 from xapi_mcp.allowlist import Allowlist, AllowlistError
-from xapi_mcp.auth.credentials import TokenStore
+from xapi_mcp.auth.consent import Consent
+from xapi_mcp.auth.credentials import CredentialKind, TokenStore
+from xapi_mcp.auth.oauth1 import ConsentError, OAuth1Flow
+from xapi_mcp.auth.oauth2 import OAuth2PkceFlow
 from xapi_mcp.catalog import Catalog, ToolDef, build_catalog
 from xapi_mcp.config import ConfigError, Settings
 from xapi_mcp.executor import Executor
 from xapi_mcp.mcp_app import build_server, to_mcp_tool
 from xapi_mcp.spec import LoadedSpec, SpecError, load_spec
+from xapi_mcp.web import CallbackListener, build_app, oauth_routes
 
 log = logging.getLogger("xapi_mcp")
 
-COMMANDS = ("serve", "tools")
+COMMANDS = ("serve", "tools", "auth")
 
 
 @dataclass
@@ -49,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(2) from None
     if args.command == "tools":
         _print_tools(startup.tools, as_json=args.json)
+    elif args.command == "auth":
+        raise SystemExit(_auth_in_terminal(startup, oauth2=args.oauth2))
     else:
         _serve(startup)
 
@@ -59,13 +66,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="xapi-mcp", description="The X API v2 as MCP tools.")
     parser.add_argument("--version", action="version", version=f"xapi-mcp {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--spec", help="OpenAPI document: a path or URL (default: X_API_SPEC or X's live spec)"
-    )
+    common.add_argument("--spec", help="OpenAPI document: a path or URL (default: X_API_SPEC or X's live spec)")
     common.add_argument("--env-file", default=".env", help="dotenv file to read (default: ./.env)")
-    common.add_argument(
-        "-v", "--verbose", action="store_true", help="debug logging (tokens are never logged)"
-    )
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging (tokens are never logged)")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", parents=[common], help="run the MCP server (default)")
     serve.add_argument("--transport", choices=["http", "stdio"], help="default: MCP_TRANSPORT or http")
@@ -73,6 +76,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     serve.add_argument("--port", type=int, help="HTTP port (default: MCP_PORT or 8000)")
     tools = sub.add_parser("tools", parents=[common], help="list the tools the server would offer")
     tools.add_argument("--json", action="store_true", help="machine-readable output")
+    auth = sub.add_parser("auth", parents=[common], help="run the browser consent flow and report the account")
+    auth.add_argument("--oauth2", action="store_true", help="the OAuth 2.0 (PKCE) flow instead of OAuth 1.0a")
     return parser.parse_args(argv)
 
 
@@ -140,8 +145,7 @@ def token_store(settings: Settings) -> TokenStore:
 def listing_size(tools: dict[str, ToolDef]) -> tuple[int, dict[str, int]]:
     """Bytes of the tools/list result as sent, and of each tool in it."""
     per_tool = {
-        name: len(to_mcp_tool(tool).model_dump_json(by_alias=True, exclude_none=True))
-        for name, tool in tools.items()
+        name: len(to_mcp_tool(tool).model_dump_json(by_alias=True, exclude_none=True)) for name, tool in tools.items()
     }
     total = len(
         types.ListToolsResult(tools=[to_mcp_tool(t) for t in tools.values()]).model_dump_json(
@@ -174,18 +178,124 @@ def _print_tools(tools: dict[str, ToolDef], *, as_json: bool) -> None:
     print(f"\n{len(rows)} tools; tools/list response: {total:,} bytes")
 
 
+def build_consent(startup: Startup, store: TokenStore, *, listener_always: bool = False) -> Consent:
+    """The consent flows this configuration allows, and where their callbacks are served."""
+    settings = startup.settings
+    base = settings.callback_base()
+    oauth1 = None
+    if settings.consumer_key and settings.consumer_secret:
+        oauth1 = OAuth1Flow(
+            store,
+            oauth_base_url=settings.oauth_base,
+            callback_url=base + settings.oauth_callback_path,
+            timeout=settings.oauth_callback_timeout,
+        )
+    oauth2 = None
+    if settings.oauth2_client_id:
+        oauth2 = OAuth2PkceFlow(
+            store,
+            client_id=settings.oauth2_client_id,
+            client_secret=settings.oauth2_client_secret.get_secret_value() if settings.oauth2_client_secret else None,
+            authorize_url=settings.oauth2_authorize_url,
+            token_url=settings.oauth2_token_endpoint,
+            callback_url=base + settings.oauth2_callback_path,
+            scopes=oauth2_scopes(startup.tools, oauth1_available=oauth1 is not None),
+            timeout=settings.oauth_callback_timeout,
+        )
+    listener = None
+    if listener_always or not settings.callback_on_mcp_app():
+        host, port = base.removeprefix("http://").rsplit(":", 1)
+        listener = CallbackListener(host, int(port))
+    consent = Consent(store, oauth1=oauth1, oauth2=oauth2, open_browser=settings.oauth_open_browser, listener=listener)
+    if listener is not None:
+        listener.app = Starlette(routes=_oauth_routes(consent, settings, control=False))
+    return consent
+
+
+def oauth2_scopes(tools: dict[str, ToolDef], *, oauth1_available: bool) -> list[str]:
+    """Scopes of the allowed operations that would use an OAuth 2.0 user token (least privilege)."""
+    scopes: set[str] = set()
+    for tool in tools.values():
+        accepted = tool.auth.accepted
+        if CredentialKind.OAUTH2_USER in accepted and not (oauth1_available and CredentialKind.OAUTH1_USER in accepted):
+            scopes.update(tool.auth.scopes)
+    return sorted(scopes)
+
+
+def _oauth_routes(consent: Consent, settings: Settings, *, control: bool) -> list[Any]:
+    return oauth_routes(
+        consent,
+        host=settings.mcp_host,
+        oauth1_path=settings.oauth_callback_path,
+        oauth2_path=settings.oauth2_callback_path,
+        control=control,
+    )
+
+
+async def _run_consent(startup: Startup, store: TokenStore, kind: CredentialKind) -> bool:
+    """Startup mode and `xapi-mcp auth`: one flow, its own listener, wait for the person."""
+    consent = build_consent(startup, store, listener_always=True)
+    try:
+        url = await consent.begin(kind)
+        print(f"Open this URL in a browser to authorise xapi-mcp:\n\n  {url}\n", file=sys.stderr, flush=True)
+        return await consent.wait(kind)
+    finally:
+        await consent.aclose()
+
+
+def _auth_in_terminal(startup: Startup, *, oauth2: bool) -> int:
+    settings = startup.settings
+    store = token_store(settings)
+    kind = CredentialKind.OAUTH2_USER if oauth2 else CredentialKind.OAUTH1_USER
+    try:
+        done = asyncio.run(_run_consent(startup, store, kind))
+    except ConsentError as exc:
+        print(f"xapi-mcp: {exc}", file=sys.stderr)
+        return 2
+    if not done:
+        print("xapi-mcp: the authorisation did not complete (declined or timed out).", file=sys.stderr)
+        return 1
+    who = f"@{store.screen_name}" if store.screen_name else "the account you chose"
+    print(f"Authorised as {who}.")
+    if settings.oauth_print_tokens:
+        print(
+            "WARNING: printing secrets because X_OAUTH_PRINT_TOKENS=1. Anyone who sees them can act as "
+            f"{who}; keep them only in your .env.",
+            file=sys.stderr,
+        )
+        if kind is CredentialKind.OAUTH1_USER:
+            print(f"X_OAUTH_ACCESS_TOKEN={store.access_token}\nX_OAUTH_ACCESS_TOKEN_SECRET={store.access_token_secret}")
+        else:
+            print(f"X_OAUTH2_ACCESS_TOKEN={store.oauth2_access_token}")
+    else:
+        print("The tokens lived in this process's memory only and are gone now; `xapi-mcp` runs the same flow.")
+    return 0
+
+
 def _serve(startup: Startup) -> None:
     settings = startup.settings
     store = token_store(settings)
+    if settings.oauth_flow == "startup" and settings.consumer_key and not store.has_oauth1_user():
+        try:
+            done = asyncio.run(_run_consent(startup, store, CredentialKind.OAUTH1_USER))
+        except ConsentError as exc:
+            print(f"xapi-mcp: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        if not done:
+            print("xapi-mcp: X_OAUTH_FLOW=startup and the authorisation did not complete.", file=sys.stderr)
+            raise SystemExit(2)
+    consent = build_consent(startup, store)
     executor = Executor(
         settings.api_base_url,
         store,
         timeout=settings.api_timeout,
         max_result_bytes=settings.max_result_bytes,
+        consent=consent,
     )
     server = build_server(startup.tools, executor, spec_version=startup.spec.version)
 
     async def shutdown() -> None:
+        await consent.aclose()
         await executor.aclose()
         store.clear()
 
@@ -195,12 +305,13 @@ def _serve(startup: Startup) -> None:
 
     import uvicorn
 
-    from xapi_mcp.web import build_app
-
     def health() -> dict[str, Any]:
         return {"spec_version": startup.spec.version, "tools": len(startup.tools), "version": __version__}
 
-    app = build_app(server, host=settings.mcp_host, health=health, on_shutdown=shutdown)
+    routes = _oauth_routes(consent, settings, control=True)
+    if not settings.callback_on_mcp_app():
+        routes = [r for r in routes if r.path in ("/oauth/start", "/oauth/status")]
+    app = build_app(server, host=settings.mcp_host, health=health, on_shutdown=shutdown, extra_routes=routes)
     log.info(
         "Serving %d tools (X API spec %s) at http://%s:%d/mcp",
         len(startup.tools),

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 DEFAULT_SPEC_URL = "https://api.x.com/2/openapi.json"
 
@@ -50,11 +50,23 @@ class Settings(BaseModel):
     bearer_token: SecretStr | None = Field(None, alias="X_BEARER_TOKEN")
     oauth2_access_token: SecretStr | None = Field(None, alias="X_OAUTH2_ACCESS_TOKEN")
 
-    # OAuth 1.0a consent flow (used by the auth issue; names kept from XMCP).
+    # Browser consent flows. Callback names kept from XMCP. With no X_OAUTH_CALLBACK_PORT the HTTP
+    # server serves the callback itself; otherwise (and on stdio) a listener runs while needed.
+    oauth_flow: Literal["lazy", "startup"] = Field("lazy", alias="X_OAUTH_FLOW")
+    oauth_base_url: str | None = Field(None, alias="X_OAUTH_BASE_URL")
     oauth_callback_host: str = Field("127.0.0.1", alias="X_OAUTH_CALLBACK_HOST")
-    oauth_callback_port: int = Field(8976, ge=0, le=65535, alias="X_OAUTH_CALLBACK_PORT")
+    oauth_callback_port: int | None = Field(None, ge=1, le=65535, alias="X_OAUTH_CALLBACK_PORT")
     oauth_callback_path: str = Field("/oauth/callback", alias="X_OAUTH_CALLBACK_PATH")
+    oauth2_callback_path: str = Field("/oauth2/callback", alias="X_OAUTH2_CALLBACK_PATH")
     oauth_callback_timeout: float = Field(300.0, gt=0, alias="X_OAUTH_CALLBACK_TIMEOUT")
+    oauth_open_browser: bool = Field(True, alias="X_OAUTH_OPEN_BROWSER")
+    oauth_print_tokens: bool = Field(False, alias="X_OAUTH_PRINT_TOKENS")
+    oauth2_client_id: str | None = Field(None, validation_alias=AliasChoices("X_OAUTH2_CLIENT_ID", "CLIENT_ID"))
+    oauth2_client_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("X_OAUTH2_CLIENT_SECRET", "CLIENT_SECRET")
+    )
+    oauth2_authorize_url: str = Field("https://x.com/i/oauth2/authorize", alias="X_OAUTH2_AUTHORIZE_URL")
+    oauth2_token_url: str | None = Field(None, alias="X_OAUTH2_TOKEN_URL")
 
     # Which tools exist.
     tool_allowlist: str = Field("", alias="X_API_TOOL_ALLOWLIST")
@@ -74,6 +86,11 @@ class Settings(BaseModel):
         "access_token_secret",
         "bearer_token",
         "oauth2_access_token",
+        "oauth2_client_id",
+        "oauth2_client_secret",
+        "oauth_base_url",
+        "oauth_callback_port",
+        "oauth2_token_url",
         "tool_allowlist_file",
         mode="before",
     )
@@ -107,8 +124,23 @@ class Settings(BaseModel):
         return self.model_copy(update=given) if given else self
 
     @property
-    def has_oauth1_user_tokens(self) -> bool:
-        return all((self.consumer_key, self.consumer_secret, self.access_token, self.access_token_secret))
+    def oauth_base(self) -> str:
+        return (self.oauth_base_url or self.api_base_url).rstrip("/")
+
+    @property
+    def oauth2_token_endpoint(self) -> str:
+        return self.oauth2_token_url or f"{self.api_base_url}/2/oauth2/token"
+
+    def callback_on_mcp_app(self) -> bool:
+        """True when the HTTP MCP app itself serves the OAuth callbacks (no second listener)."""
+        return self.transport == "http" and self.oauth_callback_port is None
+
+    def callback_base(self) -> str:
+        """Where X redirects the browser after consent (must be registered in the X app)."""
+        if self.callback_on_mcp_app():
+            host = self.mcp_host if self.mcp_host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+            return f"http://{host}:{self.mcp_port}"
+        return f"http://{self.oauth_callback_host}:{self.oauth_callback_port or 8976}"
 
 
 def _explain(exc: ValidationError) -> str:

@@ -15,6 +15,7 @@ import httpx2 as httpx
 
 from xapi_mcp import __version__
 from xapi_mcp.arguments import ArgumentError, PreparedRequest, prepare
+from xapi_mcp.auth.consent import Consent
 from xapi_mcp.auth.credentials import CredentialKind, MissingCredentials, TokenStore
 from xapi_mcp.catalog import ToolDef
 
@@ -38,9 +39,11 @@ class Executor:
         timeout: float = 30.0,
         max_result_bytes: int = 100_000,
         client: httpx.AsyncClient | None = None,
+        consent: Consent | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.store = store
+        self.consent = consent
         self.max_result_bytes = max_result_bytes
         self._client = client or httpx.AsyncClient(
             timeout=timeout,
@@ -54,14 +57,33 @@ class Executor:
     async def call(self, tool: ToolDef, arguments: dict[str, Any] | None) -> ToolOutcome:
         try:
             request = prepare(tool, arguments)
+        except ArgumentError as exc:
+            return ToolOutcome(str(exc), True)
+        try:
             kind = tool.auth.choose(self.store)
-        except (ArgumentError, MissingCredentials) as exc:
-            return ToolOutcome(
-                f"{tool.name}: {exc}" if isinstance(exc, MissingCredentials) else str(exc), True
-            )
+        except MissingCredentials as exc:
+            # Lazy consent: the first call that needs a user starts the browser flow and says where to go.
+            prompt = await self.consent.prompt(tool.auth) if self.consent is not None else None
+            return ToolOutcome(f"{tool.name}: {prompt or exc}", True)
         return await self.send(tool, request, kind)
 
     async def send(self, tool: ToolDef, request: PreparedRequest, kind: CredentialKind) -> ToolOutcome:
+        response = await self._request(tool, request, kind)
+        if (
+            isinstance(response, httpx.Response)
+            and response.status_code == 401
+            and kind is CredentialKind.OAUTH2_USER
+            and self.consent is not None
+            and await self.consent.refresh_oauth2()
+        ):
+            response = await self._request(tool, request, kind)  # once, with the refreshed token
+        if isinstance(response, ToolOutcome):
+            return response
+        return self._shape(tool, request, kind, response)
+
+    async def _request(
+        self, tool: ToolDef, request: PreparedRequest, kind: CredentialKind
+    ) -> httpx.Response | ToolOutcome:
         url = self.base_url + request.path
         try:
             response = await self._client.request(
@@ -80,12 +102,12 @@ class Executor:
             )
         except httpx.HTTPError as exc:
             return ToolOutcome(
-                f"{tool.name}: could not reach the X API at {self.base_url} ({type(exc).__name__}: {exc}). "
+                f"{tool.name}: could not reach the X API at {self.base_url} ({type(exc).__name__}). "
                 "Check the network and X_API_BASE_URL.",
                 True,
             )
         log.debug("%s %s -> %s (%s)", request.method, request.path, response.status_code, kind.name)
-        return self._shape(tool, request, kind, response)
+        return response
 
     def _shape(
         self, tool: ToolDef, request: PreparedRequest, kind: CredentialKind, response: httpx.Response

@@ -52,9 +52,7 @@ def build_server(tools: dict[str, ToolDef], executor: Executor, *, spec_version:
     ) -> types.ListToolsResult:
         return listing
 
-    async def on_call_tool(
-        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    async def on_call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
         tool = tools.get(params.name)
         if tool is None:
             raise unknown_tool_error(params.name, tools)

@@ -144,9 +144,7 @@ def _portable(schema: Any, resolver: RefResolver, stack: tuple[str, ...], descri
         out["type"] = "array"
         # Item descriptions mostly restate the array's ("Unique identifier of this User."): drop them
         # when the array has its own.
-        out["items"] = _portable(
-            schema.get("items", {}), resolver, stack, describe and "description" not in out
-        )
+        out["items"] = _portable(schema.get("items", {}), resolver, stack, describe and "description" not in out)
     properties = schema.get("properties")
     if isinstance(properties, dict):
         out["type"] = "object"

@@ -6,19 +6,26 @@ drive an X account through a server on 127.0.0.1 (bad Host -> 421, bad Origin ->
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import html
 import ipaddress
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
+import uvicorn
 from mcp.server import Server
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+
+from xapi_mcp.auth.consent import Consent
+from xapi_mcp.auth.credentials import CredentialKind
+from xapi_mcp.auth.oauth1 import ConsentError
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,112 @@ def security_settings(host: str) -> TransportSecuritySettings:
     )
 
 
+def host_allowed(request: Request, bound_host: str) -> bool:
+    """The Host check of the MCP endpoint, for our own routes (DNS rebinding)."""
+    settings = security_settings(bound_host)
+    host = request.headers.get("host", "")
+    return host in settings.allowed_hosts or any(
+        pattern.endswith(":*") and host.startswith(pattern[:-1]) for pattern in settings.allowed_hosts
+    )
+
+
+def _page(title: str, message: str, status: int) -> HTMLResponse:
+    body = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>xapi-mcp</title></head>"
+        "<body style='font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;line-height:1.5'>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
+    )
+    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def oauth_routes(
+    consent: Consent, *, host: str, oauth1_path: str, oauth2_path: str, control: bool = True
+) -> list[Route]:
+    """X's redirects land here; `/oauth/start` and `/oauth/status` are for people."""
+
+    def callback(kind: CredentialKind) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            result = await consent.complete(kind, dict(request.query_params))
+            if result.ok:
+                return _page("Authorised", result.message, 200)
+            return _page("Authorisation not completed", result.message, 400)
+
+        return endpoint
+
+    async def start(request: Request) -> Response:
+        if not host_allowed(request, host):
+            return Response("Invalid Host header", status_code=421)
+        kind = (
+            CredentialKind.OAUTH2_USER if request.query_params.get("kind") == "oauth2" else (CredentialKind.OAUTH1_USER)
+        )
+        try:
+            url = await consent.begin(kind)
+        except ConsentError as exc:
+            return _page("Cannot start the authorisation", str(exc), 400)
+        return RedirectResponse(url, status_code=302)
+
+    async def status(request: Request) -> Response:
+        if not host_allowed(request, host):
+            return Response("Invalid Host header", status_code=421)
+        return JSONResponse(consent.status())
+
+    routes = [
+        Route(oauth1_path, callback(CredentialKind.OAUTH1_USER), methods=["GET"]),
+        Route(oauth2_path, callback(CredentialKind.OAUTH2_USER), methods=["GET"]),
+    ]
+    if control:
+        routes += [
+            Route("/oauth/start", start, methods=["GET"]),
+            Route("/oauth/status", status, methods=["GET"]),
+        ]
+    return routes
+
+
+class _SignalFreeServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to whoever owns the process."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class CallbackListener:
+    """Serves only the OAuth callbacks, on their own host:port, while a consent flow is pending."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.app: Starlette | None = None
+        self._server: _SignalFreeServer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is not None and not self._task.done():
+            return
+        assert self.app is not None, "set CallbackListener.app before starting it"
+        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning", lifespan="off")
+        self._server = _SignalFreeServer(config)
+        self._task = asyncio.create_task(self._run(self._server))
+        while not self._server.started:
+            if self._task.done():
+                raise ConsentError(
+                    f"Cannot listen on {self.host}:{self.port} for X's OAuth callback (is the port in use?). "
+                    "Set X_OAUTH_CALLBACK_PORT to a free port and register the new callback URL in your X app."
+                )
+            await asyncio.sleep(0.01)
+        log.info("Listening for the OAuth callback on http://%s:%d", self.host, self.port)
+
+    @staticmethod
+    async def _run(server: _SignalFreeServer) -> None:
+        with contextlib.suppress(SystemExit):  # uvicorn exits on bind errors; start() reports it
+            await server.serve()
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+            self._server = self._task = None
+
+
 def build_app(
     server: Server[Any],
     *,
@@ -53,6 +166,7 @@ def build_app(
     health: Callable[[], dict[str, Any]],
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
     json_response: bool = False,
+    extra_routes: list[Route] | None = None,
 ) -> Starlette:
     manager = StreamableHTTPSessionManager(
         app=server,
@@ -76,6 +190,7 @@ def build_app(
         routes=[
             Route("/mcp", endpoint=StreamableHTTPASGIApp(manager), methods=["GET", "POST", "DELETE"]),
             Route("/healthz", endpoint=healthz, methods=["GET"]),
+            *(extra_routes or []),
         ],
         lifespan=lifespan,
     )

@@ -30,10 +30,13 @@ PREFERENCE = (CredentialKind.OAUTH1_USER, CredentialKind.OAUTH2_USER, Credential
 
 WHAT_TO_SET = {
     CredentialKind.OAUTH1_USER: (
-        "X_OAUTH_CONSUMER_KEY and X_OAUTH_CONSUMER_SECRET (your X app's API key and secret) plus "
-        "X_OAUTH_ACCESS_TOKEN and X_OAUTH_ACCESS_TOKEN_SECRET (a user's access token)"
+        "X_OAUTH_CONSUMER_KEY and X_OAUTH_CONSUMER_SECRET (your X app's API key and secret; the browser "
+        "consent flow then runs on first use, or also set X_OAUTH_ACCESS_TOKEN and X_OAUTH_ACCESS_TOKEN_SECRET)"
     ),
-    CredentialKind.OAUTH2_USER: "X_OAUTH2_ACCESS_TOKEN (an OAuth 2.0 user access token with these scopes)",
+    CredentialKind.OAUTH2_USER: (
+        "X_OAUTH2_CLIENT_ID (and X_OAUTH2_CLIENT_SECRET) from your X app's OAuth 2.0 settings, to authorise in "
+        "the browser, or X_OAUTH2_ACCESS_TOKEN (a user access token with these scopes)"
+    ),
     CredentialKind.BEARER: "X_BEARER_TOKEN (your X app's bearer token)",
 }
 
@@ -86,6 +89,8 @@ class TokenStore:
     access_token_secret: str | None = None
     bearer_token: str | None = None
     oauth2_access_token: str | None = None
+    oauth2_refresh_token: str | None = field(default=None, repr=False)
+    screen_name: str | None = None  # of the user who consented, when X told us
     _signers: dict[CredentialKind, httpx.Auth] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
@@ -101,13 +106,34 @@ class TokenStore:
             return bool(self.bearer_token)
         return True
 
+    def has_oauth1_user(self) -> bool:
+        return self.has(CredentialKind.OAUTH1_USER)
+
     def set_oauth1_user(self, token: str, secret: str) -> None:
         self.access_token, self.access_token_secret = token, secret
         self._signers.pop(CredentialKind.OAUTH1_USER, None)
 
+    def set_oauth2_user(self, token: str, refresh_token: str | None) -> None:
+        self.oauth2_access_token = token
+        self.oauth2_refresh_token = refresh_token or self.oauth2_refresh_token
+        self._signers.pop(CredentialKind.OAUTH2_USER, None)
+
+    def secrets(self) -> list[str]:
+        """Every secret value held, for log redaction."""
+        values = (
+            self.consumer_secret,
+            self.access_token,
+            self.access_token_secret,
+            self.bearer_token,
+            self.oauth2_access_token,
+            self.oauth2_refresh_token,
+        )
+        return [v for v in values if v]
+
     def clear(self) -> None:
         """Forget every user token (shutdown); the app's own keys stay as configured."""
-        self.access_token = self.access_token_secret = self.oauth2_access_token = None
+        self.access_token = self.access_token_secret = None
+        self.oauth2_access_token = self.oauth2_refresh_token = self.screen_name = None
         self._signers.clear()
 
     def signer(self, kind: CredentialKind) -> httpx.Auth | None:

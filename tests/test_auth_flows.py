@@ -1,0 +1,265 @@
+"""Browser consent flows against the fake X API: OAuth 1.0a (lazy, startup, separate port, CLI)
+and OAuth 2.0 PKCE with refresh. The "browser" is an HTTP client that follows X's redirects."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2 as httpx
+import pytest
+from mcp import Client
+
+from tests import fake_x as fx
+from tests.fake_x import FakeX
+from tests.servers import REPO, SPEC_159, free_port, run_xapi_mcp, server_env
+from xapi_mcp.auth.credentials import TokenStore
+from xapi_mcp.auth.oauth1 import ConsentError, OAuth1Flow
+
+URL = re.compile(r"(http://127\.0\.0\.1:\d+/(?:oauth/authorize|2/oauth2/authorize)\?[^\s\"'<>]+)")
+
+
+def lazy_env(x_url: str, **extra: str) -> dict[str, str]:
+    """Consumer keys but no user tokens: the first user-context call must ask for consent."""
+    env = server_env(x_url, X_OAUTH_OPEN_BROWSER="0", **extra)
+    env.pop("X_OAUTH_ACCESS_TOKEN")
+    env.pop("X_OAUTH_ACCESS_TOKEN_SECRET")
+    return env
+
+
+def call(url: str, name: str, arguments: dict[str, Any]) -> tuple[bool, str]:
+    async def run() -> tuple[bool, str]:
+        async with Client(url) as client:
+            result = await client.call_tool(name, arguments)
+            return result.is_error, result.content[0].text
+
+    return anyio.run(run)
+
+
+def browser(url: str) -> httpx.Response:
+    """What a person's browser does: open X's page, which (in the fake) redirects to the callback."""
+    return httpx.get(url, follow_redirects=True, timeout=10)
+
+
+def test_lazy_consent_then_signed_call_and_no_secret_in_debug_logs(fake_x: tuple[FakeX, str], tmp_path: Path) -> None:
+    fake, x_url = fake_x
+    log_path = tmp_path / "server.log"
+    with run_xapi_mcp(lazy_env(x_url), "-v", log_path=log_path) as mcp_url:
+        is_error, text = call(mcp_url, "createPosts", {"text": "first"})
+        assert is_error and "no user has authorised xapi-mcp yet" in text
+        consent_url = URL.search(text).group(1)
+        assert [r.path for r in fake.requests] == [], "nothing reaches /2 before consent"
+
+        page = browser(consent_url)
+        assert page.status_code == 200
+        assert f"authorised to act as @{fx.SCREEN_NAME}" in page.text and "close this tab" in page.text
+
+        is_error, text = call(mcp_url, "createPosts", {"text": "second"})
+        assert not is_error, text
+        (request,) = fake.requests
+        assert request.body == {"text": "second"} and request.auth_kind == "oauth1"
+        issued_token, issued_secret = fake.issued[0]
+        assert f'oauth_token="{issued_token}"' in request.headers["authorization"]
+
+        status = httpx.get(mcp_url.replace("/mcp", "/oauth/status")).json()
+        assert status["oauth1_user"] is True and status["screen_name"] == "fake_user" and status["pending"] == []
+
+        replay = httpx.get(page.url)  # the same callback again: reused token
+        assert replay.status_code == 400 and "no authorisation in progress" in replay.text
+    log = log_path.read_text()
+    assert "DEBUG" in log, "the log was captured at DEBUG level"
+    for secret in (issued_token, issued_secret, fx.CONSUMER_SECRET, fx.BEARER_TOKEN):
+        assert secret not in log
+    assert consent_url.split("oauth_token=")[1] in log  # the URL is logged; its secret half is not
+
+
+def test_separate_callback_port_listener_runs_only_while_needed(fake_x: tuple[FakeX, str]) -> None:
+    fake, x_url = fake_x
+    port = free_port()
+    env = lazy_env(x_url, X_OAUTH_CALLBACK_PORT=str(port))
+    with run_xapi_mcp(env) as mcp_url:
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/oauth/callback")  # nothing listens before a flow starts
+        is_error, text = call(mcp_url, "likePost", {"id": "42", "tweet_id": "1445880548472328192"})
+        assert is_error
+        page = browser(URL.search(text).group(1))
+        assert page.status_code == 200 and str(page.url).startswith(f"http://127.0.0.1:{port}/oauth/callback")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # the listener stops once the flow has ended
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/oauth/callback", timeout=1)
+            except httpx.ConnectError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the callback listener is still running after the flow ended")
+        is_error, text = call(mcp_url, "likePost", {"id": "42", "tweet_id": "1445880548472328192"})
+        assert not is_error, text
+        assert fake.requests[-1].auth_kind == "oauth1" and fake.requests[-1].body == {"tweet_id": "1445880548472328192"}
+
+
+def test_startup_mode_consents_before_serving(fake_x: tuple[FakeX, str]) -> None:
+    fake, x_url = fake_x
+    followed: list[int] = []
+
+    def consent_when_asked(log: str) -> None:
+        match = URL.search(log)
+        if match and not followed:
+            followed.append(browser(match.group(1)).status_code)
+
+    env = lazy_env(x_url, X_OAUTH_FLOW="startup")
+    with run_xapi_mcp(env, while_waiting=consent_when_asked) as mcp_url:
+        assert followed == [200]
+        is_error, text = call(mcp_url, "getUsersMe", {})
+        assert not is_error, text
+        assert fake.requests[-1].auth_kind == "oauth1"
+
+
+def test_denied_consent_changes_nothing(fake_x: tuple[FakeX, str]) -> None:
+    fake, x_url = fake_x
+    fake.deny = True
+    with run_xapi_mcp(lazy_env(x_url)) as mcp_url:
+        is_error, text = call(mcp_url, "getUsersMe", {})
+        page = browser(URL.search(text).group(1))
+        assert page.status_code == 400 and "You declined to authorise xapi-mcp. Nothing was changed." in page.text
+        status = httpx.get(mcp_url.replace("/mcp", "/oauth/status")).json()
+        assert status["oauth1_user"] is False and status["pending"] == []
+        is_error, text = call(mcp_url, "getUsersMe", {})
+        assert is_error and "no user has authorised" in text  # a new flow can start
+
+
+def flow(x_url: str, timeout: float = 60) -> tuple[OAuth1Flow, TokenStore]:
+    store = TokenStore(consumer_key=fx.CONSUMER_KEY, consumer_secret=fx.CONSUMER_SECRET)
+    return OAuth1Flow(store, oauth_base_url=x_url, callback_url="http://127.0.0.1:1/cb", timeout=timeout), store
+
+
+def redirect_params(consent_url: str) -> dict[str, str]:
+    """Ask the fake's authorize page where it would send the browser, without following."""
+    location = httpx.get(consent_url, follow_redirects=False).headers["location"]
+    return dict(httpx.URL(location).params)
+
+
+def test_callback_rejections(fake_x: tuple[FakeX, str]) -> None:
+    fake, x_url = fake_x
+
+    async def run() -> None:
+        oauth, store = flow(x_url)
+        first = await oauth.begin()
+        assert await oauth.begin() == first  # one pending flow at a time
+        assert len(fake.request_tokens) == 1
+        params = redirect_params(first)
+
+        for bad, reason in (
+            ({**params, "oauth_token": "req-999"}, "does not belong to the authorisation in progress"),
+            ({"oauth_token": params["oauth_token"]}, "has no oauth_verifier"),
+            ({**params, "denied": "req-999"}, "does not belong"),
+        ):
+            result = await oauth.complete(bad)
+            assert not result.ok and reason in result.message
+            assert not store.has_oauth1_user() and oauth.pending  # nothing changed
+
+        assert (await oauth.complete(params)).ok and store.has_oauth1_user()
+        again = await oauth.complete(params)
+        assert not again.ok and "no authorisation in progress" in again.message
+
+        expired, store2 = flow(x_url, timeout=0.2)
+        params2 = redirect_params(await expired.begin())
+        await anyio.sleep(0.3)
+        result = await expired.complete(params2)
+        assert not result.ok and "expired" in result.message and not store2.has_oauth1_user()
+
+    anyio.run(run)
+
+
+def test_unconfirmed_callback_is_refused(fake_x: tuple[FakeX, str]) -> None:
+    fake, x_url = fake_x
+    fake.confirm_callback = False
+
+    async def run() -> None:
+        oauth, _ = flow(x_url)
+        with pytest.raises(ConsentError, match="did not confirm the callback URL"):
+            await oauth.begin()
+
+    anyio.run(run)
+
+
+def test_auth_command_reports_the_account(fake_x: tuple[FakeX, str]) -> None:
+    fake, x_url = fake_x
+    env = lazy_env(x_url, X_OAUTH_CALLBACK_PORT=str(free_port()), X_OAUTH_PRINT_TOKENS="1")
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "server.py"), "auth", "--spec", str(SPEC_159)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO / "tests",
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        match = URL.search(line)
+        if match:
+            assert browser(match.group(1)).status_code == 200
+            break
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    token, secret = fake.issued[0]
+    assert "Authorised as @fake_user." in out
+    assert f"X_OAUTH_ACCESS_TOKEN={token}" in out and f"X_OAUTH_ACCESS_TOKEN_SECRET={secret}" in out
+    assert "WARNING: printing secrets because X_OAUTH_PRINT_TOKENS=1" in err
+
+
+def pkce_env(x_url: str) -> dict[str, str]:
+    return server_env(
+        x_url,
+        X_OAUTH_OPEN_BROWSER="0",
+        X_OAUTH2_CLIENT_ID=fx.OAUTH2_CLIENT_ID,
+        X_OAUTH2_CLIENT_SECRET=fx.OAUTH2_CLIENT_SECRET,
+        X_OAUTH2_AUTHORIZE_URL=f"{x_url}/2/oauth2/authorize",
+    )
+
+
+def test_pkce_flow_bookmarks_and_refresh_after_401(fake_x: tuple[FakeX, str]) -> None:
+    fake, x_url = fake_x
+    fake.oauth2_tokens.clear()
+    with run_xapi_mcp(pkce_env(x_url)) as mcp_url:
+        is_error, text = call(mcp_url, "getUsersBookmarks", {"id": "42"})
+        assert is_error and "no user has authorised" in text
+        consent_url = URL.search(text).group(1)
+        scope = httpx.URL(consent_url).params["scope"].split()
+        assert {"bookmark.read", "offline.access"} <= set(scope) and "dm.write" not in scope
+        page = browser(consent_url)
+        assert page.status_code == 200 and "authorised (OAuth 2.0)" in page.text
+
+        is_error, text = call(mcp_url, "getUsersBookmarks", {"id": "42"})
+        assert not is_error, text
+        first = fake.requests[-1]
+        assert first.path == "/2/users/42/bookmarks" and first.auth_kind == "oauth2-user"
+        old_token = first.headers["authorization"].removeprefix("Bearer ")
+
+        fake.oauth2_tokens.discard(old_token)  # X expires the access token
+        is_error, text = call(mcp_url, "getUsersBookmarks", {"id": "42"})
+        assert not is_error, text
+        assert [r.auth_kind for r in fake.requests[-2:]] == ["unknown-bearer", "oauth2-user"]
+        assert fake.token_requests[-1]["grant_type"] == "refresh_token"
+        # OAuth 1.0a user context is still preferred where the operation accepts it.
+        assert not call(mcp_url, "getUsersMe", {})[0] and fake.requests[-1].auth_kind == "oauth1"
+
+
+def test_oauth2_only_tool_without_client_id_says_what_to_configure(fake_x: tuple[FakeX, str]) -> None:
+    fake, x_url = fake_x
+    with run_xapi_mcp(server_env(x_url, X_OAUTH_OPEN_BROWSER="0")) as mcp_url:
+        is_error, text = call(mcp_url, "getUsersBookmarks", {"id": "42"})
+    assert is_error and "X_OAUTH2_CLIENT_ID" in text and "bookmark.read" in text
+    assert fake.requests == []
+
+
+def test_bearer_only_tool_never_signed_even_with_user_tokens(fake_x: tuple[FakeX, str]) -> None:
+    fake, x_url = fake_x
+    with run_xapi_mcp(server_env(x_url)) as mcp_url:
+        assert not call(mcp_url, "searchPostsAll", {"query": "from:XDevelopers"})[0]
+    assert fake.requests[-1].auth_kind == "bearer"
