@@ -116,7 +116,7 @@ class FakeX:
         if params.get("oauth_verifier") != self.verifiers.pop(token, None):
             return PlainTextResponse("Invalid verifier", status_code=401)
         del self.request_tokens[token]
-        access, secret = f"user-access-{next(self._counter)}", secrets.token_hex(20)
+        access, secret = f"user-access-{next(self._counter)}-{secrets.token_hex(8)}", secrets.token_hex(20)
         self.token_secrets[access] = secret
         self.issued.append((access, secret))
         body = urlencode(

@@ -71,6 +71,8 @@ def test_lazy_consent_then_signed_call_and_no_secret_in_debug_logs(fake_x: tuple
 
         replay = httpx.get(page.url)  # the same callback again: reused token
         assert replay.status_code == 400 and "no authorisation in progress" in replay.text
+    written = [p for p in (tmp_path, REPO / "tests") for p in p.rglob("*") if p.is_file() and p != log_path]
+    assert not [p for p in written if issued_token.encode() in p.read_bytes()], "tokens are never written to disk"
     log = log_path.read_text()
     assert "DEBUG" in log, "the log was captured at DEBUG level"
     for secret in (issued_token, issued_secret, fx.CONSUMER_SECRET, fx.BEARER_TOKEN):
@@ -131,6 +133,18 @@ def test_denied_consent_changes_nothing(fake_x: tuple[FakeX, str]) -> None:
         assert status["oauth1_user"] is False and status["pending"] == []
         is_error, text = call(mcp_url, "getUsersMe", {})
         assert is_error and "no user has authorised" in text  # a new flow can start
+
+
+def test_oauth_start_redirects_to_x_and_checks_host(fake_x: tuple[FakeX, str]) -> None:
+    fake, x_url = fake_x
+    with run_xapi_mcp(lazy_env(x_url)) as mcp_url:
+        start = mcp_url.replace("/mcp", "/oauth/start")
+        response = httpx.get(start, follow_redirects=False)
+        assert response.status_code == 302
+        assert response.headers["location"].startswith(f"{x_url}/oauth/authorize?oauth_token=req-")
+        assert httpx.get(start, headers={"Host": "evil.example"}).status_code == 421
+        status = httpx.get(mcp_url.replace("/mcp", "/oauth/status")).json()
+        assert status["pending"] == ["OAUTH1_USER"] and status["oauth1_user"] is False
 
 
 def flow(x_url: str, timeout: float = 60) -> tuple[OAuth1Flow, TokenStore]:
