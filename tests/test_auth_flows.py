@@ -18,7 +18,7 @@ from mcp import Client
 from tests import fake_x as fx
 from tests.fake_x import FakeX
 from tests.servers import REPO, SPEC_159, free_port, run_xapi_mcp, server_env
-from xapi_mcp.auth.credentials import TokenStore
+from xapi_mcp.auth.credentials import CredentialKind, TokenStore
 from xapi_mcp.auth.oauth1 import ConsentError, OAuth1Flow
 
 URL = re.compile(r"(http://127\.0\.0\.1:\d+/(?:oauth/authorize|2/oauth2/authorize)\?[^\s\"'<>]+)")
@@ -136,7 +136,7 @@ def test_denied_consent_changes_nothing(fake_x: tuple[FakeX, str]) -> None:
 
 
 def test_oauth_start_redirects_to_x_and_checks_host(fake_x: tuple[FakeX, str]) -> None:
-    fake, x_url = fake_x
+    _, x_url = fake_x
     with run_xapi_mcp(lazy_env(x_url)) as mcp_url:
         start = mcp_url.replace("/mcp", "/oauth/start")
         response = httpx.get(start, follow_redirects=False)
@@ -277,3 +277,25 @@ def test_bearer_only_tool_never_signed_even_with_user_tokens(fake_x: tuple[FakeX
     with run_xapi_mcp(server_env(x_url)) as mcp_url:
         assert not call(mcp_url, "searchPostsAll", {"query": "from:XDevelopers"})[0]
     assert fake.requests[-1].auth_kind == "bearer"
+
+
+@pytest.mark.parametrize(
+    ("consumer_secret", "token_secret", "expected"),
+    [
+        (fx.CONSUMER_SECRET, fx.ACCESS_TOKEN_SECRET, "oauth1"),
+        ("wrong-consumer-secret", fx.ACCESS_TOKEN_SECRET, "oauth1-bad-signature"),
+        (fx.CONSUMER_SECRET, "wrong-token-secret", "oauth1-bad-signature"),
+    ],
+)
+def test_fake_x_really_checks_signatures(
+    fake_x: tuple[FakeX, str], consumer_secret: str, token_secret: str, expected: str
+) -> None:
+    """The fake is only a judge if a wrong secret fails: sign with our signer and each secret."""
+    fake, x_url = fake_x
+    store = TokenStore(fx.CONSUMER_KEY, consumer_secret, fx.ACCESS_TOKEN, token_secret)
+    response = httpx.post(
+        f"{x_url}/2/tweets?x=1,2", json={"text": "signed"}, auth=store.signer(CredentialKind.OAUTH1_USER)
+    )
+    assert fake.requests[-1].auth_kind == expected
+    assert fake.requests[-1].body == {"text": "signed"}
+    assert response.status_code == (201 if expected == "oauth1" else 401)
