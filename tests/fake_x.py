@@ -8,6 +8,7 @@ can see.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import itertools
@@ -48,6 +49,28 @@ class Recorded:
 
 
 @dataclass
+class Fault:
+    """One scripted answer for the next request to a path: X failing in one of its ways."""
+
+    status: int = 503
+    body: bytes = b'{"title":"Service Unavailable","detail":"Service Unavailable","type":"about:blank","status":503}'
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering (a timeout when longer than the client waits)
+
+
+class _Faulted(Exception):
+    def __init__(self, fault: Fault) -> None:
+        self.fault = fault
+
+
+async def _answer_fault(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, _Faulted)
+    fault = exc.fault
+    return Response(fault.body, status_code=fault.status, headers=fault.headers, media_type=fault.content_type)
+
+
+@dataclass
 class FakeX:
     consumer_secret: str = CONSUMER_SECRET
     token_secrets: dict[str, str] = field(default_factory=lambda: {ACCESS_TOKEN: ACCESS_TOKEN_SECRET})
@@ -63,6 +86,7 @@ class FakeX:
     oauth2_tokens: set[str] = field(default_factory=lambda: {OAUTH2_USER_TOKEN})
     oauth2_refresh: set[str] = field(default_factory=set)
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    faults: dict[str, list[Fault]] = field(default_factory=dict)  # path -> the next answers, in order
     _counter: Any = field(default_factory=lambda: itertools.count(1))
 
     def app(self) -> Starlette:
@@ -77,8 +101,16 @@ class FakeX:
                 Route("/2/tweets", self.create_post, methods=["POST"]),
                 Route("/2/tweets/{id}", self.delete_post, methods=["DELETE"]),
                 Route("/{rest:path}", self.anything, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
-            ]
+            ],
+            exception_handlers={_Faulted: _answer_fault},
         )
+
+    def fail(self, path: str, *faults: Fault) -> None:
+        """Answer the next requests to `path` with these faults, one each, then normally again."""
+        self.faults.setdefault(path, []).extend(faults)
+
+    def count(self, path: str) -> int:
+        return sum(1 for r in self.requests if r.path == path)
 
     # --- OAuth 1.0a ---------------------------------------------------------------------------
     async def request_token(self, request: Request) -> Response:
@@ -228,6 +260,12 @@ class FakeX:
             auth_kind=self._auth_kind(request, raw),
         )
         self.requests.append(recorded)
+        queue = self.faults.get(recorded.path)
+        if queue:
+            fault = queue.pop(0)
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            raise _Faulted(fault)
         return recorded
 
     def _auth_kind(self, request: Request, raw_body: bytes) -> str:

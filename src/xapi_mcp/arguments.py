@@ -21,6 +21,8 @@ from xapi_mcp.catalog import ParamPlan, ToolDef
 
 _MAX_MESSAGES = 6
 _MAX_MESSAGE_CHARS = 400
+MAX_ARGUMENT_BYTES = 1_000_000  # X's largest JSON bodies are far smaller; media goes by file or chunks
+MAX_DEPTH = 32
 
 
 class ArgumentError(Exception):
@@ -43,6 +45,7 @@ def prepare(tool: ToolDef, arguments: Mapping[str, Any] | None) -> PreparedReque
         arguments = {}
     if not isinstance(arguments, Mapping):
         raise ArgumentError(f"Arguments for {tool.name} must be a JSON object, got {type(arguments).__name__}.")
+    _check_size(tool, arguments)
     args = _normalise(tool, arguments)
 
     problems = [_describe(err) for err in sorted(tool.args_validator.iter_errors(args), key=_error_order)]
@@ -66,6 +69,34 @@ def prepare(tool: ToolDef, arguments: Mapping[str, Any] | None) -> PreparedReque
     if body is not None and (body_value or body.required):
         request.body, request.has_body = body_value, True
     return request
+
+
+def _check_size(tool: ToolDef, arguments: Mapping[str, Any]) -> None:
+    """Refuse junk before any work: megabytes of arguments or nesting no X operation has."""
+    depth = _depth(arguments)
+    if depth > MAX_DEPTH:
+        raise ArgumentError(
+            f"Arguments for {tool.name} are nested {depth} levels deep; at most {MAX_DEPTH} are accepted."
+        )
+    size = len(json.dumps(arguments, ensure_ascii=False).encode())
+    if size > MAX_ARGUMENT_BYTES:
+        raise ArgumentError(
+            f"Arguments for {tool.name} are {size:,} bytes; at most {MAX_ARGUMENT_BYTES:,} are accepted. "
+            "Nothing was sent to X."
+        )
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth, iteratively (a recursive walk would itself overflow on hostile input)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, level)
+            if level > MAX_DEPTH:
+                return level
+            stack.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
 
 
 def _normalise(tool: ToolDef, arguments: Mapping[str, Any]) -> dict[str, Any]:

@@ -291,6 +291,7 @@ def _serve(startup: Startup) -> None:
         timeout=settings.api_timeout,
         max_result_bytes=settings.max_result_bytes,
         consent=consent,
+        rate_limit_wait=settings.rate_limit_wait,
     )
     server = build_server(startup.tools, executor, spec_version=startup.spec.version)
 

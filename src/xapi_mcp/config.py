@@ -74,8 +74,9 @@ class Settings(BaseModel):
     tool_denylist: str = Field("", alias="X_API_TOOL_DENYLIST")
     tool_tags: str = Field("", alias="X_API_TOOL_TAGS")
 
-    # Results.
+    # Results and reliability.
     max_result_bytes: int = Field(100_000, ge=1_000, alias="X_API_MAX_RESULT_BYTES")
+    rate_limit_wait: float = Field(0.0, ge=0, le=900, alias="X_API_RATE_LIMIT_WAIT")
 
     transport: Literal["http", "stdio"] = Field("http", alias="MCP_TRANSPORT")
 

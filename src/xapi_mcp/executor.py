@@ -1,16 +1,21 @@
-"""Send prepared requests to the X API and turn responses into tool results.
+"""Send prepared requests to the X API: credentials, retries, rate limits.
 
 One pooled keep-alive client for the process. Every failure becomes a `ToolOutcome` with
 `is_error=True` and a message a person (or a model) can act on; nothing raises into the MCP layer.
+
+Retry policy: connection failures, timeouts and 502/503/504 are retried with jittered exponential
+backoff, bounded in count and total time, for GET/PUT/DELETE only. A POST is retried only when the
+connection never opened (the request cannot have reached X): a post must never be created twice.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
+import random
+import time
 from typing import Any
 
+import anyio
 import httpx2 as httpx
 
 from xapi_mcp import __version__
@@ -18,18 +23,20 @@ from xapi_mcp.arguments import ArgumentError, PreparedRequest, prepare
 from xapi_mcp.auth.consent import Consent
 from xapi_mcp.auth.credentials import CredentialKind, MissingCredentials, TokenStore
 from xapi_mcp.catalog import ToolDef
+from xapi_mcp.ratelimits import RateLimits
+from xapi_mcp.results import ToolOutcome, http_error, parse_json, rate_limited, success
 
 log = logging.getLogger(__name__)
 
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+RETRY_STATUSES = frozenset({502, 503, 504})
+DEFAULT_RESET_WAIT = 60.0  # when a 429 carries no reset header
 
-@dataclass(frozen=True)
-class ToolOutcome:
-    text: str
-    is_error: bool = False
+__all__ = ["Executor", "ToolOutcome"]
 
 
 class Executor:
-    """Runs tool calls: validate -> choose credentials -> send -> shape the result."""
+    """Runs tool calls: validate -> choose credentials -> send (retrying what is safe) -> shape."""
 
     def __init__(
         self,
@@ -40,11 +47,20 @@ class Executor:
         max_result_bytes: int = 100_000,
         client: httpx.AsyncClient | None = None,
         consent: Consent | None = None,
+        rate_limit_wait: float = 0.0,
+        max_retries: int = 2,
+        retry_base_delay: float = 0.5,
+        retry_budget: float = 20.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.store = store
         self.consent = consent
         self.max_result_bytes = max_result_bytes
+        self.rate_limit_wait = rate_limit_wait
+        self.max_retries = max_retries
+        self.retry_base_delay = retry_base_delay
+        self.retry_budget = retry_budget
+        self.limits = RateLimits()
         self._client = client or httpx.AsyncClient(
             timeout=timeout,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
@@ -68,115 +84,99 @@ class Executor:
         return await self.send(tool, request, kind)
 
     async def send(self, tool: ToolDef, request: PreparedRequest, kind: CredentialKind) -> ToolOutcome:
-        response = await self._request(tool, request, kind)
-        if (
-            isinstance(response, httpx.Response)
-            and response.status_code == 401
-            and kind is CredentialKind.OAUTH2_USER
-            and self.consent is not None
-            and await self.consent.refresh_oauth2()
-        ):
-            response = await self._request(tool, request, kind)  # once, with the refreshed token
-        if isinstance(response, ToolOutcome):
-            return response
-        return self._shape(tool, request, kind, response)
+        endpoint = f"{request.method} {tool.plan.path}"
+        reset = self.limits.exhausted_until(endpoint)
+        if reset is not None:
+            return rate_limited(tool, reset, locally=True)
+        deadline = time.monotonic() + self.retry_budget
+        attempt, refreshed, waited = 0, False, False
+        while True:
+            try:
+                response = await self._request(request, kind)
+            except httpx.HTTPError as exc:
+                if self._may_retry(request, exc, attempt, deadline):
+                    await self._backoff(attempt, deadline, None)
+                    attempt += 1
+                    continue
+                return self._transport_error(tool, request, exc, attempt)
+            self.limits.update(endpoint, response.headers)
+            status = response.status_code
+            if status == 401 and kind is CredentialKind.OAUTH2_USER and not refreshed and self.consent is not None:
+                refreshed = True
+                if await self.consent.refresh_oauth2():
+                    continue  # once, with the refreshed token
+            if status == 429:
+                reset = _reset_time(response)
+                self.limits.mark_exhausted(endpoint, reset)
+                wait = reset - time.time()
+                if not waited and wait <= self.rate_limit_wait:
+                    waited = True
+                    log.info("%s: rate limited; waiting %.1f s for the reset, then retrying once", tool.name, wait)
+                    await anyio.sleep(max(wait, 0) + 0.5)
+                    continue
+                return rate_limited(tool, reset, locally=False)
+            if status in RETRY_STATUSES and request.method in IDEMPOTENT and self._budget_left(attempt, deadline):
+                await self._backoff(attempt, deadline, response.headers.get("retry-after"))
+                attempt += 1
+                continue
+            body = parse_json(response)
+            if status >= 400:
+                return http_error(tool, request.method, request.path, kind, response, body)
+            return success(tool, response, body, self.max_result_bytes)
 
-    async def _request(
-        self, tool: ToolDef, request: PreparedRequest, kind: CredentialKind
-    ) -> httpx.Response | ToolOutcome:
-        url = self.base_url + request.path
-        try:
-            response = await self._client.request(
-                request.method,
-                url,
-                params=tuple(request.query) if request.query else None,
-                headers=request.headers or None,
-                json=request.body if request.has_body else None,
-                auth=self.store.signer(kind) or httpx.USE_CLIENT_DEFAULT,
-            )
-        except httpx.TimeoutException:
-            return ToolOutcome(
-                f"{tool.name}: the X API did not answer {request.method} {request.path} in time. "
-                "Try again; if it keeps happening, raise X_API_TIMEOUT.",
-                True,
-            )
-        except httpx.HTTPError as exc:
-            return ToolOutcome(
-                f"{tool.name}: could not reach the X API at {self.base_url} ({type(exc).__name__}). "
-                "Check the network and X_API_BASE_URL.",
-                True,
-            )
-        log.debug("%s %s -> %s (%s)", request.method, request.path, response.status_code, kind.name)
+    async def _request(self, request: PreparedRequest, kind: CredentialKind) -> httpx.Response:
+        response = await self._client.request(
+            request.method,
+            self.base_url + request.path,
+            params=tuple(request.query) if request.query else None,
+            headers=request.headers or None,
+            json=request.body if request.has_body else None,
+            auth=self.store.signer(kind) or httpx.USE_CLIENT_DEFAULT,
+        )
+        log.debug(
+            "%s %s -> %s (%s, x-transaction-id %s)",
+            request.method,
+            request.path,
+            response.status_code,
+            kind.name,
+            response.headers.get("x-transaction-id", "-"),
+        )
         return response
 
-    def _shape(
-        self, tool: ToolDef, request: PreparedRequest, kind: CredentialKind, response: httpx.Response
+    def _budget_left(self, attempt: int, deadline: float) -> bool:
+        return attempt < self.max_retries and time.monotonic() < deadline
+
+    def _may_retry(self, request: PreparedRequest, exc: httpx.HTTPError, attempt: int, deadline: float) -> bool:
+        if not self._budget_left(attempt, deadline):
+            return False
+        if isinstance(exc, httpx.ConnectError):
+            return True  # the connection never opened: X cannot have seen the request
+        return request.method in IDEMPOTENT and isinstance(exc, (httpx.TimeoutException, httpx.TransportError))
+
+    async def _backoff(self, attempt: int, deadline: float, retry_after: str | None) -> None:
+        delay = self.retry_base_delay * (2**attempt) * random.uniform(0.5, 1.5)
+        if retry_after and retry_after.isdigit():
+            delay = max(delay, float(retry_after))
+        await anyio.sleep(max(0.0, min(delay, deadline - time.monotonic())))
+
+    def _transport_error(
+        self, tool: ToolDef, request: PreparedRequest, exc: httpx.HTTPError, attempt: int
     ) -> ToolOutcome:
-        body = _parse_json(response)
-        if response.status_code >= 400:
-            return ToolOutcome(_error_message(tool, request, kind, response, body), True)
-        if body is _NOT_JSON:
-            if not response.content:
-                return ToolOutcome(json.dumps({"status": response.status_code}))
-            kind_of = response.headers.get("content-type", "unknown type")
-            return ToolOutcome(
-                f"{tool.name}: X answered HTTP {response.status_code} with a {kind_of} body, not JSON: "
-                f"{_snippet(response.text)}",
-                True,
-            )
-        return ToolOutcome(self._fit(json.dumps(body, separators=(",", ":"), ensure_ascii=False)))
-
-    def _fit(self, text: str) -> str:
-        """Cut results that would flood the model's context, saying how to ask for less."""
-        size = len(text.encode())
-        if size <= self.max_result_bytes:
-            return text
-        cut = text.encode()[: self.max_result_bytes].decode(errors="ignore")
-        return (
-            f"{cut}\n…[truncated: the result was {size} bytes, over X_API_MAX_RESULT_BYTES="
-            f"{self.max_result_bytes}. Ask for less: a smaller max_results, fewer *_fields, or page with "
-            "pagination_token.]"
-        )
+        tries = f" after {attempt + 1} attempts" if attempt else ""
+        if isinstance(exc, httpx.TimeoutException):
+            what = f"did not answer {request.method} {request.path} in time{tries}"
+            fix = "Try again; if it keeps happening, raise X_API_TIMEOUT."
+        else:
+            what = f"could not be reached for {request.method} {request.path}{tries} ({type(exc).__name__})"
+            fix = "Check the network and X_API_BASE_URL."
+        unsure = ""
+        if request.method not in IDEMPOTENT and not isinstance(exc, httpx.ConnectError):
+            unsure = " The request may have reached X: check before repeating it (it was not retried)."
+        return ToolOutcome(f"{tool.name}: the X API at {self.base_url} {what}.{unsure} {fix}", True)
 
 
-_NOT_JSON: Any = object()
-
-
-def _parse_json(response: httpx.Response) -> Any:
-    content_type = response.headers.get("content-type", "")
-    if not response.content or "json" not in content_type:
-        return _NOT_JSON
+def _reset_time(response: httpx.Response) -> float:
     try:
-        return response.json()
-    except ValueError:
-        return _NOT_JSON
-
-
-def _snippet(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _error_message(
-    tool: ToolDef, request: PreparedRequest, kind: CredentialKind, response: httpx.Response, body: Any
-) -> str:
-    parts = [
-        f"{tool.name}: X API returned HTTP {response.status_code} {response.reason_phrase} for "
-        f"{request.method} {request.path} (sent with {kind.value})."
-    ]
-    if isinstance(body, dict):
-        title, detail = body.get("title"), body.get("detail")
-        if title or detail:
-            parts.append(": ".join(str(p) for p in (title, detail) if p) + ".")
-        for err in (body.get("errors") or [])[:5]:
-            if isinstance(err, dict):
-                parts.append(str(err.get("message") or err.get("detail") or err.get("title") or err))
-    elif body is _NOT_JSON and response.content:
-        parts.append(f"Body: {_snippet(response.text)}")
-    if response.status_code in (401, 403):
-        accepted = " or ".join(k.value for k in tool.auth.accepted)
-        parts.append(f"This operation accepts {accepted}; check that the credentials are valid and allowed.")
-    transaction = response.headers.get("x-transaction-id")
-    if transaction:
-        parts.append(f"x-transaction-id: {transaction}")
-    return " ".join(parts)
+        return float(response.headers["x-rate-limit-reset"])
+    except (KeyError, ValueError):
+        return time.time() + DEFAULT_RESET_WAIT

@@ -65,7 +65,10 @@ def build_server(tools: dict[str, ToolDef], executor: Executor, *, spec_version:
                 content=[types.TextContent(text=f"{tool.name}: internal error in xapi-mcp (see its log).")],
                 is_error=True,
             )
-        return types.CallToolResult(content=[types.TextContent(text=outcome.text)], is_error=outcome.is_error)
+        content: list[types.ContentBlock] = [types.TextContent(text=outcome.text)]
+        if outcome.note:
+            content.append(types.TextContent(text=outcome.note))
+        return types.CallToolResult(content=content, is_error=outcome.is_error)
 
     def input_schema(name: str) -> dict[str, Any] | None:
         # Lets the SDK check Mcp-Param-* headers without re-running tools/list on every call.

@@ -1,0 +1,209 @@
+"""X's answers -> what the model reads.
+
+Success: X's JSON, compact, cut to a size budget at a JSON-safe boundary (the text stays valid
+JSON; a separate note says what was cut and how to ask for less), with `meta.next_token` surfaced
+as a one-line hint. Failure: one paragraph with the status, X's own words, the parameter at fault,
+what to do, and the `x-transaction-id` X support asks for.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2 as httpx
+
+from xapi_mcp.auth.credentials import CredentialKind
+from xapi_mcp.catalog import ToolDef
+from xapi_mcp.ratelimits import describe_reset
+
+NOT_JSON: Any = object()
+_MAX_SHRINK_STEPS = 80
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    text: str
+    is_error: bool = False
+    note: str = ""  # shown as a second text block: hints and cut notices, never inside the JSON
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def parse_json(response: httpx.Response) -> Any:
+    content_type = response.headers.get("content-type", "")
+    if not response.content or "json" not in content_type:
+        return NOT_JSON
+    try:
+        return response.json()
+    except ValueError:
+        return NOT_JSON
+
+
+def success(tool: ToolDef, response: httpx.Response, body: Any, max_bytes: int) -> ToolOutcome:
+    if body is NOT_JSON:
+        if not response.content:
+            return ToolOutcome(dumps({"status": response.status_code}))
+        kind = response.headers.get("content-type", "no content type")
+        return ToolOutcome(
+            f"{tool.name}: X answered HTTP {response.status_code} with a body that is not valid JSON (content "
+            f"type {kind}), so it was not parsed. It begins: {snippet(response.text)}",
+            True,
+        )
+    text, cut_note = fit(body, max_bytes)
+    notes = [n for n in (cut_note, next_page_hint(tool, body)) if n]
+    return ToolOutcome(text, note=" ".join(notes))
+
+
+def next_page_hint(tool: ToolDef, body: Any) -> str:
+    meta = body.get("meta") if isinstance(body, dict) else None
+    token = meta.get("next_token") if isinstance(meta, dict) else None
+    if not token:
+        return ""
+    names = tool.arg_names
+    arg = next((a for a in ("pagination_token", "next_token") if a in names), None)
+    if arg is None:
+        return f"More results exist (meta.next_token={token})."
+    return f'More results: call {tool.name} again with {arg}="{token}".'
+
+
+def fit(body: Any, max_bytes: int) -> tuple[str, str]:
+    """Compact JSON of `body` within `max_bytes`, cutting the largest lists/strings first."""
+    text = dumps(body)
+    size = len(text.encode())
+    if size <= max_bytes:
+        return text, ""
+    body = json.loads(text)  # a private copy to cut
+    total = len(body["data"]) if isinstance(body, dict) and isinstance(body.get("data"), list) else None
+    current = size
+    for _ in range(_MAX_SHRINK_STEPS):
+        if not _shrink_largest(body, max_bytes / current):
+            break
+        text = dumps(body)
+        current = len(text.encode())
+        if current <= max_bytes:
+            break
+    kept = ""
+    if total is not None and isinstance(body.get("data"), list):
+        kept = f" Kept {len(body['data'])} of {total} items of data."
+    note = (
+        f"[xapi-mcp cut this result from {size:,} to {len(text.encode()):,} bytes (X_API_MAX_RESULT_BYTES="
+        f"{max_bytes:,}).{kept} Ask for less: a smaller max_results, fewer *_fields or expansions, or page "
+        "with pagination_token.]"
+    )
+    return text, note
+
+
+def _shrink_largest(node: Any, ratio: float) -> bool:
+    """Shorten the largest list or string in `node` by about `ratio` (the budget over the current size).
+
+    Items are alike in X's answers, so one proportional cut usually lands just under the budget;
+    each step removes at least one element, so the loop ends. False when nothing is left to cut.
+    """
+    best: tuple[int, Any, Any] | None = None  # (size, container, key)
+
+    def visit(value: Any) -> None:
+        nonlocal best
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, child in items:
+            if isinstance(child, (list, str)) and len(child) > 1:
+                size = len(dumps(child))
+                if best is None or size > best[0]:
+                    best = (size, value, key)
+            if isinstance(child, (dict, list)):
+                visit(child)
+
+    visit(node)
+    if best is None:
+        return False
+    _, container, key = best
+    child = container[key]
+    keep = min(len(child) - 1, max(1, int(len(child) * ratio * 0.97)))
+    container[key] = child[:keep] if isinstance(child, list) else child[:keep] + "…"
+    return True
+
+
+def snippet(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def rate_limited(tool: ToolDef, reset: float, *, locally: bool) -> ToolOutcome:
+    where = "X's last answer said" if locally else "X answered HTTP 429 Too Many Requests:"
+    return ToolOutcome(
+        f"{tool.name}: rate limit reached ({where} no requests are left for this endpoint). It resets at "
+        f"{describe_reset(reset)}. Call again after that, or set X_API_RATE_LIMIT_WAIT to let xapi-mcp wait "
+        "for short resets." + (" Nothing was sent to X." if locally else ""),
+        True,
+    )
+
+
+def http_error(
+    tool: ToolDef, method: str, path: str, kind: CredentialKind, response: httpx.Response, body: Any
+) -> ToolOutcome:
+    status = response.status_code
+    parts = [f"{tool.name}: X API returned HTTP {status} {response.reason_phrase} for {method} {path}."]
+    details = _x_error_details(body)
+    if details:
+        parts.append(details)
+    elif body is NOT_JSON and response.content:
+        kind_of = response.headers.get("content-type", "no content type")
+        parts.append(f"The body is not JSON ({kind_of}): {snippet(response.text)}")
+    parts.append(_advice(tool, status, kind, body))
+    transaction = response.headers.get("x-transaction-id")
+    if transaction:
+        parts.append(f"x-transaction-id: {transaction} (quote it to X support).")
+    return ToolOutcome(" ".join(p for p in parts if p), True)
+
+
+def _x_error_details(body: Any) -> str:
+    """X's own words: problem+json title/detail, and each entry of `errors[]` with its parameter."""
+    if not isinstance(body, dict):
+        return ""
+    lines = []
+    title, detail = body.get("title"), body.get("detail")
+    if title or detail:
+        lines.append(": ".join(str(p) for p in (title, detail) if p).rstrip(".") + ".")
+    for error in (body.get("errors") or [])[:5]:
+        if not isinstance(error, dict):
+            continue
+        text = str(error.get("message") or error.get("detail") or error.get("title") or "").rstrip(".")
+        if text and text + "." in lines:
+            continue
+        parameter = error.get("parameter") or ", ".join((error.get("parameters") or {}).keys())
+        if parameter:
+            text += f" (parameter: {parameter}" + (f", value: {error['value']!r}" if "value" in error else "") + ")"
+        if text:
+            lines.append(text + ".")
+    return " ".join(lines)
+
+
+def _advice(tool: ToolDef, status: int, kind: CredentialKind, body: Any) -> str:
+    problem = str(body.get("type", "")) if isinstance(body, dict) else ""
+    text = dumps(body).lower() if isinstance(body, (dict, list)) else ""
+    accepted = " or ".join(k.value for k in tool.auth.accepted)
+    if status == 401:
+        return (
+            f"X rejected the credentials (sent with {kind.value}; this operation accepts {accepted}). The token "
+            "may be revoked or expired: check the keys in .env, or authorise again via /oauth/start."
+        )
+    if status == 403:
+        if "oauth1-permissions" in problem or "permission" in text:
+            return (
+                f"Sent with {kind.value}. Your X app lacks the permission for this (often write or DM access): in "
+                "the developer portal set App permissions to 'Read and write' (and Direct messages), regenerate "
+                "the access token or authorise again, then retry."
+            )
+        if "client-not-enrolled" in problem or "access level" in text or "plan" in text:
+            return "Your X API plan (access level) does not include this endpoint; see developer.x.com > Products."
+        return f"Sent with {kind.value}; this operation accepts {accepted}. The account may not be allowed to do this."
+    if status == 404:
+        return "Check the IDs in the arguments."
+    if status >= 500:
+        return "X had a server error; try again later."
+    if status == 400:
+        return "Fix the arguments named above and call again."
+    return ""
