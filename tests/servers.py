@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx2 as httpx
@@ -131,10 +131,8 @@ def serve_resetting() -> Iterator[tuple[str, list[int]]]:
                 continue
             accepted.append(1)
             conn.settimeout(2)
-            try:
+            with suppress(OSError):
                 conn.recv(65536)
-            except OSError:
-                pass
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()
 
