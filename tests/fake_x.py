@@ -45,7 +45,8 @@ class Recorded:
     raw_query: str
     headers: dict[str, str]
     body: Any
-    auth_kind: str  # "oauth1" | "oauth1-bad-signature" | "bearer" | "oauth2-user" | "unknown-bearer" | "none"
+    auth_kind: str
+    raw: bytes = b""  # "oauth1" | "oauth1-bad-signature" | "bearer" | "oauth2-user" | "unknown-bearer" | "none"
 
 
 @dataclass
@@ -87,6 +88,7 @@ class FakeX:
     oauth2_refresh: set[str] = field(default_factory=set)
     token_requests: list[dict[str, str]] = field(default_factory=list)
     faults: dict[str, list[Fault]] = field(default_factory=dict)  # path -> the next answers, in order
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)  # media id -> INIT fields and chunks
     _counter: Any = field(default_factory=lambda: itertools.count(1))
 
     def app(self) -> Starlette:
@@ -97,6 +99,10 @@ class FakeX:
                 Route("/oauth/access_token", self.access_token, methods=["POST"]),
                 Route("/2/oauth2/authorize", self.oauth2_authorize, methods=["GET"]),
                 Route("/2/oauth2/token", self.oauth2_token, methods=["POST"]),
+                Route("/2/media/upload/initialize", self.media_init, methods=["POST"]),
+                Route("/2/media/upload/{id}/append", self.media_append, methods=["POST"]),
+                Route("/2/media/upload/{id}/finalize", self.media_finalize, methods=["POST"]),
+                Route("/2/media/upload", self.media_upload, methods=["GET", "POST"]),
                 Route("/2/users/by/username/{username}", self.user_by_username, methods=["GET"]),
                 Route("/2/tweets", self.create_post, methods=["POST"]),
                 Route("/2/tweets/{id}", self.delete_post, methods=["DELETE"]),
@@ -203,6 +209,64 @@ class FakeX:
             }
         )
 
+    # --- media --------------------------------------------------------------------------------
+    async def media_init(self, request: Request) -> Response:
+        recorded = await self._record(request)
+        if recorded.auth_kind in BAD_CREDENTIALS:
+            return _unauthorized()
+        media_id = str(1880000000000000000 + next(self._counter))
+        self.uploads[media_id] = {**recorded.body, "chunks": {}, "polls": 0}
+        return JSONResponse({"data": {"id": media_id, "media_key": f"3_{media_id}", "expires_after_secs": 86400}})
+
+    async def media_append(self, request: Request) -> Response:
+        recorded = await self._record(request)
+        if recorded.auth_kind in BAD_CREDENTIALS:
+            return _unauthorized()
+        form = await request.form()
+        upload = self.uploads.get(request.path_params["id"])
+        media = form.get("media")
+        if upload is None or media is None or isinstance(media, str):
+            return JSONResponse({"title": "Invalid Request", "detail": "media file part missing"}, status_code=400)
+        upload["chunks"][int(str(form["segment_index"]))] = await media.read()
+        return JSONResponse({"data": {"expires_at": 1700000000}})
+
+    def assembled(self, media_id: str) -> bytes:
+        chunks = self.uploads[media_id]["chunks"]
+        return b"".join(chunks[i] for i in sorted(chunks))
+
+    async def media_finalize(self, request: Request) -> Response:
+        await self._record(request)
+        media_id = request.path_params["id"]
+        upload = self.uploads[media_id]
+        data: dict[str, Any] = {"id": media_id, "media_key": f"3_{media_id}", "size": len(self.assembled(media_id))}
+        if str(upload.get("media_type", "")).startswith("video/"):
+            data["processing_info"] = {"state": "pending", "check_after_secs": 0}
+        return JSONResponse({"data": data})
+
+    async def media_upload(self, request: Request) -> Response:
+        """GET: STATUS of a processing upload. POST: the one-shot upload (JSON or multipart)."""
+        recorded = await self._record(request)
+        if recorded.auth_kind in BAD_CREDENTIALS:
+            return _unauthorized()
+        if request.method == "GET":
+            media_id = request.query_params["media_id"]
+            upload = self.uploads[media_id]
+            upload["polls"] += 1
+            state = "succeeded" if upload["polls"] >= 2 else "in_progress"
+            info = {"state": state, "check_after_secs": 0, "progress_percent": 100 if state == "succeeded" else 50}
+            return JSONResponse({"data": {"id": media_id, "processing_info": info}})
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            form = await request.form()
+            media = form.get("media")
+            content = await media.read() if media is not None and not isinstance(media, str) else b""
+            fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        else:
+            fields = dict(recorded.body or {})
+            content = base64.b64decode(fields.pop("media", ""))
+        media_id = str(1890000000000000000 + next(self._counter))
+        self.uploads[media_id] = {**fields, "chunks": {0: content}, "polls": 0}
+        return JSONResponse({"data": {"id": media_id, "media_key": f"3_{media_id}", "size": len(content)}})
+
     # --- /2 routes -----------------------------------------------------------------------------
     async def user_by_username(self, request: Request) -> Response:
         recorded = await self._record(request)
@@ -256,8 +320,9 @@ class FakeX:
             query=parse_qsl(request.url.query, keep_blank_values=True),
             raw_query=request.url.query,
             headers={k.lower(): v for k, v in request.headers.items()},
-            body=body,
+            body=body if not request.headers.get("content-type", "").startswith("multipart/") else None,
             auth_kind=self._auth_kind(request, raw),
+            raw=raw,
         )
         self.requests.append(recorded)
         queue = self.faults.get(recorded.path)

@@ -37,6 +37,12 @@ class PreparedRequest:
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
     has_body: bool = False
+    file_paths: dict[str, str] = field(default_factory=dict)  # body field -> a local path (X_MEDIA_DIR)
+    files: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)  # body field -> (name, bytes, type)
+
+    @property
+    def multipart(self) -> bool:
+        return bool(self.file_paths or self.files)
 
 
 def prepare(tool: ToolDef, arguments: Mapping[str, Any] | None) -> PreparedRequest:
@@ -51,8 +57,13 @@ def prepare(tool: ToolDef, arguments: Mapping[str, Any] | None) -> PreparedReque
     problems = [_describe(err) for err in sorted(tool.args_validator.iter_errors(args), key=_error_order)]
     body = tool.plan.body
     body_value: dict[str, Any] = {}
+    file_paths: dict[str, str] = {}
     if body is not None:
         body_value = {prop: args[arg] for arg, prop in body.args.items() if arg in args}
+        file_paths = {prop: args[arg] for arg, prop in body.file_args.items() if arg in args}
+        if set(file_paths) & set(body_value):
+            problems.append(f"give either {', '.join(file_paths)} or its _path argument, not both")
+        body_value.update({prop: "-" for prop in file_paths})  # the file stands in for the field
         if (body_value or body.required) and body.validator is not None:
             reverse = {prop: arg for arg, prop in body.args.items()}
             problems += [
@@ -67,8 +78,23 @@ def prepare(tool: ToolDef, arguments: Mapping[str, Any] | None) -> PreparedReque
         if param.arg in args:
             _place(request, param, args[param.arg])
     if body is not None and (body_value or body.required):
-        request.body, request.has_body = body_value, True
+        request.body = {k: v for k, v in body_value.items() if k not in file_paths}
+        request.has_body, request.file_paths = True, file_paths
     return request
+
+
+def validate_arguments(tool: ToolDef, arguments: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Normalise and validate against the tool's own schema, for tools that are not one request."""
+    if not isinstance(arguments, Mapping):
+        arguments = {} if arguments is None else arguments
+        if not isinstance(arguments, Mapping):
+            raise ArgumentError(f"Arguments for {tool.name} must be a JSON object.")
+    _check_size(tool, arguments)
+    args = _normalise(tool, arguments)
+    problems = [_describe(err) for err in sorted(tool.args_validator.iter_errors(args), key=_error_order)]
+    if problems:
+        raise ArgumentError(_problem_report(tool, problems))
+    return args
 
 
 def _check_size(tool: ToolDef, arguments: Mapping[str, Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -59,6 +60,7 @@ class BodyPlan:
     required: bool
     validator: Validator | None
     note: str = ""  # for oneOf/anyOf bodies: which argument combinations are valid
+    file_args: dict[str, str] = field(default_factory=dict)  # `media_path` -> `media`: sent as multipart
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class ToolDef:
     auth: AuthRequirement
     aliases: dict[str, str] = field(default_factory=dict)  # spec spelling -> tool argument
     arg_types: dict[str, ParamPlan] = field(default_factory=dict)
+    # Tools that are a workflow of several requests (uploadMedia): (executor, tool, arguments, progress).
+    runner: Callable[..., Awaitable[Any]] | None = None
 
     @property
     def arg_names(self) -> list[str]:
@@ -258,6 +262,8 @@ def _build_tool(
     if body is not None:
         for arg in body.args:
             check_props[arg] = {}  # the body validator checks these in their full form
+        for arg in body.file_args:
+            check_props[arg] = {"type": "string", "minLength": 1}
 
     title = str(operation.get("summary") or "").strip()
     description = trim_description(operation.get("description"), limit=300)
@@ -351,6 +357,7 @@ def _body_plan(
         required.append(arg)
     body_schema = for_validation(raw_schema, openapi_version)
     validator = validator_cls({**body_schema, "components": components}) if isinstance(body_schema, dict) else None
+    file_args = _file_arguments(content, resolver, args, taken, properties, required)
     # A body is sent whenever an empty one would be invalid: a DM or a follow without its body can
     # only fail at X, whatever `requestBody.required` says.
     needs_body = body_required or (validator is not None and not validator.is_valid({}))
@@ -360,4 +367,51 @@ def _body_plan(
         required=needs_body,
         validator=validator,
         note=shown.get("description", "") if shown.get("description", "").startswith("Provide one of") else "",
+        file_args=file_args,
     )
+
+
+def _file_arguments(
+    content: dict[str, Any],
+    resolver: RefResolver,
+    args: dict[str, str],
+    taken: set[str],
+    properties: Schema,
+    required: list[str],
+) -> dict[str, str]:
+    """Where the body may also be multipart with a binary field, offer `<field>_path`: a local file.
+
+    The JSON body takes such a field base64-encoded, which a model cannot produce from a file on disk
+    (and should not have to carry through its context).
+    """
+    multipart = (content.get("multipart/form-data") or {}).get("schema")
+    if multipart is None:
+        return {}
+    file_args: dict[str, str] = {}
+    for prop in _binary_properties(multipart, resolver):
+        arg = next((a for a, p in args.items() if p == prop), None)
+        if arg is None:
+            continue
+        path_arg = _safe_arg(f"{arg}_path", taken)
+        taken.add(path_arg)
+        file_args[path_arg] = prop
+        properties[path_arg] = {
+            "type": "string",
+            "description": f"A file inside X_MEDIA_DIR to send as {arg} (multipart upload), instead of {arg}.",
+        }
+        if arg in required:
+            required.remove(arg)
+    return file_args
+
+
+def _binary_properties(schema: Any, resolver: RefResolver) -> list[str]:
+    schema = resolver.deref(schema)
+    variants = [resolver.deref(s) for s in (schema.get("anyOf") or schema.get("oneOf") or [schema])]
+    found: list[str] = []
+    for variant in variants:
+        for name, sub in (variant.get("properties") or {}).items():
+            sub = resolver.deref(sub)
+            options = [resolver.deref(s) for s in (sub.get("anyOf") or sub.get("oneOf") or [sub])]
+            if any(o.get("format") == "binary" for o in options) and name not in found:
+                found.append(name)
+    return found

@@ -28,6 +28,7 @@ from xapi_mcp.catalog import Catalog, ToolDef, build_catalog
 from xapi_mcp.config import ConfigError, Settings
 from xapi_mcp.executor import Executor
 from xapi_mcp.mcp_app import build_server, to_mcp_tool
+from xapi_mcp.media import upload_tool
 from xapi_mcp.spec import LoadedSpec, SpecError, load_spec
 from xapi_mcp.web import CallbackListener, build_app, oauth_routes
 
@@ -103,6 +104,9 @@ def _start(args: argparse.Namespace) -> Startup:
         logging.getLogger().setLevel(logging.DEBUG)
     spec = load_spec(settings.spec, settings.spec_cache_dir, timeout=settings.api_timeout)
     catalog = build_catalog(spec.document)
+    upload = upload_tool(catalog.tools)
+    if upload is not None:
+        catalog.tools[upload.name] = upload
     allowlist = Allowlist.from_sources(
         allow=settings.tool_allowlist,
         deny=settings.tool_denylist,
@@ -118,11 +122,15 @@ def _start(args: argparse.Namespace) -> Startup:
             "X_API_TOOL_ALLOWLIST / X_API_TOOL_ALLOWLIST_FILE / X_API_TOOL_TAGS (see the warnings "
             "above and `xapi-mcp tools`), or unset them to offer every tool."
         )
+    operations = sum(1 for tool in catalog.tools.values() if tool.runner is None)
     log.info(
-        "%d of %d operations are tools (%d streaming/webhook excluded, %d removed by the allowlist)",
+        "Offering %d tools: %d of %d operations (%d streaming/webhook excluded) plus %d workflow tools, "
+        "after the allowlist removed %d",
         len(tools),
-        len(catalog.tools) + len(catalog.excluded),
+        sum(1 for tool in tools.values() if tool.runner is None),
+        operations + len(catalog.excluded),
         len(catalog.excluded),
+        sum(1 for tool in tools.values() if tool.runner is not None),
         len(catalog.tools) - len(tools),
     )
     return Startup(settings, spec, catalog, tools)
@@ -292,6 +300,8 @@ def _serve(startup: Startup) -> None:
         max_result_bytes=settings.max_result_bytes,
         consent=consent,
         rate_limit_wait=settings.rate_limit_wait,
+        media_dir=settings.media_dir,
+        tools=startup.catalog.tools,
     )
     server = build_server(startup.tools, executor, spec_version=startup.spec.version)
 

@@ -77,6 +77,7 @@ class Settings(BaseModel):
     # Results and reliability.
     max_result_bytes: int = Field(100_000, ge=1_000, alias="X_API_MAX_RESULT_BYTES")
     rate_limit_wait: float = Field(0.0, ge=0, le=900, alias="X_API_RATE_LIMIT_WAIT")
+    media_dir: Path | None = Field(None, alias="X_MEDIA_DIR")
 
     transport: Literal["http", "stdio"] = Field("http", alias="MCP_TRANSPORT")
 
@@ -93,6 +94,7 @@ class Settings(BaseModel):
         "oauth_callback_port",
         "oauth2_token_url",
         "tool_allowlist_file",
+        "media_dir",
         mode="before",
     )
     @classmethod

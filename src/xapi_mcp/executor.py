@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -23,8 +25,11 @@ from xapi_mcp.arguments import ArgumentError, PreparedRequest, prepare
 from xapi_mcp.auth.consent import Consent
 from xapi_mcp.auth.credentials import CredentialKind, MissingCredentials, TokenStore
 from xapi_mcp.catalog import ToolDef
+from xapi_mcp.media import MediaError, read_media
 from xapi_mcp.ratelimits import RateLimits
 from xapi_mcp.results import ToolOutcome, http_error, parse_json, rate_limited, success
+
+Progress = Callable[[float, float | None, str], Awaitable[None]]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +56,8 @@ class Executor:
         max_retries: int = 2,
         retry_base_delay: float = 0.5,
         retry_budget: float = 20.0,
+        media_dir: Path | None = None,
+        tools: dict[str, ToolDef] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.store = store
@@ -61,6 +68,8 @@ class Executor:
         self.retry_base_delay = retry_base_delay
         self.retry_budget = retry_budget
         self.limits = RateLimits()
+        self.media_dir = media_dir
+        self.tools = tools or {}  # the whole catalog: workflow tools call its operations
         self._client = client or httpx.AsyncClient(
             timeout=timeout,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
@@ -70,11 +79,26 @@ class Executor:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def call(self, tool: ToolDef, arguments: dict[str, Any] | None) -> ToolOutcome:
+    async def call(
+        self, tool: ToolDef, arguments: dict[str, Any] | None, progress: Progress | None = None
+    ) -> ToolOutcome:
+        if tool.runner is not None:
+            outcome: ToolOutcome = await tool.runner(self, tool, arguments, progress)
+            return outcome
         try:
             request = prepare(tool, arguments)
         except ArgumentError as exc:
             return ToolOutcome(str(exc), True)
+        return await self.execute(tool, request)
+
+    async def execute(self, tool: ToolDef, request: PreparedRequest) -> ToolOutcome:
+        """Credentials (or a consent prompt), local files, then send."""
+        try:
+            for prop, path in request.file_paths.items():
+                request.files[prop] = read_media(path, self.media_dir)
+            request.file_paths = {}
+        except MediaError as exc:
+            return ToolOutcome(f"{tool.name}: {exc} Nothing was sent to X.", True)
         try:
             kind = tool.auth.choose(self.store)
         except MissingCredentials as exc:
@@ -125,13 +149,18 @@ class Executor:
             return success(tool, response, body, self.max_result_bytes)
 
     async def _request(self, request: PreparedRequest, kind: CredentialKind) -> httpx.Response:
+        body: dict[str, Any] = {}
+        if request.multipart:
+            body = {"data": {k: _form_value(v) for k, v in (request.body or {}).items()}, "files": request.files}
+        elif request.has_body:
+            body = {"json": request.body}
         response = await self._client.request(
             request.method,
             self.base_url + request.path,
             params=tuple(request.query) if request.query else None,
             headers=request.headers or None,
-            json=request.body if request.has_body else None,
             auth=self.store.signer(kind) or httpx.USE_CLIENT_DEFAULT,
+            **body,
         )
         log.debug(
             "%s %s -> %s (%s, x-transaction-id %s)",
@@ -173,6 +202,14 @@ class Executor:
         if request.method not in IDEMPOTENT and not isinstance(exc, httpx.ConnectError):
             unsure = " The request may have reached X: check before repeating it (it was not retried)."
         return ToolOutcome(f"{tool.name}: the X API at {self.base_url} {what}.{unsure} {fix}", True)
+
+
+def _form_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
 
 
 def _reset_time(response: httpx.Response) -> float:

@@ -56,8 +56,12 @@ def build_server(tools: dict[str, ToolDef], executor: Executor, *, spec_version:
         tool = tools.get(params.name)
         if tool is None:
             raise unknown_tool_error(params.name, tools)
+
+        async def progress(done: float, total: float | None, message: str) -> None:
+            await ctx.session.report_progress(done, total, message)  # a no-op unless the client asked
+
         try:
-            outcome = await executor.call(tool, params.arguments)
+            outcome = await executor.call(tool, params.arguments, progress)
         except Exception:
             # The SDK would turn this into a bare JSON-RPC -32603; the model deserves a result it can read.
             log.exception("Unexpected error in %s", tool.name)

@@ -1,0 +1,215 @@
+"""Media: reading upload files safely, and the `uploadMedia` workflow tool.
+
+Files are read only from inside X_MEDIA_DIR, after resolving symlinks, so an agent (or a prompt
+injected into one) cannot make the server upload ~/.ssh or /etc/passwd to X.
+`uploadMedia` runs X's chunked upload (INIT, APPEND per chunk, FINALIZE, STATUS polling while X
+processes video) with the catalog's own tools, so validation, credentials and retries are the
+same as for any tool call.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import mimetypes
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from jsonschema import Draft202012Validator
+
+from xapi_mcp.arguments import ArgumentError, prepare, validate_arguments
+from xapi_mcp.catalog import ToolDef
+from xapi_mcp.results import ToolOutcome, dumps
+
+if TYPE_CHECKING:
+    from xapi_mcp.executor import Executor
+
+Progress = Callable[[float, float | None, str], Awaitable[None]]
+
+MAX_FILE_BYTES = 512 * 1024 * 1024  # X's largest video
+CHUNK_BYTES = 4 * 1024 * 1024  # X accepts up to 5 MB per APPEND
+MAX_PROCESSING_WAIT = 300.0
+UPLOAD_STEPS = ("initializeMediaUpload", "appendMediaUpload", "finalizeMediaUpload")
+
+
+class MediaError(Exception):
+    """A file cannot be uploaded; the message says why and what is allowed."""
+
+
+def resolve_media_path(user_path: str, media_dir: Path | None) -> Path:
+    """The real path of `user_path`, which must be a regular file inside `media_dir`."""
+    if media_dir is None:
+        raise MediaError(
+            "Uploading from a file is off: set X_MEDIA_DIR to the folder whose files may be uploaded "
+            "(or send the bytes base64-encoded instead)."
+        )
+    root = media_dir.expanduser().resolve()
+    candidate = Path(user_path).expanduser()
+    real = (candidate if candidate.is_absolute() else root / candidate).resolve()  # follows symlinks
+    if not real.is_relative_to(root):
+        raise MediaError(f"'{user_path}' is outside X_MEDIA_DIR ({root}); only files inside it can be uploaded.")
+    if not real.is_file():
+        raise MediaError(f"'{user_path}' is not a file inside X_MEDIA_DIR ({root}).")
+    size = real.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise MediaError(f"'{user_path}' is {size:,} bytes; X accepts at most {MAX_FILE_BYTES:,}.")
+    return real
+
+
+def read_media(user_path: str, media_dir: Path | None) -> tuple[str, bytes, str]:
+    """(file name, bytes, MIME type) for a multipart part."""
+    real = resolve_media_path(user_path, media_dir)
+    mime = mimetypes.guess_type(real.name)[0] or "application/octet-stream"
+    return real.name, real.read_bytes(), mime
+
+
+def upload_tool(tools: dict[str, ToolDef]) -> ToolDef | None:
+    """The `uploadMedia` tool, when the spec has the chunked-upload operations it builds on."""
+    if not all(name in tools for name in UPLOAD_STEPS):
+        return None
+    init = tools["initializeMediaUpload"]
+    init_props = init.input_schema.get("properties", {})
+    properties: dict[str, Any] = {
+        "path": {"type": "string", "description": "A file inside X_MEDIA_DIR (absolute, or relative to it)."},
+        "data": {"type": "string", "description": "The file's bytes, base64-encoded (instead of path)."},
+    }
+    for name, note in (
+        ("media_type", "MIME type; guessed from the file name when omitted."),
+        ("media_category", "How the media will be used; guessed from the type when omitted."),
+    ):
+        if name in init_props:
+            properties[name] = {
+                **{k: v for k, v in init_props[name].items() if k != "description"},
+                "description": note,
+            }
+    schema = {"type": "object", "properties": properties}
+    return ToolDef(
+        name="uploadMedia",
+        title="Upload media (chunked)",
+        description=(
+            "Upload an image, GIF, video or subtitle file in one call (INIT, APPEND chunks, FINALIZE, and waiting "
+            "while X processes video). Returns media_id for createPosts' media.media_ids."
+        ),
+        input_schema=schema,
+        annotations={"destructiveHint": False, "openWorldHint": True},
+        plan=init.plan,
+        tags=("Media",),
+        operation_id="uploadMedia",
+        args_validator=Draft202012Validator({**schema, "additionalProperties": False}),
+        auth=init.auth,
+        runner=run_upload,
+    )
+
+
+async def run_upload(
+    executor: Executor, tool: ToolDef, arguments: dict[str, Any] | None, progress: Progress | None
+) -> ToolOutcome:
+    tools = executor.tools
+    try:
+        args = validate_arguments(tool, arguments)
+        name, data, guessed = _source(args, executor.media_dir)
+    except (ArgumentError, MediaError) as exc:
+        return ToolOutcome(f"uploadMedia: {exc}", True)
+    media_type = args.get("media_type") or guessed
+    category = args.get("media_category") or _category(media_type)
+    total = len(data)
+    chunks = max(1, -(-total // CHUNK_BYTES))
+
+    async def report(done: float, message: str) -> None:
+        if progress is not None:
+            await progress(done, chunks + 2, message)
+
+    init_args = {"media_type": media_type, "total_bytes": total, "media_category": category}
+    outcome, body = await _step(executor, tools["initializeMediaUpload"], init_args)
+    if outcome.is_error:
+        return outcome
+    media_id = str(_data(body).get("id") or _data(body).get("media_id") or "")
+    if not media_id:
+        return ToolOutcome(f"uploadMedia: X's INIT answer has no media id: {outcome.text[:300]}", True)
+    await report(1, "initialised")
+    append = tools["appendMediaUpload"]
+    for index in range(chunks):
+        chunk = data[index * CHUNK_BYTES : (index + 1) * CHUNK_BYTES]
+        outcome, _ = await _step(
+            executor, append, {"id": media_id, "segment_index": index, "media": "-"}, files={"media": (name, chunk)}
+        )
+        if outcome.is_error:
+            return ToolOutcome(f"uploadMedia: chunk {index + 1} of {chunks} failed. {outcome.text}", True)
+        await report(1 + index + 1, f"uploaded chunk {index + 1} of {chunks}")
+    outcome, body = await _step(executor, tools["finalizeMediaUpload"], {"id": media_id})
+    if outcome.is_error:
+        return outcome
+    info = _data(body).get("processing_info")
+    deadline = time.monotonic() + MAX_PROCESSING_WAIT
+    while (
+        isinstance(info, dict) and info.get("state") in ("pending", "in_progress") and "getMediaUploadStatus" in tools
+    ):
+        if time.monotonic() > deadline:
+            return ToolOutcome(f"uploadMedia: X is still processing media {media_id}; check again later.", True)
+        await anyio.sleep(min(float(info.get("check_after_secs", 1)), 10))
+        status_args = {"media_id": media_id, "command": "STATUS"}
+        outcome, body = await _step(executor, tools["getMediaUploadStatus"], status_args)
+        if outcome.is_error:
+            return outcome
+        info = _data(body).get("processing_info")
+        await report(chunks + 1, f"X is processing ({(info or {}).get('progress_percent', '?')}%)")
+    if isinstance(info, dict) and info.get("state") == "failed":
+        return ToolOutcome(f"uploadMedia: X could not process the media: {dumps(info.get('error', info))}", True)
+    await report(chunks + 2, "done")
+    result = {"media_id": media_id, "size": total, "media_type": media_type, "media_category": category}
+    if _data(body).get("media_key"):
+        result["media_key"] = _data(body)["media_key"]
+    return ToolOutcome(dumps(result), note='Attach it with createPosts: media={"media_ids": ["' + media_id + '"]}.')
+
+
+async def _step(
+    executor: Executor,
+    tool: ToolDef,
+    arguments: dict[str, Any],
+    files: dict[str, tuple[str, bytes]] | None = None,
+) -> tuple[ToolOutcome, Any]:
+    try:
+        request = prepare(tool, arguments)
+    except ArgumentError as exc:
+        return ToolOutcome(f"uploadMedia ({tool.name}): {exc}", True), None
+    for prop, (name, content) in (files or {}).items():
+        request.body.pop(prop, None)
+        request.files[prop] = (name, content, "application/octet-stream")
+    outcome = await executor.execute(tool, request)
+    try:
+        return outcome, json.loads(outcome.text) if not outcome.is_error else None
+    except ValueError:
+        return outcome, None
+
+
+def _data(body: Any) -> dict[str, Any]:
+    data = body.get("data") if isinstance(body, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def _source(args: dict[str, Any], media_dir: Path | None) -> tuple[str, bytes, str]:
+    if ("path" in args) == ("data" in args):
+        raise ArgumentError("give exactly one of path (a file inside X_MEDIA_DIR) or data (base64).")
+    if "path" in args:
+        return read_media(args["path"], media_dir)
+    try:
+        content = base64.b64decode(args["data"], validate=True)
+    except (binascii.Error, ValueError):
+        raise ArgumentError("data is not valid base64.") from None
+    if not args.get("media_type"):
+        raise ArgumentError("with data, media_type is required (e.g. image/png).")
+    return "upload", content, args["media_type"]
+
+
+def _category(media_type: str) -> str:
+    if media_type == "image/gif":
+        return "tweet_gif"
+    if media_type.startswith("video/"):
+        return "tweet_video"
+    if media_type in ("text/srt", "text/vtt"):
+        return "subtitles"
+    return "tweet_image"
