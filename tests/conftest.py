@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
@@ -8,8 +9,9 @@ from typing import Any
 import pytest
 
 from tests.fake_x import FakeX
-from tests.servers import SPEC_157, SPEC_159, serve_asgi
+from tests.servers import LOG_DIR, SPEC_157, SPEC_159, serve_asgi
 from xapi_mcp.catalog import Catalog, build_catalog
+from xapi_mcp.logs import RedactingFormatter
 
 
 @lru_cache(maxsize=4)
@@ -21,6 +23,22 @@ def load_document(version: str) -> dict[str, Any]:
 @lru_cache(maxsize=4)
 def catalog_for(version: str) -> Catalog:
     return build_catalog(load_document(version))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def debug_log_of_in_process_flows() -> Iterator[None]:
+    """In-process servers and executors log at DEBUG, through the production formatter, to LOG_DIR."""
+    handler = logging.FileHandler(LOG_DIR / "in-process.log")
+    handler.setFormatter(RedactingFormatter())
+    handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield
+    root.removeHandler(handler)
+    root.setLevel(previous)
+    handler.close()
 
 
 @pytest.fixture(scope="session")

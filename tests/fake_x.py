@@ -35,6 +35,8 @@ OAUTH2_CLIENT_ID = "fake-oauth2-client-id"
 OAUTH2_CLIENT_SECRET = "fake-oauth2-client-secret-CCCCCCCC"
 SCREEN_NAME = "fake_user"
 BAD_CREDENTIALS = ("oauth1-bad-signature", "unknown-bearer", "unknown")
+# Every secret any fake handed out in this test session: no log line may ever contain one.
+ISSUED_SECRETS: list[str] = []
 
 
 @dataclass
@@ -125,6 +127,7 @@ class FakeX:
             return PlainTextResponse("Invalid signature", status_code=401)
         callback = dict(oauth.oauth_params).get("oauth_callback", "")
         token, secret = f"req-{next(self._counter)}", secrets.token_hex(16)
+        ISSUED_SECRETS.append(secret)
         self.request_tokens[token] = (secret, callback)
         confirmed = "true" if self.confirm_callback else "false"
         body = urlencode({"oauth_token": token, "oauth_token_secret": secret, "oauth_callback_confirmed": confirmed})
@@ -157,6 +160,7 @@ class FakeX:
         access, secret = f"user-access-{next(self._counter)}-{secrets.token_hex(8)}", secrets.token_hex(20)
         self.token_secrets[access] = secret
         self.issued.append((access, secret))
+        ISSUED_SECRETS.extend((access, secret))
         body = urlencode(
             {"oauth_token": access, "oauth_token_secret": secret, "user_id": "42", "screen_name": SCREEN_NAME}
         )
@@ -196,7 +200,8 @@ class FakeX:
         else:
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
         n = next(self._counter)
-        access, refresh = f"o2-access-{n}", f"o2-refresh-{n}"
+        access, refresh = f"o2-access-{n}-{secrets.token_hex(8)}", f"o2-refresh-{n}-{secrets.token_hex(8)}"
+        ISSUED_SECRETS.extend((access, refresh))
         self.oauth2_tokens.add(access)
         self.oauth2_refresh.add(refresh)
         return JSONResponse(

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -16,6 +17,8 @@ import httpx2 as httpx
 import uvicorn
 
 REPO = Path(__file__).resolve().parent.parent
+# Every server this test session starts logs at DEBUG here; test_zz_no_secrets_in_logs reads it all.
+LOG_DIR = Path(tempfile.mkdtemp(prefix="xapi-mcp-test-logs-"))
 SPECS = REPO.parent / "shared" / "specs"
 SPEC_159 = SPECS / "x-api-v2-2.159.json"
 SPEC_157 = SPECS / "x-api-v2-2.157.json"
@@ -78,8 +81,8 @@ def run_xapi_mcp(
     waits for a person to consent before it serves).
     """
     port = free_port()
-    command = [sys.executable, str(REPO / "server.py"), "--spec", str(spec), "--port", str(port), *args]
-    log_path = log_path or Path(os.environ.get("TMPDIR", "/tmp")) / f"xapi-mcp-test-{port}.log"
+    command = [sys.executable, str(REPO / "server.py"), "--spec", str(spec), "--port", str(port), "-v", *args]
+    log_path = log_path or LOG_DIR / f"server-{port}.log"
     with open(log_path, "w+") as log:
         proc = subprocess.Popen(command, env=dict(env), stdout=log, stderr=subprocess.STDOUT, cwd=REPO / "tests")
         try:

@@ -18,7 +18,7 @@ from typing import Any
 import mcp_types as types
 from starlette.applications import Starlette
 
-from xapi_mcp import __version__
+from xapi_mcp import __version__, logs
 from xapi_mcp.allowlist import Allowlist, AllowlistError
 from xapi_mcp.auth.consent import Consent
 from xapi_mcp.auth.credentials import CredentialKind, TokenStore
@@ -83,14 +83,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def _setup_logging(verbose: bool) -> None:
-    # stderr only: on stdio transport, stdout carries nothing but MCP messages.
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("httpx", "httpcore", "httpx2", "mcp", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.setup(verbose)
 
 
 def _start(args: argparse.Namespace) -> Startup:
@@ -140,7 +133,9 @@ def token_store(settings: Settings) -> TokenStore:
     def reveal(secret: Any) -> str | None:
         return secret.get_secret_value() if secret is not None else None
 
-    return TokenStore(
+    oauth2_secret = reveal(settings.oauth2_client_secret)
+    logs.watch_secrets(lambda: [oauth2_secret] if oauth2_secret else [])
+    store = TokenStore(
         consumer_key=reveal(settings.consumer_key),
         consumer_secret=reveal(settings.consumer_secret),
         access_token=reveal(settings.access_token),
@@ -148,6 +143,8 @@ def token_store(settings: Settings) -> TokenStore:
         bearer_token=reveal(settings.bearer_token),
         oauth2_access_token=reveal(settings.oauth2_access_token),
     )
+    logs.watch_secrets(store.secrets)
+    return store
 
 
 def listing_size(tools: dict[str, ToolDef]) -> tuple[int, dict[str, int]]:

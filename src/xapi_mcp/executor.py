@@ -10,6 +10,7 @@ connection never opened (the request cannot have reached X): a post must never b
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -27,7 +28,7 @@ from xapi_mcp.auth.credentials import CredentialKind, MissingCredentials, TokenS
 from xapi_mcp.catalog import ToolDef
 from xapi_mcp.media import MediaError, read_media
 from xapi_mcp.ratelimits import RateLimits
-from xapi_mcp.results import ToolOutcome, http_error, parse_json, rate_limited, success
+from xapi_mcp.results import ToolOutcome, http_error, parse_json, rate_limited, snippet, success
 
 Progress = Callable[[float, float | None, str], Awaitable[None]]
 
@@ -154,6 +155,7 @@ class Executor:
             body = {"data": {k: _form_value(v) for k, v in (request.body or {}).items()}, "files": request.files}
         elif request.has_body:
             body = {"json": request.body}
+        started = time.perf_counter()
         response = await self._client.request(
             request.method,
             self.base_url + request.path,
@@ -162,14 +164,21 @@ class Executor:
             auth=self.store.signer(kind) or httpx.USE_CLIENT_DEFAULT,
             **body,
         )
-        log.debug(
-            "%s %s -> %s (%s, x-transaction-id %s)",
-            request.method,
-            request.path,
-            response.status_code,
-            kind.name,
-            response.headers.get("x-transaction-id", "-"),
-        )
+        if log.isEnabledFor(logging.DEBUG):  # X_API_DEBUG / -v; the log formatter redacts secrets
+            log.debug(
+                "request %s %s auth=%s headers=%s body=%s | response status=%s ms=%.1f rate_remaining=%s "
+                "x-transaction-id=%s body=%s",
+                request.method,
+                response.request.url,
+                kind.name,
+                dict(response.request.headers),
+                snippet(json.dumps(request.body), 300) if request.has_body and not request.multipart else "-",
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+                response.headers.get("x-rate-limit-remaining", "-"),
+                response.headers.get("x-transaction-id", "-"),
+                snippet(response.text, 500) if response.content else "-",
+            )
         return response
 
     def _budget_left(self, attempt: int, deadline: float) -> bool:
