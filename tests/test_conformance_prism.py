@@ -9,12 +9,7 @@ xapi-mcp's own reading of it.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -32,42 +27,12 @@ from tests.fake_x import (
     CONSUMER_SECRET,
     OAUTH2_USER_TOKEN,
 )
-from tests.servers import REPO, free_port
+from tests.prism import request_violations, run_prism
 from xapi_mcp.auth.credentials import TokenStore
 from xapi_mcp.executor import Executor
 from xapi_mcp.mcp_app import build_server
 
 pytestmark = pytest.mark.conformance
-
-
-def prism_binary() -> str | None:
-    candidates = [
-        os.environ.get("PRISM_BIN"),
-        str(REPO / ".ci/tools/node_modules/.bin/prism"),
-        shutil.which("prism"),
-    ]
-    return next((c for c in candidates if c and Path(c).exists()), None)
-
-
-@pytest.fixture(scope="module")
-def prism_bin() -> str:
-    binary = prism_binary()
-    if binary is None:
-        message = "Prism not found: npm install --prefix .ci/tools @stoplight/prism-cli@5.16.0 (or set PRISM_BIN)"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # CI must run the judge, never skip it
-        pytest.skip(message)
-    return binary
-
-
-def without_security(document: dict[str, Any]) -> dict[str, Any]:
-    copy = json.loads(json.dumps(document))
-    copy.pop("security", None)
-    for item in copy["paths"].values():
-        for operation in item.values():
-            if isinstance(operation, dict):
-                operation.pop("security", None)
-    return copy
 
 
 def comma_joined_params(document: dict[str, Any], operation: dict[str, Any]) -> set[str]:
@@ -94,34 +59,9 @@ def expected_authorization(operation: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="module", params=["2.159", "2.157"])
-def prism(request, prism_bin: str, tmp_path_factory) -> Iterator[tuple[str, str]]:
-    version = request.param
-    spec_path = tmp_path_factory.mktemp("prism") / f"x-api-{version}-nosec.json"
-    spec_path.write_text(json.dumps(without_security(load_document(version))))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with open(spec_path.with_suffix(".log"), "w+") as log:
-        command = [prism_bin, "mock", "-h", "127.0.0.1", "-p", str(port), str(spec_path)]
-        proc = subprocess.Popen(command, stdout=log, stderr=log)
-        try:
-            wait_until_up(base, proc, log)
-            yield version, base
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-
-
-def wait_until_up(base: str, proc: subprocess.Popen[bytes], log: Any) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            httpx.get(f"{base}/2/openapi.json", timeout=2)
-            return
-        except httpx.HTTPError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                raise RuntimeError(f"Prism did not start:\n{log.read()[-3000:]}") from None
-            time.sleep(0.3)
+def prism(request, tmp_path_factory) -> Iterator[tuple[str, str]]:
+    with run_prism(request.param, tmp_path_factory.mktemp("prism")) as base:
+        yield request.param, base
 
 
 def test_every_tool_sends_spec_valid_requests_with_the_right_credentials(prism: tuple[str, str]) -> None:
@@ -159,13 +99,7 @@ def test_every_tool_sends_spec_valid_requests_with_the_right_credentials(prism: 
                         failures.append(f"{label}: {len(seen)} requests; result: {result.content[0].text[:300]}")
                         continue
                     request, response = seen[0]
-                    # sl-violations also lists where Prism's own example *responses* break X's
-                    # spec; only violations located in the request are ours.
-                    violations = [
-                        v
-                        for v in json.loads(response.headers.get("sl-violations", "[]"))
-                        if v.get("location", [""])[0] == "request"
-                    ]
+                    violations = request_violations(response)
                     if response.status_code == 422 or violations:
                         failures.append(f"{label}: HTTP {response.status_code}, request violations {violations}")
                     # Prism accepts ?a=1&a=2 for explode:false arrays; the spec says a=1,2.

@@ -23,6 +23,7 @@ _MAX_MESSAGES = 6
 _MAX_MESSAGE_CHARS = 400
 MAX_ARGUMENT_BYTES = 1_000_000  # X's largest JSON bodies are far smaller; media goes by file or chunks
 MAX_DEPTH = 32
+_FORMAT_EXAMPLES = {"date-time": "2024-05-01T12:00:00Z", "date": "2024-05-01", "uri": "https://example.com/x"}
 
 
 class ArgumentError(Exception):
@@ -215,6 +216,8 @@ def _describe(error: ValidationError, reverse: Mapping[str, str] | None = None, 
         return f"argument '{where}': {_short(error.instance)} is not allowed; choose from: {allowed}"
     else:
         text = f"argument '{where}': {error.message}" if where else error.message
+    if error.validator == "format" and error.validator_value in _FORMAT_EXAMPLES:
+        text += f" (expected like {_FORMAT_EXAMPLES[error.validator_value]})"
     if note and error.validator in ("required", "anyOf", "oneOf", "additionalProperties"):
         text += f" ({note})"
     return text if len(text) <= _MAX_MESSAGE_CHARS else text[: _MAX_MESSAGE_CHARS - 1] + "…"

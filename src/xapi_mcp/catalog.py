@@ -18,6 +18,7 @@ from jsonschema.protocols import Validator
 
 from xapi_mcp.auth.credentials import AuthRequirement, CredentialKind, scheme_kinds
 from xapi_mcp.schema import (
+    FORMATS,
     RefResolver,
     Schema,
     for_validation,
@@ -281,7 +282,8 @@ def _build_tool(
             "required": [r for r in required if r in check_props and not (body and r in body.args)],
             "additionalProperties": False,
             "components": components,
-        }
+        },
+        format_checker=FORMATS,
     )
     security = operation.get("security", global_security)
     return ToolDef(
@@ -356,7 +358,11 @@ def _body_plan(
         arg = next(a for a, p in args.items() if p == prop)
         required.append(arg)
     body_schema = for_validation(raw_schema, openapi_version)
-    validator = validator_cls({**body_schema, "components": components}) if isinstance(body_schema, dict) else None
+    validator = (
+        validator_cls({**body_schema, "components": components}, format_checker=FORMATS)
+        if isinstance(body_schema, dict)
+        else None
+    )
     file_args = _file_arguments(content, resolver, args, taken, properties, required)
     # A body is sent whenever an empty one would be invalid: a DM or a follow without its body can
     # only fail at X, whatever `requestBody.required` says.

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import copy
 import re
+from datetime import date, datetime
 from typing import Any
+
+from jsonschema import FormatChecker
 
 Schema = dict[str, Any]
 
@@ -240,3 +243,40 @@ def _nullable_to_null(node: Any) -> None:
     elif isinstance(node, list):
         for value in node:
             _nullable_to_null(value)
+
+
+# Formats X's request schemas use, checked the way X (and Prism) check them. jsonschema skips
+# `date-time` without an optional package, and a bad timestamp should fail here, not at X.
+FORMATS = FormatChecker(formats=())
+_DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$", re.I)
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not _DATE_TIME.match(value):
+        return False
+    datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    return True
+
+
+@FORMATS.checks("date", raises=ValueError)
+def _is_date(value: object) -> bool:
+    return not isinstance(value, str) or (len(value) == 10 and bool(date.fromisoformat(value)))
+
+
+@FORMATS.checks("uri")
+def _is_uri(value: object) -> bool:
+    return not isinstance(value, str) or bool(_URI.match(value))
+
+
+@FORMATS.checks("int32")
+def _is_int32(value: object) -> bool:
+    return not isinstance(value, int) or -(2**31) <= value < 2**31
+
+
+@FORMATS.checks("int64")
+def _is_int64(value: object) -> bool:
+    return not isinstance(value, int) or -(2**63) <= value < 2**63

@@ -1,0 +1,121 @@
+"""Property-based: generated arguments, valid and hostile, at every tool of the 2.159 catalog.
+
+Through the MCP client, against Prism fed X's spec. Whatever arrives, the server must answer with
+a result (never a protocol error: every tool here exists), must never send a request that breaks
+the spec, and must stay responsive. XAPI_FUZZ_EXAMPLES sets the number of cases (default 1500).
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import httpx2 as httpx
+import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from mcp import Client
+
+from tests import fake_x as fx
+from tests.argument_gen import arguments_for
+from tests.conftest import catalog_for
+from tests.prism import request_violations, run_prism
+from xapi_mcp.auth.credentials import TokenStore
+from xapi_mcp.catalog import ToolDef
+from xapi_mcp.executor import Executor
+from xapi_mcp.mcp_app import build_server
+
+pytestmark = pytest.mark.conformance
+
+EXAMPLES = int(os.environ.get("XAPI_FUZZ_EXAMPLES", "1500"))
+TOOLS = catalog_for("2.159").tools
+NAMES = sorted(TOOLS)
+STATS = {"cases": 0, "sent": 0, "refused": 0}
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+NASTY_TEXT = st.sampled_from(
+    ["", ".", "..", "../../2/users/me", "%2F..%2F", "a/b?c=d#e", "12?x=1", "\u202e\u0000", "🎉" * 50, "x" * 5000]
+) | st.text(alphabet=st.characters(codec="utf-8"), max_size=60)
+
+
+@st.composite
+def arguments(draw: st.DrawFn, tool: ToolDef) -> dict[str, Any]:
+    """From spec-valid to hostile: valid sets, one value swapped for junk, unknown keys, pure junk."""
+    mode = draw(st.sampled_from(["valid", "valid_full", "swap", "drop", "extra", "junk"]))
+    if mode == "junk":
+        keys = st.sampled_from([*tool.arg_names, *tool.aliases, "zzz", "__proto__", "id"]) | st.text(max_size=12)
+        return draw(st.dictionaries(keys, JSON | NASTY_TEXT, max_size=6))
+    args = arguments_for(tool, full=(mode == "valid_full"))
+    if mode == "swap" and tool.arg_names:
+        name = draw(st.sampled_from(tool.arg_names))
+        args[name] = draw(JSON | NASTY_TEXT)
+    elif mode == "drop" and args:
+        args.pop(draw(st.sampled_from(sorted(args))))
+    elif mode == "extra":
+        args[draw(st.text(string.ascii_letters, min_size=1, max_size=10))] = draw(JSON)
+    return args
+
+
+@pytest.fixture(scope="module")
+def mcp(tmp_path_factory) -> Iterator[tuple[BlockingPortal, Client, list[httpx.Response]]]:
+    seen: list[httpx.Response] = []
+
+    async def record(response: httpx.Response) -> None:
+        seen.append(response)
+
+    with run_prism("2.159", tmp_path_factory.mktemp("fuzz")) as base, start_blocking_portal() as portal:
+        store = TokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET)
+        store.bearer_token, store.oauth2_access_token = fx.BEARER_TOKEN, fx.OAUTH2_USER_TOKEN
+        http = portal.call(lambda: _client(record))
+        executor = Executor(base, store, client=http, max_retries=0)
+        with portal.wrap_async_context_manager(Client(build_server(TOOLS, executor))) as client:
+            yield portal, client, seen
+        portal.call(executor.aclose)
+
+
+async def _client(record: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(event_hooks={"response": [record]}, timeout=30)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(data=st.data())
+def test_any_arguments_to_any_tool(mcp, data: st.DataObject) -> None:
+    portal, client, seen = mcp
+    name = data.draw(st.sampled_from(NAMES), label="tool")
+    args = data.draw(arguments(TOOLS[name]), label="arguments")
+    seen.clear()
+
+    async def call() -> Any:
+        with anyio.fail_after(30):  # responsive: every answer comes, and in time
+            return await client.call_tool(name, args)
+
+    result = portal.call(call)  # a protocol error raises here and fails the case
+    STATS["cases"] += 1
+    assert result.content and result.content[0].type == "text"
+    for response in seen:
+        assert response.status_code != 422 and not request_violations(response), (
+            f"{name} sent a request that breaks the spec: {request_violations(response)}"
+        )
+    STATS["sent" if seen else "refused"] += 1
+    if not seen:
+        assert result.is_error, "no request was sent, so the result must say why"
+
+
+def test_still_responsive_after_fuzzing(mcp) -> None:
+    portal, client, seen = mcp
+    seen.clear()
+    result = portal.call(client.call_tool, "getUsersByUsername", {"username": "XDevelopers"})
+    assert not result.is_error and len(seen) == 1
+    print(f"\nfuzz: {STATS['cases']} cases, {STATS['sent']} sent to Prism (0 violations), {STATS['refused']} refused")
