@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -121,7 +122,8 @@ def test_cli_tools_reports_sizes_and_unknown_allowlist_names() -> None:
     assert listing["tools_list_bytes"] > listing["tools"][0]["bytes"] > 0
     assert "'getUserMe' (X_API_TOOL_ALLOWLIST) matches no tool; did you mean getUsersMe" in result.stderr
     text = run_cli("tools", "--spec", str(SPEC_159))
-    assert text.stdout.strip().endswith("bytes") and "125 tools; tools/list response:" in text.stdout
+    assert "125 tools; tools/list response:" in text.stdout and "(full profile)" in text.stdout
+    assert re.search(r"by profile: full [\d,]+ B, lean [\d,]+ B, discovery [\d,]+ B", text.stdout)
 
 
 def test_cli_allowlist_that_removes_everything_is_an_error() -> None:

@@ -192,8 +192,9 @@ def _safe_arg(name: str, taken: set[str]) -> str:
 
 
 def _annotations(method: str, operation: dict[str, Any]) -> dict[str, Any]:
-    """MCP hints from the HTTP method. Hints equal to the spec's defaults are left out (every byte of
-    tools/list is context), except openWorldHint, which we state everywhere as DESIGN.md asks."""
+    """MCP hints from the HTTP method. Hints equal to MCP's defaults are left out: every byte of
+    tools/list is context on every turn. openWorldHint's default is true, which is what every X tool
+    is, so it is never written out."""
     words = f"{operation.get('operationId', '')} {operation.get('summary', '')}"
     if method == "get":
         hints: dict[str, Any] = {"readOnlyHint": True}
@@ -201,7 +202,6 @@ def _annotations(method: str, operation: dict[str, Any]) -> dict[str, Any]:
         hints = {"destructiveHint": True, "idempotentHint": True}
     else:
         hints = {"destructiveHint": bool(_DESTRUCTIVE_WORDS.search(words))}
-    hints["openWorldHint"] = True
     return hints
 
 

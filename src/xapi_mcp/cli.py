@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import mcp_types as types
 from starlette.applications import Starlette
 
 from xapi_mcp import __version__, logs
@@ -27,8 +26,9 @@ from xapi_mcp.auth.oauth2 import OAuth2PkceFlow
 from xapi_mcp.catalog import Catalog, ToolDef, build_catalog
 from xapi_mcp.config import ConfigError, Settings
 from xapi_mcp.executor import Executor
-from xapi_mcp.mcp_app import build_server, to_mcp_tool
+from xapi_mcp.mcp_app import build_server, listing, to_mcp_tool
 from xapi_mcp.media import upload_tool
+from xapi_mcp.profiles import PROFILES, Profile
 from xapi_mcp.spec import LoadedSpec, SpecError, load_spec
 from xapi_mcp.web import CallbackListener, build_app, oauth_routes
 
@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"xapi-mcp: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     if args.command == "tools":
-        _print_tools(startup.tools, as_json=args.json)
+        _print_tools(startup.tools, as_json=args.json, profile=startup.settings.tool_profile)
     elif args.command == "auth":
         raise SystemExit(_auth_in_terminal(startup, oauth2=args.oauth2))
     else:
@@ -76,6 +76,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     serve.add_argument("--host", help="HTTP bind address (default: MCP_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="HTTP port (default: MCP_PORT or 8000)")
     tools = sub.add_parser("tools", parents=[common], help="list the tools the server would offer")
+    tools.add_argument("--profile", choices=list(PROFILES), help="default: X_API_TOOL_PROFILE or full")
     tools.add_argument("--json", action="store_true", help="machine-readable output")
     auth = sub.add_parser("auth", parents=[common], help="run the browser consent flow and report the account")
     auth.add_argument("--oauth2", action="store_true", help="the OAuth 2.0 (PKCE) flow instead of OAuth 1.0a")
@@ -92,6 +93,7 @@ def _start(args: argparse.Namespace) -> Startup:
         transport=getattr(args, "transport", None),
         mcp_host=getattr(args, "host", None),
         mcp_port=getattr(args, "port", None),
+        tool_profile=getattr(args, "profile", None),
     )
     if settings.debug:
         logging.getLogger().setLevel(logging.DEBUG)
@@ -147,21 +149,19 @@ def token_store(settings: Settings) -> TokenStore:
     return store
 
 
-def listing_size(tools: dict[str, ToolDef]) -> tuple[int, dict[str, int]]:
+def listing_size(tools: dict[str, ToolDef], profile: Profile = "full") -> tuple[int, dict[str, int]]:
     """Bytes of the tools/list result as sent, and of each tool in it."""
     per_tool = {
-        name: len(to_mcp_tool(tool).model_dump_json(by_alias=True, exclude_none=True)) for name, tool in tools.items()
+        name: len(to_mcp_tool(tool, profile).model_dump_json(by_alias=True, exclude_none=True))
+        for name, tool in tools.items()
     }
-    total = len(
-        types.ListToolsResult(tools=[to_mcp_tool(t) for t in tools.values()]).model_dump_json(
-            by_alias=True, exclude_none=True
-        )
-    )
+    total = len(listing(tools, profile).model_dump_json(by_alias=True, exclude_none=True))
     return total, per_tool
 
 
-def _print_tools(tools: dict[str, ToolDef], *, as_json: bool) -> None:
-    total, per_tool = listing_size(tools)
+def _print_tools(tools: dict[str, ToolDef], *, as_json: bool, profile: Profile = "full") -> None:
+    total, per_tool = listing_size(tools, profile)
+    sizes = {p: listing_size(tools, p)[0] for p in PROFILES}
     rows: list[dict[str, Any]] = [
         {
             "name": tool.name,
@@ -174,13 +174,14 @@ def _print_tools(tools: dict[str, ToolDef], *, as_json: bool) -> None:
         for tool in tools.values()
     ]
     if as_json:
-        print(json.dumps({"tools": rows, "count": len(rows), "tools_list_bytes": total}, indent=2))
+        print(json.dumps({"tools": rows, "count": len(rows), "tools_list_bytes": total, "profiles": sizes}, indent=2))
         return
     width = max((len(r["name"]) for r in rows), default=4)
     for row in rows:
         auth = "+".join(row["auth"])
         print(f"{row['name']:<{width}}  {row['method']:<6} {row['bytes']:>6} B  {auth:<32} {row['path']}")
-    print(f"\n{len(rows)} tools; tools/list response: {total:,} bytes")
+    print(f"\n{len(rows)} tools; tools/list response: {total:,} bytes ({profile} profile)")
+    print("by profile: " + ", ".join(f"{p} {size:,} B" for p, size in sizes.items()))
 
 
 def build_consent(startup: Startup, store: TokenStore, *, listener_always: bool = False) -> Consent:
@@ -300,7 +301,7 @@ def _serve(startup: Startup) -> None:
         media_dir=settings.media_dir,
         tools=startup.catalog.tools,
     )
-    server = build_server(startup.tools, executor, spec_version=startup.spec.version)
+    server = build_server(startup.tools, executor, spec_version=startup.spec.version, profile=settings.tool_profile)
 
     async def shutdown() -> None:
         await consent.aclose()

@@ -80,6 +80,7 @@ class Settings(BaseModel):
     media_dir: Path | None = Field(None, alias="X_MEDIA_DIR")
 
     transport: Literal["http", "stdio"] = Field("http", alias="MCP_TRANSPORT")
+    tool_profile: Literal["full", "lean", "discovery"] = Field("full", alias="X_API_TOOL_PROFILE")
 
     @field_validator(
         "consumer_key",

@@ -1,7 +1,8 @@
-"""The MCP server: tools/list from the catalog, tools/call through the executor.
+"""The MCP server: tools/list from the catalog (per profile), tools/call through the executor.
 
 Built on the SDK's low-level `Server` because the tools are data (from the spec), not Python
 functions. The tool list is built once; a call does a dict lookup, validation and the HTTP request.
+In the discovery profile, `call_x_api` reaches exactly the same executor path as a direct call.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from mcp.shared.exceptions import MCPError
 
 from xapi_mcp import __version__
 from xapi_mcp.catalog import ToolDef
-from xapi_mcp.executor import Executor
+from xapi_mcp.discovery import DESCRIBE, SEARCH, SearchIndex, describe_result, discovery_tools, search_result
+from xapi_mcp.executor import Executor, ToolOutcome
+from xapi_mcp.profiles import LEAN_NOTE, Profile, lean_view
 
 log = logging.getLogger(__name__)
 
@@ -25,67 +28,109 @@ INSTRUCTIONS = (
     "data with the *_fields and expansions arguments; page with pagination_token. Tools that write "
     "(post, like, follow, DM) act as the authorised user."
 )
+DISCOVERY_INSTRUCTIONS = (
+    "The X (Twitter) API v2 through three tools: search_x_api finds the tool for a task, describe_x_api "
+    "shows its arguments, call_x_api runs it. Writes act as the authorised user."
+)
 
 
-def to_mcp_tool(tool: ToolDef) -> types.Tool:
+def to_mcp_tool(tool: ToolDef, profile: Profile = "full") -> types.Tool:
+    description, schema, title = tool.description, tool.input_schema, tool.title or None
+    if profile == "lean":
+        (description, schema), title = lean_view(tool), None
     return types.Tool(
         name=tool.name,
-        title=tool.title or None,
-        description=tool.description,
-        input_schema=tool.input_schema,
+        title=title,
+        description=description,
+        input_schema=schema,
         annotations=types.ToolAnnotations.model_validate(tool.annotations),
     )
 
 
-def unknown_tool_error(name: str, tools: dict[str, ToolDef]) -> MCPError:
+def listing(tools: dict[str, ToolDef], profile: Profile) -> types.ListToolsResult:
+    if profile == "discovery":
+        return types.ListToolsResult(tools=[types.Tool.model_validate(tool) for tool in discovery_tools()])
+    return types.ListToolsResult(tools=[to_mcp_tool(tool, profile) for tool in tools.values()])
+
+
+def unknown_tool_message(name: str, tools: dict[str, ToolDef]) -> str:
     """The same answer for a tool that never existed and one the allowlist removed."""
     close = difflib.get_close_matches(name, list(tools), n=3, cutoff=0.6)
     hint = f" Did you mean {' or '.join(close)}?" if close else " Call tools/list for the available tools."
-    return MCPError(types.INVALID_PARAMS, f"Unknown tool: '{name}'.{hint}")
+    return f"Unknown tool: '{name}'.{hint}"
 
 
-def build_server(tools: dict[str, ToolDef], executor: Executor, *, spec_version: str = "") -> Server[Any]:
-    listing = types.ListToolsResult(tools=[to_mcp_tool(tool) for tool in tools.values()])
+def build_server(
+    tools: dict[str, ToolDef], executor: Executor, *, spec_version: str = "", profile: Profile = "full"
+) -> Server[Any]:
+    listed = listing(tools, profile)
+    schemas = {tool.name: tool.input_schema for tool in listed.tools}
+    index = SearchIndex.build(tools) if profile == "discovery" else None
 
     async def on_list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return listing
+        return listed
 
     async def on_call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
-        tool = tools.get(params.name)
-        if tool is None:
-            raise unknown_tool_error(params.name, tools)
+        if params.name not in schemas:
+            raise MCPError(types.INVALID_PARAMS, unknown_tool_message(params.name, schemas))  # type: ignore[arg-type]
 
         async def progress(done: float, total: float | None, message: str) -> None:
             await ctx.session.report_progress(done, total, message)  # a no-op unless the client asked
 
         try:
-            outcome = await executor.call(tool, params.arguments, progress)
+            if index is not None:
+                outcome = await _discovery_call(params.name, params.arguments or {}, tools, index, executor, progress)
+            else:
+                outcome = await executor.call(tools[params.name], params.arguments, progress)
         except Exception:
             # The SDK would turn this into a bare JSON-RPC -32603; the model deserves a result it can read.
-            log.exception("Unexpected error in %s", tool.name)
-            return types.CallToolResult(
-                content=[types.TextContent(text=f"{tool.name}: internal error in xapi-mcp (see its log).")],
-                is_error=True,
-            )
+            log.exception("Unexpected error in %s", params.name)
+            outcome = ToolOutcome(f"{params.name}: internal error in xapi-mcp (see its log).", True)
         content: list[types.ContentBlock] = [types.TextContent(text=outcome.text)]
         if outcome.note:
             content.append(types.TextContent(text=outcome.note))
         return types.CallToolResult(content=content, is_error=outcome.is_error)
 
-    def input_schema(name: str) -> dict[str, Any] | None:
-        # Lets the SDK check Mcp-Param-* headers without re-running tools/list on every call.
-        tool = tools.get(name)
-        return tool.input_schema if tool else None
-
+    instructions = DISCOVERY_INSTRUCTIONS if profile == "discovery" else INSTRUCTIONS
+    if profile == "lean":
+        instructions += LEAN_NOTE
     return Server(
         "xapi-mcp",
         version=__version__,
         title="X API",
         description=f"The X API v2 as MCP tools (spec {spec_version})".strip(),
-        instructions=INSTRUCTIONS,
-        get_tool_input_schema=input_schema,
+        instructions=instructions,
+        # Lets the SDK check Mcp-Param-* headers without re-running tools/list on every call.
+        get_tool_input_schema=schemas.get,
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,
     )
+
+
+async def _discovery_call(
+    name: str,
+    arguments: dict[str, Any],
+    tools: dict[str, ToolDef],
+    index: SearchIndex,
+    executor: Executor,
+    progress: Any,
+) -> ToolOutcome:
+    if name == SEARCH:
+        query = arguments.get("query")
+        if not isinstance(query, str) or not query.strip():
+            return ToolOutcome('search_x_api: give a query, e.g. {"query": "recent posts about AI"}.', True)
+        limit = arguments.get("limit", 8)
+        limit = limit if isinstance(limit, int) and 1 <= limit <= 25 else 8
+        return ToolOutcome(search_result(index, tools, query, limit))
+    target = arguments.get("name")
+    tool = tools.get(target) if isinstance(target, str) else None
+    if tool is None:
+        return ToolOutcome(f"{name}: {unknown_tool_message(str(target), tools)} Use search_x_api to find tools.", True)
+    if name == DESCRIBE:
+        return ToolOutcome(describe_result(tool))
+    inner = arguments.get("arguments", {})
+    if not isinstance(inner, dict):
+        return ToolOutcome(f"call_x_api: 'arguments' must be an object of {tool.name}'s arguments.", True)
+    return await executor.call(tool, inner, progress)  # the same path as a direct tool call

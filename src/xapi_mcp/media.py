@@ -95,7 +95,7 @@ def upload_tool(tools: dict[str, ToolDef]) -> ToolDef | None:
             "while X processes video). Returns media_id for createPosts' media.media_ids."
         ),
         input_schema=schema,
-        annotations={"destructiveHint": False, "openWorldHint": True},
+        annotations={"destructiveHint": False},
         plan=init.plan,
         tags=("Media",),
         operation_id="uploadMedia",

