@@ -214,12 +214,16 @@ def test_auth_command_reports_the_account(fake_x: tuple[FakeX, str]) -> None:
         cwd=REPO / "tests",
     )
     assert proc.stderr is not None
-    for line in proc.stderr:
-        match = URL.search(line)
-        if match:
-            assert browser(match.group(1)).status_code == 200
-            break
-    out, err = proc.communicate(timeout=30)
+    try:
+        for line in proc.stderr:
+            match = URL.search(line)
+            if match:
+                assert browser(match.group(1)).status_code == 200
+                break
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
     assert proc.returncode == 0, err
     token, secret = fake.issued[0]
     assert "Authorised as @fake_user." in out

@@ -320,7 +320,13 @@ def _serve(startup: Startup) -> None:
     routes = _oauth_routes(consent, settings, control=True)
     if not settings.callback_on_mcp_app():
         routes = [r for r in routes if r.path in ("/oauth/start", "/oauth/status")]
-    app = build_app(server, host=settings.mcp_host, health=health, on_shutdown=shutdown, extra_routes=routes)
+    app = build_app(
+        server,
+        host=settings.mcp_host,
+        health=health,
+        on_shutdown=shutdown,
+        extra_routes=routes,
+    )
     log.info(
         "Serving %d tools (X API spec %s) at http://%s:%d/mcp",
         len(startup.tools),

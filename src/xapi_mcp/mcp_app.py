@@ -96,7 +96,7 @@ def build_server(
     instructions = DISCOVERY_INSTRUCTIONS if profile == "discovery" else INSTRUCTIONS
     if profile == "lean":
         instructions += LEAN_NOTE
-    return Server(
+    server: Server[Any] = Server(
         "xapi-mcp",
         version=__version__,
         title="X API",
@@ -107,6 +107,10 @@ def build_server(
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,
     )
+    # The SDK installs an OpenTelemetry span middleware that does nothing without an exporter but
+    # still costs every request; tracing is not something this server offers.
+    server.middleware.clear()
+    return server
 
 
 async def _discovery_call(

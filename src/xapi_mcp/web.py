@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import html
 import ipaddress
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
@@ -18,10 +19,12 @@ import uvicorn
 from mcp.server import Server
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from xapi_mcp.auth.consent import Consent
 from xapi_mcp.auth.credentials import CredentialKind
@@ -114,6 +117,60 @@ def oauth_routes(
     return routes
 
 
+class JsonWhenPossible:
+    """Answer a 2026-07-28 POST with plain JSON unless it may need a stream.
+
+    The SDK's choice between one JSON answer and an SSE stream is per server. A stream is needed only
+    for progress notifications (a request with a progressToken) and for server-to-client requests
+    in 2025-11-25 sessions (confirmations); 2026-07-28 confirmations travel inside the result
+    (MRTR). Everything else takes the JSON answer, which skips a stream, a task group and a
+    memory channel per call.
+    """
+
+    _PLAIN = frozenset({"tools/list", "tools/call", "server/discover", "ping"})
+
+    def __init__(self, json_app: ASGIApp, stream_app: ASGIApp, max_body: int = 4 * 1024 * 1024) -> None:
+        self.json_app, self.stream_app, self.max_body = json_app, stream_app, max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        version = dict(scope.get("headers") or []).get(b"mcp-protocol-version", b"").decode("latin-1")
+        if scope["type"] != "http" or scope["method"] != "POST" or version in ("", *HANDSHAKE_PROTOCOL_VERSIONS):
+            await self.stream_app(scope, receive, send)  # sessions and streams stay with one manager
+            return
+        chunks, size, more = [], 0, True
+        while more and size <= self.max_body:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": more}
+            return await receive()
+
+        target = self.json_app if not more and _plain_request(body, self._PLAIN) else self.stream_app
+        await target(scope, replay, send)
+
+
+def _plain_request(body: bytes, methods: frozenset[str]) -> bool:
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return False
+    if not isinstance(message, dict) or message.get("method") not in methods:
+        return False
+    params = message.get("params")
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    return not (isinstance(meta, dict) and "progressToken" in meta)
+
+
 class _SignalFreeServer(uvicorn.Server):
     """A uvicorn server that leaves signal handling to whoever owns the process."""
 
@@ -165,21 +222,17 @@ def build_app(
     host: str,
     health: Callable[[], dict[str, Any]],
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
-    json_response: bool = False,
     extra_routes: list[Route] | None = None,
 ) -> Starlette:
-    manager = StreamableHTTPSessionManager(
-        app=server,
-        json_response=json_response,
-        security_settings=security_settings(host),
-    )
+    streams = StreamableHTTPSessionManager(app=server, security_settings=security_settings(host))
+    plain = StreamableHTTPSessionManager(app=server, json_response=True, security_settings=security_settings(host))
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", **health()})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with manager.run():
+        async with streams.run(), plain.run():
             try:
                 yield
             finally:
@@ -188,7 +241,11 @@ def build_app(
 
     return Starlette(
         routes=[
-            Route("/mcp", endpoint=StreamableHTTPASGIApp(manager), methods=["GET", "POST", "DELETE"]),
+            Route(
+                "/mcp",
+                endpoint=JsonWhenPossible(StreamableHTTPASGIApp(plain), StreamableHTTPASGIApp(streams)),
+                methods=["GET", "POST", "DELETE"],
+            ),
             Route("/healthz", endpoint=healthz, methods=["GET"]),
             *(extra_routes or []),
         ],
