@@ -146,3 +146,55 @@ def test_dns_rebinding_protection(stack) -> None:
     assert evil_origin.status_code == 403
     fine = httpx.post(url, json=body, headers={**headers, "Origin": "http://localhost:3000"})
     assert fine.status_code not in (403, 421)
+
+
+def modern_call(url: str, meta_extra: dict[str, Any]) -> httpx.Response:
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+        **meta_extra,
+    }
+    body = {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "tools/call",
+        "params": {"name": "getUsersByUsername", "arguments": {"username": "jack"}, "_meta": meta},
+    }
+    headers = {
+        "MCP-Protocol-Version": "2026-07-28",
+        "Accept": "application/json, text/event-stream",
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": "getUsersByUsername",
+    }
+    return httpx.post(url, json=body, headers=headers)
+
+
+def test_plain_json_unless_a_stream_is_needed(stack, fake: FakeX) -> None:
+    plain = modern_call(stack[1], {})
+    assert plain.headers["content-type"].startswith("application/json")
+    assert "X Developers" in plain.text
+    # With a progress token the call takes the streaming path (the SDK still answers in JSON when
+    # nothing was streamed; test_progress_reaches_the_client_over_http shows the stream working).
+    streamed = modern_call(stack[1], {"progressToken": "p1"})
+    assert streamed.status_code == 200 and "X Developers" in streamed.text
+
+
+def test_progress_reaches_the_client_over_http(stack, fake: FakeX) -> None:
+    import base64
+
+    seen: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(progress)
+
+    async def run() -> Any:
+        async with Client(stack[1]) as client:
+            data = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 100).decode()
+            return await client.call_tool(
+                "uploadMedia", {"data": data, "media_type": "image/png"}, progress_callback=on_progress
+            )
+
+    result = anyio.run(run)
+    assert not result.is_error, result.content[0].text
+    assert seen and seen[-1] == 3  # INIT, one chunk, done
