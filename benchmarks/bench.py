@@ -84,12 +84,7 @@ async def measure_mcp(url: str, sequential: int, concurrent_total: int) -> dict[
     async with Client(url) as client:
         for _ in range(20):  # warm up connections and code paths
             await client.call_tool(*CALL)
-        lists = []
-        for _ in range(10):
-            t = time.perf_counter()
-            listing = await client.list_tools(cache_mode="refresh")
-            lists.append(time.perf_counter() - t)
-        size = len(listing.model_dump_json(by_alias=True, exclude_none=True))
+        listed = await listing_stats(client)
         latencies = []
         for _ in range(sequential):
             t = time.perf_counter()
@@ -106,8 +101,7 @@ async def measure_mcp(url: str, sequential: int, concurrent_total: int) -> dict[
         await asyncio.gather(*(one() for _ in range(concurrent_total)))
         throughput = concurrent_total / (time.perf_counter() - t)
     return {
-        "tools_list_bytes": size,
-        "tools_list_ms": statistics.median(lists) * 1000,
+        **listed,
         "call_median_ms": statistics.median(latencies) * 1000,
         "call_p99_ms": percentile(latencies, 0.99) * 1000,
         "calls_per_s_50_concurrent": throughput,
@@ -184,11 +178,16 @@ def main() -> None:
 
 async def measure_listing(url: str) -> dict[str, Any]:
     async with Client(url) as client:
-        samples = []
-        for _ in range(10):
-            t = time.perf_counter()
-            listing = await client.list_tools(cache_mode="refresh")
-            samples.append(time.perf_counter() - t)
+        return await listing_stats(client)
+
+
+async def listing_stats(client: Client) -> dict[str, Any]:
+    """tools/list size and median latency over 10 fresh (uncached) listings."""
+    samples = []
+    for _ in range(10):
+        t = time.perf_counter()
+        listing = await client.list_tools(cache_mode="refresh")
+        samples.append(time.perf_counter() - t)
     size = len(listing.model_dump_json(by_alias=True, exclude_none=True))
     return {"tools_list_bytes": size, "tools_list_ms": statistics.median(samples) * 1000}
 

@@ -21,8 +21,9 @@ from xapi_mcp import __version__, logs
 from xapi_mcp.allowlist import Allowlist, AllowlistError
 from xapi_mcp.auth.consent import Consent
 from xapi_mcp.auth.credentials import CredentialKind, TokenStore
-from xapi_mcp.auth.oauth1 import ConsentError, OAuth1Flow
+from xapi_mcp.auth.oauth1 import OAuth1Flow
 from xapi_mcp.auth.oauth2 import OAuth2PkceFlow
+from xapi_mcp.auth.pending import ConsentError
 from xapi_mcp.catalog import Catalog, ToolDef, build_catalog
 from xapi_mcp.config import ConfigError, Settings
 from xapi_mcp.executor import Executor

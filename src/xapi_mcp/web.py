@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from xapi_mcp.auth.consent import Consent
 from xapi_mcp.auth.credentials import CredentialKind
-from xapi_mcp.auth.oauth1 import ConsentError
+from xapi_mcp.auth.pending import ConsentError
 
 log = logging.getLogger(__name__)
 

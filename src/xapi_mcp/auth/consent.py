@@ -17,8 +17,9 @@ import anyio
 import anyio.to_thread
 
 from xapi_mcp.auth.credentials import AuthRequirement, CredentialKind, TokenStore
-from xapi_mcp.auth.oauth1 import CallbackResult, ConsentError, OAuth1Flow
+from xapi_mcp.auth.oauth1 import OAuth1Flow
 from xapi_mcp.auth.oauth2 import OAuth2PkceFlow
+from xapi_mcp.auth.pending import CallbackResult, ConsentError
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """OAuth 2.0 authorization code + PKCE for the operations that accept only OAuth 2.0 user tokens.
 
-X's bookmarks and `getSpacesBuyers` accept nothing else. Same model as the OAuth 1.0a flow: one
-pending flow, the callback checked against it (`state`), tokens in memory only. With
-`offline.access` X returns a refresh token, used when a call comes back 401.
+X's bookmarks and `getSpacesBuyers` accept nothing else. Same model as the OAuth 1.0a flow (the
+pending-flow rules are in pending.py; the callback must present the pending `state`), tokens in
+memory only. With `offline.access` X returns a refresh token, used when a call comes back 401.
 """
 
 from __future__ import annotations
@@ -10,28 +10,19 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
-import anyio
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from xapi_mcp.auth.credentials import TokenStore
-from xapi_mcp.auth.oauth1 import CallbackResult
+from xapi_mcp.auth.pending import CallbackResult, PendingFlow
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class _Pending:
-    state: str
-    verifier: str
-    url: str
-    expires: float
+class OAuth2PkceFlow(PendingFlow):
+    label = "OAuth 2.0"
 
-
-class OAuth2PkceFlow:
     def __init__(
         self,
         store: TokenStore,
@@ -44,6 +35,7 @@ class OAuth2PkceFlow:
         scopes: Iterable[str],
         timeout: float = 300.0,
     ) -> None:
+        super().__init__(timeout)
         self.store = store
         self.client_id = client_id
         self.client_secret = client_secret
@@ -51,14 +43,9 @@ class OAuth2PkceFlow:
         self.token_url = token_url
         self.callback_url = callback_url
         self.scope = " ".join(sorted({*scopes, "offline.access"}))
-        self.timeout = timeout
-        self._pending: _Pending | None = None
-        self._lock = anyio.Lock()
-        self._done = anyio.Event()
 
-    @property
-    def pending(self) -> bool:
-        return self._pending is not None and self._pending.expires > time.monotonic()
+    def _has_tokens(self) -> bool:
+        return bool(self.store.oauth2_access_token)
 
     def _client(self) -> AsyncOAuth2Client:
         return AsyncOAuth2Client(
@@ -77,44 +64,33 @@ class OAuth2PkceFlow:
             verifier = secrets.token_urlsafe(64)
             async with self._client() as client:
                 url, state = client.create_authorization_url(self.authorize_url, code_verifier=verifier)
-            self._pending = _Pending(state, verifier, url, time.monotonic() + self.timeout)
-            self._done = anyio.Event()
-            log.info("Consent needed (OAuth 2.0): open %s to authorise xapi-mcp", url)
-            return url
+            return self._open(state, verifier, url)
 
     async def complete(self, params: Mapping[str, str]) -> CallbackResult:
         async with self._lock:
-            pending = self._pending
-            if pending is None:
-                return _reject("There is no OAuth 2.0 authorisation in progress (or it was already completed).")
-            if pending.expires <= time.monotonic():
-                self._pending = None
-                return _reject("This authorisation link expired. Start again from your MCP client.")
-            if not hmac.compare_digest(params.get("state", "").encode(), pending.state.encode()):
-                return _reject("This callback does not belong to the authorisation in progress.")
+            pending = self._current()
+            if isinstance(pending, CallbackResult):
+                return pending
+            if not hmac.compare_digest(params.get("state", "").encode(), pending.key.encode()):
+                return self._reject("This callback does not belong to the authorisation in progress.")
             if params.get("error"):
-                self._pending = None
-                self._done.set()
+                self._close()
                 if params["error"] == "access_denied":
-                    return _reject("You declined to authorise xapi-mcp. Nothing was changed.")
-                return _reject(f"X reported an error: {params['error'][:100]}.")
+                    return self._reject("You declined to authorise xapi-mcp. Nothing was changed.")
+                return self._reject(f"X reported an error: {params['error'][:100]}.")
             code = params.get("code", "")
             if not code:
-                return _reject("X's redirect has no authorization code; the authorisation cannot finish.")
+                return self._reject("X's redirect has no authorization code; the authorisation cannot finish.")
             try:
                 async with self._client() as client:
                     token = await client.fetch_token(
-                        self.token_url,
-                        grant_type="authorization_code",
-                        code=code,
-                        code_verifier=pending.verifier,
+                        self.token_url, grant_type="authorization_code", code=code, code_verifier=pending.secret
                     )
-            except Exception as exc:
-                self._pending = None
-                return _reject(f"X refused to exchange the code for a token ({type(exc).__name__}).")
-            self._pending = None
+            except Exception as exc:  # any failure leaves no tokens and is reported
+                self._close()
+                return self._reject(f"X refused to exchange the code for a token ({type(exc).__name__}).")
             self._store(token)
-            self._done.set()
+            self._close()
             log.info("Authorised with OAuth 2.0 (scopes: %s; tokens held in memory only)", token.get("scope", ""))
             return CallbackResult(True, "xapi-mcp is now authorised (OAuth 2.0). You can close this tab.")
 
@@ -133,19 +109,6 @@ class OAuth2PkceFlow:
         log.info("OAuth 2.0 access token refreshed")
         return True
 
-    async def wait(self, timeout: float | None = None) -> bool:
-        with anyio.move_on_after(self.timeout if timeout is None else timeout):
-            await self._done.wait()
-        return bool(self.store.oauth2_access_token)
-
     def _store(self, token: Mapping[str, object]) -> None:
-        self.store.set_oauth2_user(str(token["access_token"]), _optional(token.get("refresh_token")))
-
-
-def _optional(value: object) -> str | None:
-    return str(value) if value else None
-
-
-def _reject(message: str) -> CallbackResult:
-    log.warning("OAuth 2.0 callback rejected: %s", message)
-    return CallbackResult(False, message)
+        refresh = token.get("refresh_token")
+        self.store.set_oauth2_user(str(token["access_token"]), str(refresh) if refresh else None)
