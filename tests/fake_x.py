@@ -34,6 +34,7 @@ OAUTH2_USER_TOKEN = "fake-oauth2-user-token-BBBBBBBBBBBB"
 OAUTH2_CLIENT_ID = "fake-oauth2-client-id"
 OAUTH2_CLIENT_SECRET = "fake-oauth2-client-secret-CCCCCCCC"
 SCREEN_NAME = "fake_user"
+MCP_AUTH_TOKEN = "mcp-auth-token-for-tests-DDDDDDDDDDDD"  # not X's; the server's own, for remote binds
 BAD_CREDENTIALS = ("oauth1-bad-signature", "unknown-bearer", "unknown")
 # Every secret any fake handed out in this test session: no log line may ever contain one.
 ISSUED_SECRETS: list[str] = []

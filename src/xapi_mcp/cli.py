@@ -31,7 +31,7 @@ from xapi_mcp.mcp_app import build_server, listing, to_mcp_tool
 from xapi_mcp.media import upload_tool
 from xapi_mcp.profiles import PROFILES, Profile
 from xapi_mcp.spec import LoadedSpec, SpecError, load_spec
-from xapi_mcp.web import CallbackListener, build_app, oauth_routes
+from xapi_mcp.web import CallbackListener, build_app, is_loopback, oauth_routes
 
 log = logging.getLogger("xapi_mcp")
 
@@ -281,6 +281,17 @@ def _auth_in_terminal(startup: Startup, *, oauth2: bool) -> int:
 
 def _serve(startup: Startup) -> None:
     settings = startup.settings
+    auth_token = settings.mcp_auth_token.get_secret_value() if settings.mcp_auth_token else None
+    if auth_token:
+        logs.watch_secrets(lambda: [auth_token])
+    if settings.transport == "http" and not is_loopback(settings.mcp_host) and not auth_token:
+        print(
+            f"xapi-mcp: refusing to listen on {settings.mcp_host}: beyond this machine, anyone who reaches the "
+            "port could act as your X account. Set MCP_AUTH_TOKEN to a long random secret (clients then send "
+            "'Authorization: Bearer <token>'), or keep MCP_HOST=127.0.0.1.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
     store = token_store(settings)
     if settings.oauth_flow == "startup" and settings.consumer_key and not store.has_oauth1_user():
         try:
@@ -327,6 +338,7 @@ def _serve(startup: Startup) -> None:
         health=health,
         on_shutdown=shutdown,
         extra_routes=routes,
+        auth_token=auth_token,
     )
     log.info(
         "Serving %d tools (X API spec %s) at http://%s:%d/mcp",

@@ -41,6 +41,8 @@ class Settings(BaseModel):
     # The MCP endpoint.
     mcp_host: str = Field("127.0.0.1", alias="MCP_HOST")
     mcp_port: int = Field(8000, ge=0, le=65535, alias="MCP_PORT")
+    # Required when MCP_HOST is not loopback: clients send `Authorization: Bearer <token>` on /mcp.
+    mcp_auth_token: SecretStr | None = Field(None, alias="MCP_AUTH_TOKEN")
 
     # Credentials. Only ever held in memory.
     consumer_key: SecretStr | None = Field(None, alias="X_OAUTH_CONSUMER_KEY")
@@ -89,6 +91,7 @@ class Settings(BaseModel):
         "access_token_secret",
         "bearer_token",
         "oauth2_access_token",
+        "mcp_auth_token",
         "oauth2_client_id",
         "oauth2_client_secret",
         "oauth_base_url",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import html
 import ipaddress
 import json
@@ -216,6 +217,40 @@ class CallbackListener:
             self._server = self._task = None
 
 
+class RequireBearer:
+    """`Authorization: Bearer <MCP_AUTH_TOKEN>` on every request to the wrapped app (401 otherwise).
+
+    With a token, a browser page cannot drive the server (it cannot know the token), so on a
+    non-loopback bind the Host check gives way to it; a foreign Origin is still refused (403).
+    """
+
+    def __init__(self, app: ASGIApp, token: str, host: str) -> None:
+        self.app, self.expected, self.host = app, f"Bearer {token}".encode(), host
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            given = headers.get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                response = Response(
+                    "Missing or wrong bearer token: send Authorization: Bearer <MCP_AUTH_TOKEN>.",
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="xapi-mcp"'},
+                )
+                await response(scope, receive, send)
+                return
+            origin = headers.get(b"origin", b"").decode("latin-1")
+            if origin and not _origin_allowed(origin, self.host):
+                await Response("Invalid Origin header", status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _origin_allowed(origin: str, host: str) -> bool:
+    allowed = security_settings(host).allowed_origins
+    return origin in allowed or any(p.endswith(":*") and origin.startswith(p[:-1]) for p in allowed)
+
+
 def build_app(
     server: Server[Any],
     *,
@@ -223,9 +258,17 @@ def build_app(
     health: Callable[[], dict[str, Any]],
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
     extra_routes: list[Route] | None = None,
+    auth_token: str | None = None,
 ) -> Starlette:
-    streams = StreamableHTTPSessionManager(app=server, security_settings=security_settings(host))
-    plain = StreamableHTTPSessionManager(app=server, json_response=True, security_settings=security_settings(host))
+    checks = security_settings(host)
+    if auth_token and not is_loopback(host):
+        # Clients reach a 0.0.0.0 bind under names we cannot list; the token (plus Origin) guards it.
+        checks = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    streams = StreamableHTTPSessionManager(app=server, security_settings=checks)
+    plain = StreamableHTTPSessionManager(app=server, json_response=True, security_settings=checks)
+    mcp_endpoint: ASGIApp = JsonWhenPossible(StreamableHTTPASGIApp(plain), StreamableHTTPASGIApp(streams))
+    if auth_token:
+        mcp_endpoint = RequireBearer(mcp_endpoint, auth_token, host)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", **health()})
@@ -241,11 +284,7 @@ def build_app(
 
     return Starlette(
         routes=[
-            Route(
-                "/mcp",
-                endpoint=JsonWhenPossible(StreamableHTTPASGIApp(plain), StreamableHTTPASGIApp(streams)),
-                methods=["GET", "POST", "DELETE"],
-            ),
+            Route("/mcp", endpoint=mcp_endpoint, methods=["GET", "POST", "DELETE"]),
             Route("/healthz", endpoint=healthz, methods=["GET"]),
             *(extra_routes or []),
         ],
