@@ -312,6 +312,7 @@ def _serve(startup: Startup) -> None:
         rate_limit_wait=settings.rate_limit_wait,
         media_dir=settings.media_dir,
         tools=startup.catalog.tools,
+        dry_run=settings.dry_run,
     )
     server = build_server(startup.tools, executor, spec_version=startup.spec.version, profile=settings.tool_profile)
 

@@ -28,7 +28,7 @@ from xapi_mcp.auth.credentials import CredentialKind, MissingCredentials, TokenS
 from xapi_mcp.catalog import ToolDef
 from xapi_mcp.media import MediaError, read_media
 from xapi_mcp.ratelimits import RateLimits
-from xapi_mcp.results import ToolOutcome, http_error, parse_json, rate_limited, snippet, success
+from xapi_mcp.results import ToolOutcome, dumps, http_error, parse_json, rate_limited, snippet, success
 
 Progress = Callable[[float, float | None, str], Awaitable[None]]
 
@@ -59,6 +59,7 @@ class Executor:
         retry_budget: float = 20.0,
         media_dir: Path | None = None,
         tools: dict[str, ToolDef] | None = None,
+        dry_run: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.store = store
@@ -71,6 +72,7 @@ class Executor:
         self.limits = RateLimits()
         self.media_dir = media_dir
         self.tools = tools or {}  # the whole catalog: workflow tools call its operations
+        self.dry_run = dry_run
         self._client = client or httpx.AsyncClient(
             timeout=timeout,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
@@ -106,6 +108,8 @@ class Executor:
             # Lazy consent: the first call that needs a user starts the browser flow and says where to go.
             prompt = await self.consent.prompt(tool.auth) if self.consent is not None else None
             return ToolOutcome(f"{tool.name}: {prompt or exc}", True)
+        if self.dry_run:
+            return self._dry_run(tool, request, kind)
         return await self.send(tool, request, kind)
 
     async def send(self, tool: ToolDef, request: PreparedRequest, kind: CredentialKind) -> ToolOutcome:
@@ -149,20 +153,39 @@ class Executor:
                 return http_error(tool, request.method, request.path, kind, response, body)
             return success(tool, response, body, self.max_result_bytes)
 
-    async def _request(self, request: PreparedRequest, kind: CredentialKind) -> httpx.Response:
+    def _build(self, request: PreparedRequest) -> httpx.Request:
+        """The HTTP request, before signing: what is sent, and what a dry run shows."""
         body: dict[str, Any] = {}
         if request.multipart:
             body = {"data": {k: _form_value(v) for k, v in (request.body or {}).items()}, "files": request.files}
         elif request.has_body:
             body = {"json": request.body}
-        started = time.perf_counter()
-        response = await self._client.request(
+        return self._client.build_request(
             request.method,
             self.base_url + request.path,
             params=tuple(request.query) if request.query else None,
             headers=request.headers or None,
-            auth=self.store.signer(kind) or httpx.USE_CLIENT_DEFAULT,
             **body,
+        )
+
+    def _dry_run(self, tool: ToolDef, request: PreparedRequest, kind: CredentialKind) -> ToolOutcome:
+        built = self._build(request)
+        headers = {k: v for k, v in built.headers.items() if k.lower() != "authorization"}
+        if kind is not CredentialKind.NONE:
+            headers["authorization"] = f"<{kind.value}, redacted>"
+        body: Any = None
+        if request.multipart:
+            files = {name: f"{file[0]} ({len(file[1])} bytes)" for name, file in request.files.items()}
+            body = {"multipart": {**{k: _form_value(v) for k, v in (request.body or {}).items()}, **files}}
+        elif built.content:
+            body = json.loads(built.content)
+        shown = {"method": built.method, "url": str(built.url), "headers": headers, "body": body}
+        return ToolOutcome(dumps(shown), note=f"X_API_DRY_RUN=1: {tool.name} was not sent to X.")
+
+    async def _request(self, request: PreparedRequest, kind: CredentialKind) -> httpx.Response:
+        started = time.perf_counter()
+        response = await self._client.send(
+            self._build(request), auth=self.store.signer(kind) or httpx.USE_CLIENT_DEFAULT
         )
         if log.isEnabledFor(logging.DEBUG):  # X_API_DEBUG / -v; the log formatter redacts secrets
             log.debug(
