@@ -61,6 +61,8 @@ def server_env(x_base_url: str, **extra: str) -> dict[str, str]:
         X_OAUTH_ACCESS_TOKEN=fake_x.ACCESS_TOKEN,
         X_OAUTH_ACCESS_TOKEN_SECRET=fake_x.ACCESS_TOKEN_SECRET,
         X_BEARER_TOKEN=fake_x.BEARER_TOKEN,
+        # Most tests are about what is sent; confirmation has its own tests (test_confirm.py).
+        X_API_CONFIRM_WRITES="0",
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

@@ -81,7 +81,7 @@ def test_every_tool_sends_spec_valid_requests_with_the_right_credentials(prism: 
         CONSUMER_KEY, CONSUMER_SECRET, ACCESS_TOKEN, ACCESS_TOKEN_SECRET, BEARER_TOKEN, OAUTH2_USER_TOKEN
     )
     executor = Executor(base, store, client=client)
-    server = build_server(tools, executor)
+    server = build_server(tools, executor, confirm_writes=False)
     failures: list[str] = []
     calls = 0
 

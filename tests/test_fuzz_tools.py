@@ -81,7 +81,7 @@ def mcp(tmp_path_factory) -> Iterator[tuple[BlockingPortal, Client, list[httpx.R
         store.bearer_token, store.oauth2_access_token = fx.BEARER_TOKEN, fx.OAUTH2_USER_TOKEN
         http = portal.call(lambda: _client(record))
         executor = Executor(base, store, client=http, max_retries=0)
-        with portal.wrap_async_context_manager(Client(build_server(TOOLS, executor))) as client:
+        with portal.wrap_async_context_manager(Client(build_server(TOOLS, executor, confirm_writes=False))) as client:
             yield portal, client, seen
         portal.call(executor.aclose)
 

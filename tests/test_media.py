@@ -58,7 +58,7 @@ def call(x_url: str, media_dir: Path | None, name: str, args: dict[str, Any]) ->
     catalog = tools()
     store = TokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET, fx.BEARER_TOKEN)
     executor = Executor(x_url, store, media_dir=media_dir, tools=catalog)
-    server = build_server(catalog, executor)
+    server = build_server(catalog, executor, confirm_writes=False)
     seen: list[float] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:

@@ -62,7 +62,7 @@ def server_and_fake(fake_url: str, profile: str, allow: str = "") -> tuple[Any, 
     tools, _ = Allowlist.from_sources(allow=allow).apply(catalog())
     store = TokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET, fx.BEARER_TOKEN)
     executor = Executor(fake_url, store, tools=tools)
-    return build_server(tools, executor, profile=profile), executor  # type: ignore[arg-type]
+    return build_server(tools, executor, profile=profile, confirm_writes=False), executor  # type: ignore[arg-type]
 
 
 def run_calls(fake_url: str, profile: str, calls: list[tuple[str, dict[str, Any]]], allow: str = "") -> list[Any]:

@@ -314,7 +314,13 @@ def _serve(startup: Startup) -> None:
         tools=startup.catalog.tools,
         dry_run=settings.dry_run,
     )
-    server = build_server(startup.tools, executor, spec_version=startup.spec.version, profile=settings.tool_profile)
+    server = build_server(
+        startup.tools,
+        executor,
+        spec_version=startup.spec.version,
+        profile=settings.tool_profile,
+        confirm_writes=settings.confirm_writes,
+    )
 
     async def shutdown() -> None:
         await consent.aclose()

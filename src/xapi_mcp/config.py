@@ -80,6 +80,8 @@ class Settings(BaseModel):
     max_result_bytes: int = Field(100_000, ge=1_000, alias="X_API_MAX_RESULT_BYTES")
     rate_limit_wait: float = Field(0.0, ge=0, le=900, alias="X_API_RATE_LIMIT_WAIT")
     media_dir: Path | None = Field(None, alias="X_MEDIA_DIR")
+    # Ask the person (MCP elicitation) before any tool that writes to X.
+    confirm_writes: bool = Field(True, alias="X_API_CONFIRM_WRITES")
     # Answer every call with the exact request it would send (credentials redacted); send nothing.
     dry_run: bool = Field(False, alias="X_API_DRY_RUN")
 

@@ -15,7 +15,8 @@ import mcp_types as types
 from mcp.server import Server, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
-from xapi_mcp import __version__
+from xapi_mcp import __version__, confirm
+from xapi_mcp.arguments import ArgumentError, prepare, validate_arguments
 from xapi_mcp.catalog import ToolDef
 from xapi_mcp.discovery import DESCRIBE, SEARCH, SearchIndex, describe_result, discovery_tools, search_result
 from xapi_mcp.executor import Executor, ToolOutcome
@@ -61,7 +62,12 @@ def unknown_tool_message(name: str, tools: dict[str, ToolDef]) -> str:
 
 
 def build_server(
-    tools: dict[str, ToolDef], executor: Executor, *, spec_version: str = "", profile: Profile = "full"
+    tools: dict[str, ToolDef],
+    executor: Executor,
+    *,
+    spec_version: str = "",
+    profile: Profile = "full",
+    confirm_writes: bool = True,
 ) -> Server[Any]:
     listed = listing(tools, profile)
     schemas = {tool.name: tool.input_schema for tool in listed.tools}
@@ -72,7 +78,9 @@ def build_server(
     ) -> types.ListToolsResult:
         return listed
 
-    async def on_call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def on_call_tool(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
         if params.name not in schemas:
             raise MCPError(types.INVALID_PARAMS, unknown_tool_message(params.name, schemas))  # type: ignore[arg-type]
 
@@ -81,9 +89,21 @@ def build_server(
 
         try:
             if index is not None:
-                outcome = await _discovery_call(params.name, params.arguments or {}, tools, index, executor, progress)
+                target = _discovery_target(params.name, params.arguments or {}, tools, index)
             else:
-                outcome = await executor.call(tools[params.name], params.arguments, progress)
+                target = (tools[params.name], params.arguments or {})
+            if isinstance(target, ToolOutcome):
+                outcome = target
+            else:
+                tool, arguments = target
+                asked = None
+                if confirm_writes and not executor.dry_run and confirm.needs_confirmation(tool):
+                    asked = _invalid(tool, arguments) or await confirm.ask(
+                        ctx, params, tool, arguments, executor.store.screen_name
+                    )
+                if isinstance(asked, types.InputRequiredResult):
+                    return asked
+                outcome = asked or await executor.call(tool, arguments, progress)
         except Exception:
             # The SDK would turn this into a bare JSON-RPC -32603; the model deserves a result it can read.
             log.exception("Unexpected error in %s", params.name)
@@ -113,14 +133,22 @@ def build_server(
     return server
 
 
-async def _discovery_call(
-    name: str,
-    arguments: dict[str, Any],
-    tools: dict[str, ToolDef],
-    index: SearchIndex,
-    executor: Executor,
-    progress: Any,
-) -> ToolOutcome:
+def _invalid(tool: ToolDef, arguments: dict[str, Any]) -> ToolOutcome | None:
+    """Arguments that cannot make a request are reported before anyone is asked to approve it."""
+    try:
+        if tool.runner is not None:
+            validate_arguments(tool, arguments)
+        else:
+            prepare(tool, arguments)
+    except ArgumentError as exc:
+        return ToolOutcome(str(exc), True)
+    return None
+
+
+def _discovery_target(
+    name: str, arguments: dict[str, Any], tools: dict[str, ToolDef], index: SearchIndex
+) -> ToolOutcome | tuple[ToolDef, dict[str, Any]]:
+    """search/describe answers, or the (tool, arguments) that call_x_api runs like a direct call."""
     if name == SEARCH:
         query = arguments.get("query")
         if not isinstance(query, str) or not query.strip():
@@ -137,4 +165,4 @@ async def _discovery_call(
     inner = arguments.get("arguments", {})
     if not isinstance(inner, dict):
         return ToolOutcome(f"call_x_api: 'arguments' must be an object of {tool.name}'s arguments.", True)
-    return await executor.call(tool, inner, progress)  # the same path as a direct tool call
+    return tool, inner

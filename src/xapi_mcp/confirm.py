@@ -1,0 +1,87 @@
+"""Ask the person before a tool writes to X (X_API_CONFIRM_WRITES, on by default).
+
+X's developer rules make the person answerable for every post, like, follow and DM an agent sends.
+Every tool that is not read-only asks first, through MCP elicitation:
+- 2026-07-28 clients: the call returns `InputRequiredResult` with the question; the client asks
+  the person and calls again carrying the answer (MRTR).
+- 2025-11-25 clients that declare elicitation: a pushed `elicitation/create` during the call.
+- clients without elicitation: an error result saying how to turn confirmation off. Never a
+  silent send.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import mcp_types as types
+from mcp.server import ServerRequestContext
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from xapi_mcp.catalog import ToolDef
+from xapi_mcp.results import ToolOutcome
+
+KEY = "confirm"
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"confirm": {"type": "boolean", "title": "Send it?", "default": True}},
+    "required": ["confirm"],
+}
+
+
+def needs_confirmation(tool: ToolDef) -> bool:
+    return tool.plan.method != "GET"
+
+
+def describe_action(tool: ToolDef, arguments: dict[str, Any], who: str | None) -> str:
+    """What the person is agreeing to, in their terms: "Create or Edit Post as @jack: «hello»"."""
+    actor = f"@{who}" if who else "the authorised X account"
+    text = arguments.get("text")
+    if isinstance(text, str):
+        detail = f"«{text[:280]}»"
+    else:
+        shown = json.dumps(arguments, ensure_ascii=False, separators=(", ", ": "))
+        detail = shown if len(shown) <= 300 else shown[:299] + "…"
+    return f"{tool.title or tool.name} as {actor}: {detail}"
+
+
+def _supports_elicitation(ctx: ServerRequestContext[Any]) -> bool:
+    capabilities = ctx.session.client_capabilities
+    return capabilities is not None and capabilities.elicitation is not None
+
+
+def _accepted(result: Any) -> bool:
+    if not isinstance(result, types.ElicitResult) or result.action != "accept":
+        return False
+    return (result.content or {}).get(KEY, True) is not False
+
+
+async def ask(
+    ctx: ServerRequestContext[Any],
+    params: types.CallToolRequestParams,
+    tool: ToolDef,
+    arguments: dict[str, Any],
+    who: str | None,
+) -> types.InputRequiredResult | ToolOutcome | None:
+    """None: go ahead. An InputRequiredResult: return it (the client will ask and call again).
+    A ToolOutcome: the answer to return instead of sending (declined, or no way to ask)."""
+    message = describe_action(tool, arguments, who)
+    declined = ToolOutcome(f"{tool.name}: the person declined ({message}). Nothing was sent to X.", True)
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        answer = (params.input_responses or {}).get(KEY)
+        if answer is not None:
+            return None if _accepted(answer) else declined
+        if _supports_elicitation(ctx):
+            request = types.ElicitRequest(
+                params=types.ElicitRequestFormParams(message=message, requested_schema=SCHEMA)
+            )
+            return types.InputRequiredResult(input_requests={KEY: request})
+    elif _supports_elicitation(ctx):
+        result = await ctx.session.elicit_form(message, SCHEMA, related_request_id=ctx.request_id)
+        return None if _accepted(result) else declined
+    return ToolOutcome(
+        f"{tool.name} writes to X ({message}) and needs the person's confirmation, but this MCP client cannot "
+        "ask (it does not support elicitation). Nothing was sent. To let this client write without asking, "
+        "start xapi-mcp with X_API_CONFIRM_WRITES=0 (you are then answerable for what the agent sends).",
+        True,
+    )
