@@ -8,6 +8,7 @@ configured secret or a token a fake issued during the session.
 from __future__ import annotations
 
 from tests import fake_x as fx
+from tests import fake_xai
 from tests.servers import LOG_DIR
 
 CONFIGURED = (
@@ -18,6 +19,7 @@ CONFIGURED = (
     fx.OAUTH2_USER_TOKEN,
     fx.OAUTH2_CLIENT_SECRET,
     fx.MCP_AUTH_TOKEN,
+    fake_xai.API_KEY,
 )
 
 

@@ -80,6 +80,11 @@ class Settings(BaseModel):
     max_result_bytes: int = Field(100_000, ge=1_000, alias="X_API_MAX_RESULT_BYTES")
     rate_limit_wait: float = Field(0.0, ge=0, le=900, alias="X_API_RATE_LIMIT_WAIT")
     media_dir: Path | None = Field(None, alias="X_MEDIA_DIR")
+    # The local Grok test client (`xapi-mcp grok`).
+    xai_api_key: SecretStr | None = Field(None, alias="XAI_API_KEY")
+    xai_model: str = Field("grok-4-1-fast", alias="XAI_MODEL")
+    xai_base_url: str = Field("https://api.x.ai/v1", alias="XAI_BASE_URL")
+    mcp_server_url: str | None = Field(None, alias="MCP_SERVER_URL")
     # Ask the person (MCP elicitation) before any tool that writes to X.
     confirm_writes: bool = Field(True, alias="X_API_CONFIRM_WRITES")
     # Answer every call with the exact request it would send (credentials redacted); send nothing.
@@ -96,6 +101,8 @@ class Settings(BaseModel):
         "bearer_token",
         "oauth2_access_token",
         "mcp_auth_token",
+        "xai_api_key",
+        "mcp_server_url",
         "oauth2_client_id",
         "oauth2_client_secret",
         "oauth_base_url",
