@@ -48,6 +48,15 @@ def test_read_only_preset(tools) -> None:
         Allowlist.from_sources(allow="@nope")
 
 
+def test_no_dm_preset(tools) -> None:
+    dm = {n for n, t in tools.items() if {"Direct Messages", "Chat"} & set(t.tags) or "Dms" in n}
+    assert {"createDirectMessagesByParticipantId", "sendChatMessage", "blockUsersDms"} <= dm
+    names = set(allowed(tools, allow="@no-dm"))
+    assert names == set(tools) - dm
+    read_no_dm = set(allowed(tools, allow="@read-only,@no-dm"))
+    assert read_no_dm and not read_no_dm & dm and all(tools[n].plan.method == "GET" for n in read_no_dm)
+
+
 def test_file_rules_with_comments(tools, tmp_path: Path) -> None:
     rules = tmp_path / "allow.txt"
     rules.write_text("# my tools\ntag:Users   # people\n!unfollowUser\n\ngetPostsById\n")

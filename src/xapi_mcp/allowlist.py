@@ -2,7 +2,7 @@
 
 Rules, in order, each either allowing or denying (`!rule`):
 - an exact tool name (`getUsersByUsername`), a glob (`get*`, `*Bookmark*`), `tag:Users`,
-- `@read-only` (every GET) and `@all`.
+- `@read-only` (every GET), `@no-dm` (removes every direct-message and XChat tool), and `@all`.
 With no allow rule at all, every tool is allowed and only the deny rules apply. The last matching
 rule wins, so `tag:Users` then `!unfollowUser` means "Users tools except unfollowUser".
 XMCP's `X_API_TOOL_ALLOWLIST` (a comma list of names), `X_API_TOOL_DENYLIST` and
@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,8 @@ from xapi_mcp.catalog import ToolDef
 
 log = logging.getLogger(__name__)
 
-PRESETS = {"@all", "@read-only"}
+PRESETS = {"@all", "@read-only", "@no-dm"}
+_DM = re.compile(r"DirectMessages|Dms$|Chat")
 
 
 class AllowlistError(Exception):
@@ -41,6 +43,8 @@ class Rule:
             return True
         if pattern == "@read-only":
             return tool.plan.method == "GET"
+        if pattern == "@no-dm":
+            return bool(_DM.search(tool.name)) or bool({"Direct Messages", "Chat"} & set(tool.tags))
         if pattern.lower().startswith("tag:"):
             wanted = pattern[4:].strip().lower()
             return any(tag.lower() == wanted for tag in tool.tags)
@@ -109,8 +113,8 @@ def _split(text: str) -> list[str]:
 
 
 def _parse(item: str, origin: str) -> Rule:
-    deny = item.startswith("!")
-    pattern = item[1:].strip() if deny else item
+    deny = item.startswith("!") or item == "@no-dm"  # a preset that only ever removes tools
+    pattern = item[1:].strip() if item.startswith("!") else item
     if pattern.startswith("@") and pattern not in PRESETS:
         raise AllowlistError(f"Unknown preset '{pattern}' in {origin}; the presets are {', '.join(sorted(PRESETS))}.")
     return Rule(pattern, deny, origin)
