@@ -27,6 +27,7 @@ def test_snippets_are_valid_json_and_point_at_the_default_endpoint() -> None:
     urls = [e.get("url") or e.get("serverUrl") for s in SNIPPETS for entry in s.values() for e in entry.values()]
     assert urls.count(default) == 3
     assert f"claude mcp add --transport http x-api {default}" in README
+    assert "claude mcp add x-api -- xapi-mcp --transport stdio" in README  # the args the stdio test runs
 
 
 def test_http_snippet_connects(fake_x: tuple[FakeX, str]) -> None:
