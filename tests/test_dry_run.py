@@ -55,3 +55,29 @@ def test_dry_run_shows_exactly_what_is_sent(fake_x: tuple[FakeX, str], index: in
     text = json.dumps(shown)
     for secret in (fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET, fx.CONSUMER_SECRET, fx.BEARER_TOKEN):
         assert secret not in text
+
+
+def test_dry_run_of_the_upload_workflow_shows_its_first_request(fake_x: tuple[FakeX, str]) -> None:
+    import base64
+
+    from xapi_mcp.media import upload_tool
+
+    fake, url = fake_x
+    tools = dict(catalog_for("2.159").tools)
+    upload = upload_tool(tools)
+    assert upload is not None
+
+    async def go() -> ToolOutcome:
+        executor = Executor(url, TokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, "t", "s"), tools=tools, dry_run=True)
+        try:
+            data = base64.b64encode(b"\x89PNG" + b"0" * 60).decode()
+            return await executor.call(upload, {"data": data, "media_type": "image/png"})
+        finally:
+            await executor.aclose()
+
+    outcome = anyio.run(go)
+    assert not outcome.is_error, outcome.text
+    shown = json.loads(outcome.text)
+    assert shown["url"].endswith("/2/media/upload/initialize")
+    assert shown["body"] == {"media_type": "image/png", "total_bytes": 64, "media_category": "tweet_image"}
+    assert "then 1 APPEND request(s)" in outcome.note and fake.requests == []

@@ -125,7 +125,12 @@ async def run_upload(
 
     init_args = {"media_type": media_type, "total_bytes": total, "media_category": category}
     outcome, body = await _step(executor, tools["initializeMediaUpload"], init_args)
-    if outcome.is_error:
+    if outcome.is_error or executor.dry_run:
+        if executor.dry_run:  # later steps need the media id X would have returned
+            plan = (
+                f"then {chunks} APPEND request(s) of up to {CHUNK_BYTES // 2**20} MB, FINALIZE and, for video, STATUS"
+            )
+            return ToolOutcome(outcome.text, note=f"X_API_DRY_RUN=1: uploadMedia would send this INIT, {plan}.")
         return outcome
     media_id = str(_data(body).get("id") or _data(body).get("media_id") or "")
     if not media_id:
