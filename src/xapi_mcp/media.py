@@ -125,13 +125,12 @@ async def run_upload(
 
     init_args = {"media_type": media_type, "total_bytes": total, "media_category": category}
     outcome, body = await _step(executor, tools["initializeMediaUpload"], init_args)
-    if outcome.is_error or executor.dry_run:
-        if executor.dry_run:  # later steps need the media id X would have returned
-            plan = (
-                f"then {chunks} APPEND request(s) of up to {CHUNK_BYTES // 2**20} MB, FINALIZE and, for video, STATUS"
-            )
-            return ToolOutcome(outcome.text, note=f"X_API_DRY_RUN=1: uploadMedia would send this INIT, {plan}.")
+    if outcome.is_error:
         return outcome
+    if executor.dry_run:  # the later steps need the media id X would have returned
+        size = CHUNK_BYTES // 2**20
+        plan = f"then {chunks} APPEND request(s) of up to {size} MB, FINALIZE and, for video, STATUS"
+        return ToolOutcome(outcome.text, note=f"X_API_DRY_RUN=1: uploadMedia would send this INIT, {plan}.")
     media_id = str(_data(body).get("id") or _data(body).get("media_id") or "")
     if not media_id:
         return ToolOutcome(f"uploadMedia: X's INIT answer has no media id: {outcome.text[:300]}", True)
