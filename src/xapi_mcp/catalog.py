@@ -87,6 +87,9 @@ class ToolDef:
     auth: AuthRequirement
     aliases: dict[str, str] = field(default_factory=dict)  # spec spelling -> tool argument
     arg_types: dict[str, ParamPlan] = field(default_factory=dict)
+    # Argument descriptions every profile shows: ours (file arguments), and where a name cannot say
+    # it (an `id` that must be the caller's own). The rest of X's wording is in describe_x_api.
+    notes: dict[str, str] = field(default_factory=dict)
     # Tools that are a workflow of several requests (uploadMedia): (executor, tool, arguments, progress).
     runner: Callable[..., Awaitable[Any]] | None = None
 
@@ -230,6 +233,7 @@ def _build_tool(
     check_props: Schema = {}
     aliases: dict[str, str] = {}
     plans: list[ParamPlan] = []
+    notes: dict[str, str] = {}
     taken: set[str] = set()
     for (spec_name, location), param in merged.items():
         arg = _safe_arg(spec_name, taken)
@@ -240,6 +244,8 @@ def _build_tool(
         shown = to_portable(schema, resolver)
         description = _param_description(param, shown)
         properties[arg] = {**({"description": description} if description else {}), **shown}
+        if location == "path" and _OWN_ID.search(description):
+            notes[arg] = OWN_ID_NOTE
         is_required = bool(param.get("required")) or location == "path"
         if is_required:
             required.append(arg)
@@ -265,6 +271,7 @@ def _build_tool(
             check_props[arg] = {}  # the body validator checks these in their full form
         for arg in body.file_args:
             check_props[arg] = {"type": "string", "minLength": 1}
+            notes[arg] = properties[arg]["description"]
 
     title = str(operation.get("summary") or "").strip()
     description = trim_description(operation.get("description"), limit=300)
@@ -305,9 +312,14 @@ def _build_tool(
         auth=AuthRequirement.from_security(security if isinstance(security, list) else None, kinds),
         aliases=aliases,
         arg_types={p.arg: p for p in plans},
+        notes=notes,
     )
 
 
+# X's wording for a path `id` that must be the authenticated user's own ("The ID of the authenticated
+# source User that is requesting to like the Post"); other IDs are clear from the name and the tool.
+_OWN_ID = re.compile(r"\bauthenticated source user\b", re.I)
+OWN_ID_NOTE = "The authenticated user's own ID."
 _SAYS_ONLY_LIST_OF = re.compile(r"^A comma[- ]separated list of [^.]*\.?$", re.I)
 
 

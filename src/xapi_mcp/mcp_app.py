@@ -20,7 +20,7 @@ from xapi_mcp.arguments import ArgumentError, prepare, validate_arguments
 from xapi_mcp.catalog import ToolDef
 from xapi_mcp.discovery import DESCRIBE, SEARCH, SearchIndex, describe_result, discovery_tools, search_result
 from xapi_mcp.executor import Executor, ToolOutcome
-from xapi_mcp.profiles import LEAN_NOTE, Profile, lean_view
+from xapi_mcp.profiles import LEAN_NOTE, Profile, view
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,7 @@ DISCOVERY_INSTRUCTIONS = (
 
 
 def to_mcp_tool(tool: ToolDef, profile: Profile = "full") -> types.Tool:
-    description, schema, title = tool.description, tool.input_schema, tool.title or None
-    if profile == "lean":
-        (description, schema), title = lean_view(tool), None
+    title, description, schema = view(tool, profile)
     return types.Tool(
         name=tool.name,
         title=title,

@@ -102,6 +102,7 @@ def upload_tool(tools: dict[str, ToolDef]) -> ToolDef | None:
         args_validator=Draft202012Validator({**schema, "additionalProperties": False}),
         auth=init.auth,
         runner=run_upload,
+        notes={name: prop["description"] for name, prop in properties.items()},
     )
 
 

@@ -1,9 +1,13 @@
 """How much of each tool the tool list shows (X_API_TOOL_PROFILE).
 
-- full: every tool with every enum and constraint.
-- lean: the same tools, shown briefly: one-line descriptions, no titles, types and `required` kept,
-  short enums kept, long enums (the `*_fields`/`expansions` lists) and other constraints left to
-  the server, which enforces them all and names the allowed values when a call gets one wrong.
+Every byte of a tool list is paid for in context on every turn, so each profile shows the least that
+lets a model call the tool right, and the server enforces the rest:
+- full: every tool with every enum and constraint, titles and descriptions; argument descriptions
+  only where the name and schema cannot say it (`ToolDef.notes`). X's own argument wording stays
+  available through describe_x_api and the error messages.
+- lean: the same tools as title, argument names, types, `required` and short enums. Query lists
+  (`ids`, the `*_fields` and `expansions` value lists) are shown as comma-separated strings, which
+  is how X takes them; a wrong value gets the allowed ones back.
 - discovery: three tools (search, describe, call) in place of the catalog.
 Only what is *shown* changes: validation always uses the spec's full schemas.
 """
@@ -19,38 +23,67 @@ Profile = Literal["full", "lean", "discovery"]
 PROFILES: tuple[Profile, ...] = ("full", "lean", "discovery")
 
 LEAN_NOTE = (
-    " Tool schemas are abbreviated: *_fields and expansions take field names, and when an argument "
-    "is wrong the error names what is allowed."
+    " Tool schemas are abbreviated: *_fields and expansions take comma-separated field names, and when an "
+    "argument is wrong the error names what is allowed."
 )
-_LEAN_KEYS = {"type", "properties", "required", "items", "enum", "description"}
+_LEAN_KEYS = {"type", "properties", "required", "items", "enum"}
 _SHORT_ENUM = 8
 
 
-def lean_view(tool: ToolDef) -> tuple[str, Schema]:
-    """(description, input schema) as the lean profile shows them."""
-    required = set(tool.input_schema.get("required", []))
-    properties = {
-        name: _slim(schema, describe=name in required) for name, schema in tool.input_schema["properties"].items()
-    }
-    schema: Schema = {"type": "object", "properties": properties}
-    if required:
-        schema["required"] = tool.input_schema["required"]
-    return trim_description(tool.description, 80), schema
+def view(tool: ToolDef, profile: Profile) -> tuple[str | None, str, Schema]:
+    """(title, description, input schema) as `profile` shows them."""
+    if profile == "lean":
+        return None, _lean_description(tool), _with_notes(tool, _lean_schema(tool))
+    return tool.title or None, tool.description, _with_notes(tool, _undescribed(tool.input_schema))
 
 
-def _slim(schema: Schema, *, describe: bool) -> Schema:
+def _with_notes(tool: ToolDef, schema: Schema) -> Schema:
+    for arg, note in tool.notes.items():
+        schema["properties"][arg] = {"description": note, **schema["properties"][arg]}
+    return schema
+
+
+def _undescribed(schema: Schema) -> Schema:
+    """`schema` without `description` keywords (a property *named* description stays)."""
     out: Schema = {}
     for key, value in schema.items():
-        if key not in _LEAN_KEYS or (key == "description" and not describe):
-            continue
-        if key == "enum" and len(value) > _SHORT_ENUM:
+        if key == "description":
             continue
         if key == "properties":
-            value = {name: _slim(sub, describe=False) for name, sub in value.items()}
+            value = {name: _undescribed(sub) for name, sub in value.items()}
         elif key == "items":
-            value = _slim(value, describe=False)
-        elif key == "description":
-            value = trim_description(value, 60)
+            value = _undescribed(value)
+        out[key] = value
+    return out
+
+
+def _lean_description(tool: ToolDef) -> str:
+    text = tool.title or trim_description(tool.description, 60)
+    note = tool.plan.body.note if tool.plan.body is not None else ""
+    return f"{text}. Body: {note}" if note else text
+
+
+def _lean_schema(tool: ToolDef) -> Schema:
+    listed = {p.arg for p in tool.plan.params if p.location == "query" and p.is_array}
+    properties = {
+        name: {"type": "string"} if name in listed else _slim(schema)
+        for name, schema in tool.input_schema["properties"].items()
+    }
+    schema: Schema = {"type": "object", "properties": properties}
+    if "required" in tool.input_schema:
+        schema["required"] = tool.input_schema["required"]
+    return schema
+
+
+def _slim(schema: Schema) -> Schema:
+    out: Schema = {}
+    for key, value in schema.items():
+        if key not in _LEAN_KEYS or (key == "enum" and len(value) > _SHORT_ENUM):
+            continue
+        if key == "properties":
+            value = {name: _slim(sub) for name, sub in value.items()}
+        elif key == "items":
+            value = _slim(value)
         out[key] = value
     return out
 
