@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx2 as httpx
 from authlib.integrations.httpx_client import OAuth1Auth
-from authlib.integrations.httpx_client.utils import build_request
 
 
 class CredentialKind(enum.Enum):
@@ -65,15 +64,14 @@ class OAuth1Signer(OAuth1Auth):
     authlib's `ClientAuth.prepare` returns an empty body for anything not form-encoded (JSON is
     not part of the signature base string), and its httpx `OAuth1Auth` sends that empty body:
     every signed POST would reach X without its JSON (authlib issue #543). We sign with authlib
-    and send the original body.
+    and add only its Authorization header to the request as built (header signing changes
+    nothing else), which also spares building the request a second time.
     """
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        url, headers, body = self.prepare(request.method, str(request.url), request.headers, request.content)
-        if not body:
-            body = request.content
-        headers["Content-Length"] = str(len(body))
-        yield build_request(url=url, headers=headers, body=body, initial_request=request)
+        _, headers, _ = self.prepare(request.method, str(request.url), request.headers, request.content)
+        request.headers["Authorization"] = headers["Authorization"]
+        yield request
 
     def __repr__(self) -> str:
         return "OAuth1Signer(***)"
