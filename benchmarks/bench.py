@@ -1,11 +1,15 @@
 """xapi-mcp against a direct httpx baseline, in one run, on loopback.
 
-    python benchmarks/bench.py            # full run (500 sequential calls, 2000 concurrent)
+    python benchmarks/bench.py            # full run (500 sequential calls, 3000 concurrent, per series)
     python benchmarks/bench.py --quick    # a few calls, to prove it works (CI)
 
 A fake X API runs in its own process. The baseline is a direct httpx2 call to the same fake
 endpoint with the same OAuth 1.0a signature, so the difference is what xapi-mcp adds: the MCP
-client and server, argument validation and result shaping. Prints a table and writes JSON.
+client and server, argument validation and result shaping. Two more series split that difference:
+a bare relay (`relay.py`: the same server stack and signed call, no MCP) prices the extra HTTP
+hop any server between client and X costs, and raw JSON-RPC POSTs to xapi-mcp price the `mcp`
+client apart from the server. All series run in the same process, interleaved in rounds, with the
+CPU time each process used per call. Prints tables and writes JSON.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -32,9 +37,12 @@ from tests import fake_x as fx  # noqa: E402
 from tests.servers import SPEC_159, free_port, server_env  # noqa: E402
 from xapi_mcp.auth.credentials import CredentialKind, TokenStore  # noqa: E402
 
+# The tests' fake X keeps every request for its assertions; over thousands of benchmark calls that
+# list would grow its heap (and its garbage collector's work) through the run, so keep the last few.
 FAKE = (
-    "import sys, uvicorn; sys.path.insert(0, {repo!r}); from tests.fake_x import FakeX; "
-    "uvicorn.run(FakeX().app(), host='127.0.0.1', port={port}, log_level='warning')"
+    "import collections, sys, uvicorn; sys.path.insert(0, {repo!r}); from tests.fake_x import FakeX; "
+    "fake = FakeX(); fake.requests = collections.deque(maxlen=100); "
+    "uvicorn.run(fake.app(), host='127.0.0.1', port={port}, log_level='warning')"
 )
 CALL = ("getUsersByUsername", {"username": "XDevelopers", "user_fields": ["id", "name"]})
 PATH = "/2/users/by/username/XDevelopers?user.fields=id,name"
@@ -89,60 +97,130 @@ def start_server(x_url: str, **env: str) -> tuple[subprocess.Popen[bytes], str, 
     return proc, f"http://127.0.0.1:{port}/mcp", time.perf_counter() - started
 
 
-async def measure_mcp(url: str, sequential: int, concurrent_total: int) -> dict[str, Any]:
-    async with Client(url) as client:
-        for _ in range(20):  # warm up connections and code paths
-            await client.call_tool(*CALL)
-        listed = await listing_stats(client)
-        latencies = []
-        for _ in range(sequential):
-            t = time.perf_counter()
-            result = await client.call_tool(*CALL)
-            latencies.append(time.perf_counter() - t)
-            assert not result.is_error, result.content[0].text
-        gate = asyncio.Semaphore(50)
-
-        async def one() -> None:
-            async with gate:
-                await client.call_tool(*CALL)
-
-        t = time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(concurrent_total)))
-        throughput = concurrent_total / (time.perf_counter() - t)
-    return {
-        **listed,
-        "call_median_ms": statistics.median(latencies) * 1000,
-        "call_p99_ms": percentile(latencies, 0.99) * 1000,
-        "calls_per_s_50_concurrent": throughput,
+MCP_HEADERS = {
+    "content-type": "application/json",
+    "accept": "application/json, text/event-stream",
+    "mcp-protocol-version": "2026-07-28",
+    "mcp-method": "tools/call",
+    "mcp-name": CALL[0],
+}
+RPC_BODY = json.dumps(
+    {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {
+            "name": CALL[0],
+            "arguments": CALL[1],
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
+                "io.modelcontextprotocol/clientCapabilities": {},
+            },
+        },
     }
+)
+# Sequential series, in the order of the "where the time goes" table: each adds one thing.
+SERIES = {
+    "direct_httpx": "httpx2 -> fake X (signed)",
+    "relay": "httpx2 -> bare relay -> fake X (any Python hop)",
+    "xapi_mcp_raw": "httpx2 JSON-RPC POST -> xapi-mcp -> fake X",
+    "xapi_mcp_full": "mcp Client -> xapi-mcp (full) -> fake X",
+    "xapi_mcp_lean": "mcp Client -> xapi-mcp (lean) -> fake X",
+}
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-async def measure_direct(x_url: str, sequential: int, concurrent_total: int) -> dict[str, Any]:
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) a process has used: this one when pid is None."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+async def measure_calls(
+    x_url: str, urls: dict[str, str], pids: dict[str, int], sequential: int, concurrent_total: int, rounds: int
+) -> dict[str, Any]:
+    """Every series in the same run, interleaved in rounds so that drift hits them all alike."""
     store = TokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET)
-    auth = store.signer(CredentialKind.OAUTH1_USER)
-    async with httpx.AsyncClient(auth=auth, limits=httpx.Limits(max_connections=100)) as http:
-        for _ in range(20):
-            await http.get(x_url + PATH)
-        latencies = []
-        for _ in range(sequential):
-            t = time.perf_counter()
-            response = await http.get(x_url + PATH)
-            response.json()
-            latencies.append(time.perf_counter() - t)
-        gate = asyncio.Semaphore(50)
+    limits = httpx.Limits(max_connections=100)
+    async with (
+        httpx.AsyncClient(auth=store.signer(CredentialKind.OAUTH1_USER), limits=limits) as signed,
+        httpx.AsyncClient(limits=limits) as plain,
+        Client(urls["full"]) as full,
+        Client(urls["lean"]) as lean,
+    ):
 
-        async def one() -> None:
-            async with gate:
-                (await http.get(x_url + PATH)).json()
+        async def direct() -> None:
+            (await signed.get(x_url + PATH)).raise_for_status()
 
-        t = time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(concurrent_total)))
-        throughput = concurrent_total / (time.perf_counter() - t)
-    return {
-        "call_median_ms": statistics.median(latencies) * 1000,
-        "call_p99_ms": percentile(latencies, 0.99) * 1000,
-        "calls_per_s_50_concurrent": throughput,
-    }
+        async def relayed() -> None:
+            (await plain.post(urls["relay"], content=RPC_BODY)).raise_for_status()
+
+        async def raw() -> None:
+            answer = (await plain.post(urls["full"], content=RPC_BODY, headers=MCP_HEADERS)).json()
+            assert answer["result"]["isError"] is False, answer
+
+        async def via(client: Client) -> None:
+            result = await client.call_tool(*CALL)
+            assert not result.is_error, result.content[0].text
+
+        calls = {
+            "direct_httpx": direct,
+            "relay": relayed,
+            "xapi_mcp_raw": raw,
+            "xapi_mcp_full": lambda: via(full),
+            "xapi_mcp_lean": lambda: via(lean),
+        }
+        server_of = {"relay": "relay", "xapi_mcp_raw": "full", "xapi_mcp_full": "full", "xapi_mcp_lean": "lean"}
+        for call in calls.values():
+            for _ in range(20):  # warm up connections and code paths
+                await call()
+        latencies: dict[str, list[float]] = {name: [] for name in calls}
+        cpu: dict[str, dict[str, float]] = {name: {} for name in calls}
+        for _ in range(rounds):
+            for name, call in calls.items():
+                processes = {"client": None, "fake_x": pids["fake"]}
+                if name in server_of:
+                    processes["server"] = pids[server_of[name]]
+                before = {role: cpu_seconds(pid) for role, pid in processes.items()}
+                for _ in range(sequential // rounds):
+                    started = time.perf_counter()
+                    await call()
+                    latencies[name].append(time.perf_counter() - started)
+                for role, pid in processes.items():
+                    cpu[name][role] = cpu[name].get(role, 0.0) + cpu_seconds(pid) - before[role]
+        results: dict[str, Any] = {
+            name: {
+                "call_median_ms": statistics.median(samples) * 1000,
+                "call_p99_ms": percentile(samples, 0.99) * 1000,
+                "cpu_ms_per_call": {role: used / len(samples) * 1000 for role, used in cpu[name].items()},
+            }
+            for name, samples in latencies.items()
+        }
+        busy = {name: 0.0 for name in ("direct_httpx", "xapi_mcp_full", "xapi_mcp_lean")}
+        per_round = concurrent_total // rounds
+        for _ in range(rounds):  # interleaved too: a slow spell of the machine hits every series
+            for name in busy:
+                busy[name] += await concurrently(calls[name], per_round)
+        for name, seconds in busy.items():
+            results[name]["calls_per_s_50_concurrent"] = per_round * rounds / seconds
+    return results
+
+
+async def concurrently(call: Any, total: int) -> float:
+    """Seconds to make `total` calls, 50 at a time."""
+    gate = asyncio.Semaphore(50)
+
+    async def one() -> None:
+        async with gate:
+            await call()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(total)))
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -150,15 +228,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="few calls: proves the benchmark works")
     parser.add_argument("--json", default=str(REPO / "benchmarks" / "results.json"), help="where to write results")
     args = parser.parse_args()
-    sequential, concurrent_total, starts = (20, 100, 1) if args.quick else (500, 2000, 5)
+    sequential, concurrent_total, starts, rounds = (20, 100, 1, 2) if args.quick else (500, 3000, 5, 10)
 
-    x_port = free_port()
-    fake = subprocess.Popen([sys.executable, "-c", FAKE.format(repo=str(REPO), port=x_port)])
+    x_port, relay_port = free_port(), free_port()
     x_url = f"http://127.0.0.1:{x_port}"
+    fake = subprocess.Popen([sys.executable, "-c", FAKE.format(repo=str(REPO), port=x_port)])
+    relay = subprocess.Popen([sys.executable, str(REPO / "benchmarks" / "relay.py"), x_url + PATH, str(relay_port)])
+    servers: dict[str, subprocess.Popen[bytes]] = {}
     results: dict[str, Any] = {"quick": args.quick, "cpus": os.cpu_count()}
     try:
         wait_healthy(f"{x_url}/2/openapi.json", fake)
-        results["direct_httpx"] = run_async(measure_direct(x_url, sequential, concurrent_total))
         ready = []
         for _ in range(starts):
             proc, _, seconds = start_server(x_url)
@@ -166,37 +245,32 @@ def main() -> None:
             proc.terminate()
             proc.wait()
         results["ready_s_median"] = statistics.median(ready)
+        urls = {"relay": f"http://127.0.0.1:{relay_port}/"}
         for profile in ("full", "lean", "discovery"):
-            proc, url, _ = start_server(x_url, X_API_TOOL_PROFILE=profile)
-            try:
-                if profile == "discovery":
-                    measured = run_async(measure_listing(url))
-                else:
-                    measured = run_async(measure_mcp(url, sequential, concurrent_total))
-                measured["peak_rss_mb"] = peak_rss_mb(proc.pid)
-            finally:
-                proc.terminate()
-                proc.wait()
-            results[f"xapi_mcp_{profile}"] = measured
+            servers[profile], urls[profile], _ = start_server(x_url, X_API_TOOL_PROFILE=profile)
+            results[f"xapi_mcp_{profile}"] = run_async(measure_listing(urls[profile]))
+        pids = {name: proc.pid for name, proc in (*servers.items(), ("relay", relay), ("fake", fake))}
+        calls = run_async(measure_calls(x_url, urls, pids, sequential, concurrent_total, rounds))
+        for name, measured in calls.items():
+            results.setdefault(name, {}).update(measured)
+        for profile, proc in servers.items():
+            results[f"xapi_mcp_{profile}"]["peak_rss_mb"] = peak_rss_mb(proc.pid)
     finally:
-        fake.terminate()
-        fake.wait()
+        for proc in (*servers.values(), relay, fake):
+            proc.terminate()
+            proc.wait()
     Path(args.json).write_text(json.dumps(results, indent=2))
     print_table(results)
 
 
 async def measure_listing(url: str) -> dict[str, Any]:
-    async with Client(url) as client:
-        return await listing_stats(client)
-
-
-async def listing_stats(client: Client) -> dict[str, Any]:
     """tools/list size and median latency over 10 fresh (uncached) listings."""
-    samples = []
-    for _ in range(10):
-        t = time.perf_counter()
-        listing = await client.list_tools(cache_mode="refresh")
-        samples.append(time.perf_counter() - t)
+    async with Client(url) as client:
+        samples = []
+        for _ in range(10):
+            t = time.perf_counter()
+            listing = await client.list_tools(cache_mode="refresh")
+            samples.append(time.perf_counter() - t)
     size = len(listing.model_dump_json(by_alias=True, exclude_none=True))
     return {"tools_list_bytes": size, "tools_list_ms": statistics.median(samples) * 1000}
 
@@ -228,11 +302,20 @@ def print_table(r: dict[str, Any]) -> None:
             ),
             (f"peak RSS MB ({label})", f"{m['peak_rss_mb']:.0f}", "", "<= 90"),
         ]
-    width = max(len(row[0]) for row in rows)
-    print(f"| {'measure':<{width}} | {'xapi-mcp':>24} | {'direct httpx':>12} | target |")
-    print(f"|{'-' * (width + 2)}|{'-' * 26}|{'-' * 14}|---|")
-    for name, ours, base, target in rows:
-        print(f"| {name:<{width}} | {ours:>24} | {base:>12} | {target} |")
+    _print_rows(("measure", "xapi-mcp", "direct httpx", "target"), rows)
+    print("\nWhere the time of one sequential call goes (same run, interleaved):")
+    breakdown = []
+    for name, label in SERIES.items():
+        m, cpu = r[name], r[name]["cpu_ms_per_call"]
+        used = " / ".join(f"{cpu[k]:.2f}" if k in cpu else "-" for k in ("client", "server", "fake_x"))
+        breakdown.append((label, f"{m['call_median_ms']:.2f}", used))
+    _print_rows(("path", "median ms", "CPU ms/call client / server / fake X"), breakdown)
+
+
+def _print_rows(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
+    for row in (header, tuple("-" * w for w in widths), *rows):
+        print("| " + " | ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)) + " |")
 
 
 if __name__ == "__main__":
