@@ -151,8 +151,7 @@ class SearchIndex:
         terms = expand(query)
         if not terms:
             return []
-        typed = set(terms)
-        wants_write = any(t in _WRITE_WORDS for t in typed) and not any(t in _READ_WORDS for t in typed)
+        wants_write = _asks_to_write(query)
         scored = []
         for name, fields in self.docs.items():
             norms = {f: 0.25 + 0.75 * sum(fields[f].values()) / self.average[f] for f, _ in _FIELDS}
@@ -172,6 +171,19 @@ class SearchIndex:
             scored.append((name, score))
         scored.sort(key=lambda item: (-item[1], item[0]))
         return scored[:limit]
+
+
+def _asks_to_write(query: str) -> bool:
+    """A request to change something starts with its verb: "mute a user", "bookmark a tweet".
+
+    "my bookmarks", "who liked this tweet" and "tweets posted by a user" name things to read, even
+    though bookmark, like and post are also verbs.
+    """
+    first = next((w for w in _WORD.findall(query.lower()) if w not in _STOP), "")
+    if first in _READ_WORDS or (first.endswith("s") and not first.endswith("ss")):
+        return False
+    forms = {first, stem(first), *(stem(s) for s in _SYNONYMS.get(first, "").split())}
+    return bool(forms & _WRITE_WORDS) or first in ("post", "tweet") or bool(_UNDO.match(first))
 
 
 def discovery_tools() -> list[dict[str, Any]]:
