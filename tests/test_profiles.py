@@ -17,8 +17,9 @@ from xapi_mcp.allowlist import Allowlist
 from xapi_mcp.auth.credentials import TokenStore
 from xapi_mcp.cli import listing_size
 from xapi_mcp.executor import Executor
-from xapi_mcp.mcp_app import build_server, to_mcp_tool
+from xapi_mcp.mcp_app import build_server, listing, to_mcp_tool
 from xapi_mcp.media import upload_tool
+from xapi_mcp.profiles import FULL_BUDGET
 
 
 def catalog() -> dict[str, Any]:
@@ -69,6 +70,17 @@ def test_full_keeps_every_enum_and_constraint_and_describes_only_what_names_cann
         tools["uploadMedia"].notes.keys() == to_mcp_tool(tools["uploadMedia"], "full").input_schema["properties"].keys()
     )
     assert described == {name: {f"$.{arg}" for arg in tool.notes} for name, tool in tools.items() if tool.notes}
+
+
+def test_full_keeps_x_argument_descriptions_while_they_fit() -> None:
+    tools = catalog()
+    some = {name: tools[name] for name in ("getUsersByUsername", "likePost", "searchPostsRecent", "createPosts")}
+    (shown,) = [t for t in listing(some, "full").tools if t.name == "searchPostsRecent"]
+    assert shown.input_schema == tools["searchPostsRecent"].input_schema  # every word of X's, nothing dropped
+    assert shown.input_schema["properties"]["query"]["description"].startswith("One query/rule/filter")
+    whole = listing(tools, "full")
+    assert all(t.input_schema == to_mcp_tool(tools[t.name], "full").input_schema for t in whole.tools)
+    assert len(whole.model_dump_json(by_alias=True, exclude_none=True)) <= FULL_BUDGET
 
 
 def test_lean_shows_less_but_enforces_everything(fake_x: tuple[FakeX, str]) -> None:

@@ -28,7 +28,7 @@ from xapi_mcp.auth.pending import ConsentError
 from xapi_mcp.catalog import Catalog, ToolDef, build_catalog
 from xapi_mcp.config import ConfigError, Settings
 from xapi_mcp.executor import Executor
-from xapi_mcp.mcp_app import build_server, listing, to_mcp_tool
+from xapi_mcp.mcp_app import build_server, listing
 from xapi_mcp.media import upload_tool
 from xapi_mcp.profiles import PROFILES, Profile
 from xapi_mcp.spec import LoadedSpec, SpecError, load_spec
@@ -207,13 +207,11 @@ def token_store(settings: Settings) -> TokenStore:
 
 
 def listing_size(tools: dict[str, ToolDef], profile: Profile = "full") -> tuple[int, dict[str, int]]:
-    """Bytes of the tools/list result as sent, and of each tool in it."""
-    per_tool = {
-        name: len(to_mcp_tool(tool, profile).model_dump_json(by_alias=True, exclude_none=True))
-        for name, tool in tools.items()
-    }
-    total = len(listing(tools, profile).model_dump_json(by_alias=True, exclude_none=True))
-    return total, per_tool
+    """Bytes of the tools/list result as sent, and of each tool in it (as `full` shows it, for discovery)."""
+    shown = listing(tools, profile)
+    each = shown if profile != "discovery" else listing(tools, "full")
+    per_tool = {tool.name: len(tool.model_dump_json(by_alias=True, exclude_none=True)) for tool in each.tools}
+    return len(shown.model_dump_json(by_alias=True, exclude_none=True)), per_tool
 
 
 def _print_tools(tools: dict[str, ToolDef], *, as_json: bool, profile: Profile = "full") -> None:

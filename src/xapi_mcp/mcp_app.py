@@ -20,7 +20,7 @@ from xapi_mcp.arguments import ArgumentError, prepare, validate_arguments
 from xapi_mcp.catalog import ToolDef
 from xapi_mcp.discovery import DESCRIBE, SEARCH, SearchIndex, describe_result, discovery_tools, search_result
 from xapi_mcp.executor import Executor, ToolOutcome
-from xapi_mcp.profiles import LEAN_NOTE, Profile, view
+from xapi_mcp.profiles import FULL_BUDGET, LEAN_NOTE, Profile, view
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,8 @@ DISCOVERY_INSTRUCTIONS = (
 )
 
 
-def to_mcp_tool(tool: ToolDef, profile: Profile = "full") -> types.Tool:
-    title, description, schema = view(tool, profile)
+def to_mcp_tool(tool: ToolDef, profile: Profile = "full", *, describe_args: bool = False) -> types.Tool:
+    title, description, schema = view(tool, profile, describe_args=describe_args)
     return types.Tool(
         name=tool.name,
         title=title,
@@ -49,6 +49,11 @@ def to_mcp_tool(tool: ToolDef, profile: Profile = "full") -> types.Tool:
 def listing(tools: dict[str, ToolDef], profile: Profile) -> types.ListToolsResult:
     if profile == "discovery":
         return types.ListToolsResult(tools=[types.Tool.model_validate(tool) for tool in discovery_tools()])
+    if profile == "full":
+        # X's argument descriptions while they fit: an allowlisted catalog keeps every word.
+        described = types.ListToolsResult(tools=[to_mcp_tool(t, profile, describe_args=True) for t in tools.values()])
+        if len(described.model_dump_json(by_alias=True, exclude_none=True)) <= FULL_BUDGET:
+            return described
     return types.ListToolsResult(tools=[to_mcp_tool(tool, profile) for tool in tools.values()])
 
 

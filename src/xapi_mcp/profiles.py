@@ -2,9 +2,10 @@
 
 Every byte of a tool list is paid for in context on every turn, so each profile shows the least that
 lets a model call the tool right, and the server enforces the rest:
-- full: every tool with every enum and constraint, titles and descriptions; argument descriptions
-  only where the name and schema cannot say it (`ToolDef.notes`). X's own argument wording stays
-  available through describe_x_api and the error messages.
+- full: every tool with every enum and constraint, titles and descriptions, and X's argument
+  descriptions while the whole list fits in FULL_BUDGET with them. Past that (the whole 2.159
+  catalog) arguments are described only where the name and schema cannot say it (`ToolDef.notes`);
+  X's wording stays in describe_x_api and the error messages.
 - lean: the same tools as title, argument names, types, `required` and short enums. Query lists
   (`ids`, the `*_fields` and `expansions` value lists) are shown as comma-separated strings, which
   is how X takes them; a wrong value gets the allowed ones back.
@@ -26,14 +27,17 @@ LEAN_NOTE = (
     " Tool schemas are abbreviated: *_fields and expansions take comma-separated field names, and when an "
     "argument is wrong the error names what is allowed."
 )
+FULL_BUDGET = 128_000  # bytes of tools/list JSON: issue 5's ceiling for the full profile
 _LEAN_KEYS = {"type", "properties", "required", "items", "enum"}
 _SHORT_ENUM = 8
 
 
-def view(tool: ToolDef, profile: Profile) -> tuple[str | None, str, Schema]:
+def view(tool: ToolDef, profile: Profile, *, describe_args: bool = False) -> tuple[str | None, str, Schema]:
     """(title, description, input schema) as `profile` shows them."""
     if profile == "lean":
         return None, _lean_description(tool), _with_notes(tool, _lean_schema(tool))
+    if describe_args:
+        return tool.title or None, tool.description, tool.input_schema
     return tool.title or None, tool.description, _with_notes(tool, _undescribed(tool.input_schema))
 
 
