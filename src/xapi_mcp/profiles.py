@@ -15,6 +15,7 @@ Only what is *shown* changes: validation always uses the spec's full schemas.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from xapi_mcp.catalog import ToolDef
@@ -48,17 +49,7 @@ def _with_notes(tool: ToolDef, schema: Schema) -> Schema:
 
 
 def _undescribed(schema: Schema) -> Schema:
-    """`schema` without `description` keywords (a property *named* description stays)."""
-    out: Schema = {}
-    for key, value in schema.items():
-        if key == "description":
-            continue
-        if key == "properties":
-            value = {name: _undescribed(sub) for name, sub in value.items()}
-        elif key == "items":
-            value = _undescribed(value)
-        out[key] = value
-    return out
+    return _pruned(schema, lambda key, _: key != "description")
 
 
 def _lean_description(tool: ToolDef) -> str:
@@ -80,14 +71,19 @@ def _lean_schema(tool: ToolDef) -> Schema:
 
 
 def _slim(schema: Schema) -> Schema:
+    return _pruned(schema, lambda key, value: key in _LEAN_KEYS and not (key == "enum" and len(value) > _SHORT_ENUM))
+
+
+def _pruned(schema: Schema, keep: Callable[[str, Any], bool]) -> Schema:
+    """`schema` with only the keywords `keep` accepts, at every level (property *names* are not keywords)."""
     out: Schema = {}
     for key, value in schema.items():
-        if key not in _LEAN_KEYS or (key == "enum" and len(value) > _SHORT_ENUM):
+        if not keep(key, value):
             continue
         if key == "properties":
-            value = {name: _slim(sub) for name, sub in value.items()}
+            value = {name: _pruned(sub, keep) for name, sub in value.items()}
         elif key == "items":
-            value = _slim(value)
+            value = _pruned(value, keep)
         out[key] = value
     return out
 
