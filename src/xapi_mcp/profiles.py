@@ -25,8 +25,8 @@ Profile = Literal["full", "lean", "discovery"]
 PROFILES: tuple[Profile, ...] = ("full", "lean", "discovery")
 
 LEAN_NOTE = (
-    " Tool schemas are abbreviated: *_fields and expansions take comma-separated field names, and when an "
-    "argument is wrong the error names what is allowed."
+    " Tool schemas are abbreviated: list arguments such as ids, *_fields and expansions take comma-separated "
+    "values, and when an argument is wrong the error names what is allowed."
 )
 FULL_BUDGET = 128_000  # bytes of tools/list JSON: issue 5's ceiling for the full profile
 _LEAN_KEYS = {"type", "properties", "required", "items", "enum"}
