@@ -40,10 +40,6 @@ _SYNONYMS = {
     "profile": "user",
     "people": "user",
     "who": "user",
-    "my": "authenticated",
-    "mine": "authenticated",
-    "me": "authenticated",
-    "i": "authenticated",
     "image": "media",
     "images": "media",
     "photo": "media",
@@ -72,6 +68,8 @@ _SYNONYMS = {
     "new": "recent",
 }
 _STOP = {"a", "an", "the", "of", "to", "for", "by", "with", "on", "in", "and", "or", "is", "are", "this", "that", "it"}
+_PRONOUNS = {"my", "mine", "me", "i"}
+_STOP |= {"from", "do", "does", "at", "as", "be", "can", "all", "some", "someone"}
 _WRITE_WORDS = {"creat", "delet", "lik", "follow", "mut", "block", "repost", "pin", "upload", "bookmark", "hid", "un"}
 _READ_WORDS = {"who", "what", "which", "list", "show", "get", "read", "search", "count", "how"}
 _UNDO = re.compile(r"^un(?=[a-z]{3,})")
@@ -112,6 +110,9 @@ def expand(query: str) -> dict[str, float]:
     terms: dict[str, float] = {}
     for word in raw:
         if word in _STOP:
+            continue
+        if word in _PRONOUNS:  # "my lists": whose lists, a hint; the lists are what is asked for
+            terms["authenticat"] = max(terms.get("authenticat", 0.0), 0.5)
             continue
         for term, weight in ((word, 1.0), (stem(word), 1.0)):
             terms[term] = max(terms.get(term, 0.0), weight)
