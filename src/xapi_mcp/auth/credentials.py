@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2 as httpx
-from authlib.integrations.httpx_client import OAuth1Auth
+from authlib.oauth1 import ClientAuth
 
 
 class CredentialKind(enum.Enum):
@@ -58,7 +58,7 @@ class BearerAuth(httpx.Auth):
         return "BearerAuth(***)"
 
 
-class OAuth1Signer(OAuth1Auth):
+class OAuth1Signer(httpx.Auth, ClientAuth):
     """authlib's OAuth 1.0a signer for httpx2, keeping JSON bodies.
 
     authlib's `ClientAuth.prepare` returns an empty body for anything not form-encoded (JSON is
@@ -67,6 +67,8 @@ class OAuth1Signer(OAuth1Auth):
     and add only its Authorization header to the request as built (header signing changes
     nothing else), which also spares building the request a second time.
     """
+
+    requires_request_body = True
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         _, headers, _ = self.prepare(request.method, str(request.url), request.headers, request.content)
