@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from mcp import Client  # noqa: E402
+from mcp.client.stdio import StdioServerParameters  # noqa: E402
 
 from tests import fake_x as fx  # noqa: E402
 from tests.servers import SPEC_159, free_port, server_env  # noqa: E402
@@ -127,8 +128,26 @@ SERIES = {
     "xapi_mcp_raw": "httpx2 JSON-RPC POST -> xapi-mcp -> fake X",
     "xapi_mcp_full": "mcp Client -> xapi-mcp (full) -> fake X",
     "xapi_mcp_lean": "mcp Client -> xapi-mcp (lean) -> fake X",
+    "xapi_mcp_stdio": "mcp Client -> xapi-mcp over stdio (full) -> fake X",
 }
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def stdio_server(x_url: str) -> StdioServerParameters:
+    args = [str(REPO / "server.py"), "--transport", "stdio", "--spec", str(SPEC_159)]
+    return StdioServerParameters(command=sys.executable, args=args, env=server_env(x_url), cwd=str(REPO / "benchmarks"))
+
+
+def child_pid(marker: str) -> int:
+    """The pid of this process's child whose command line holds `marker` (the stdio server)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if parent == os.getpid() and marker.encode() in (stat.parent / "cmdline").read_bytes():
+                return int(stat.parent.name)
+        except (OSError, ValueError, IndexError):
+            continue
+    raise RuntimeError(f"no child process with {marker!r} in its command line")
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -151,7 +170,9 @@ async def measure_calls(
         httpx.AsyncClient(limits=limits) as plain,
         Client(urls["full"]) as full,
         Client(urls["lean"]) as lean,
+        Client(stdio_server(x_url)) as stdio,
     ):
+        pids["stdio"] = child_pid("--transport")
 
         async def direct() -> None:
             (await signed.get(x_url + PATH)).raise_for_status()
@@ -173,8 +194,15 @@ async def measure_calls(
             "xapi_mcp_raw": raw,
             "xapi_mcp_full": lambda: via(full),
             "xapi_mcp_lean": lambda: via(lean),
+            "xapi_mcp_stdio": lambda: via(stdio),
         }
-        server_of = {"relay": "relay", "xapi_mcp_raw": "full", "xapi_mcp_full": "full", "xapi_mcp_lean": "lean"}
+        server_of = {
+            "relay": "relay",
+            "xapi_mcp_raw": "full",
+            "xapi_mcp_full": "full",
+            "xapi_mcp_lean": "lean",
+            "xapi_mcp_stdio": "stdio",
+        }
         for call in calls.values():
             for _ in range(20):  # warm up connections and code paths
                 await call()
