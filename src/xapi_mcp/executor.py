@@ -73,9 +73,11 @@ class Executor:
         self.media_dir = media_dir
         self.tools = tools or {}  # the whole catalog: workflow tools call its operations
         self.dry_run = dry_run
+        # Every connection may stay alive (idle ones expire after 5 s): with a smaller keep-alive pool,
+        # more concurrent calls than its size closed and reopened connections to X on every burst.
         self._client = client or httpx.AsyncClient(
             timeout=timeout,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
             headers={"User-Agent": f"xapi-mcp/{__version__}"},
         )
 
