@@ -67,9 +67,9 @@ _SYNONYMS = {
     "latest": "recent",
     "new": "recent",
 }
-_STOP = {"a", "an", "the", "of", "to", "for", "by", "with", "on", "in", "and", "or", "is", "are", "this", "that", "it"}
+_STOP = {"a", "an", "the", "of", "to", "for", "from", "by", "with", "on", "in", "at", "as", "and", "or", "is", "are"}
+_STOP |= {"be", "do", "does", "can", "this", "that", "it", "all", "some", "someone"}
 _PRONOUNS = {"my", "mine", "me", "i"}
-_STOP |= {"from", "do", "does", "at", "as", "be", "can", "all", "some", "someone"}
 _WRITE_WORDS = {"creat", "delet", "lik", "follow", "mut", "block", "repost", "pin", "upload", "bookmark", "hid", "un"}
 _READ_WORDS = {"who", "what", "which", "list", "show", "get", "read", "search", "count", "how"}
 _UNDO = re.compile(r"^un(?=[a-z]{3,})")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import urlencode
 
 from xapi_mcp.auth.credentials import TokenStore
@@ -54,7 +53,10 @@ class OAuth1Flow(PendingFlow):
                     "OAuth 1.0a consent needs the app's keys: set X_OAUTH_CONSUMER_KEY and "
                     "X_OAUTH_CONSUMER_SECRET (developer.x.com > your app > Keys and tokens)."
                 )
-            OAuthError, AsyncOAuth1Client = _authlib()
+            # Imported when a consent flow runs: authlib's client integrations add ~0.1 s to startup.
+            from authlib.integrations.base_client import OAuthError
+            from authlib.integrations.httpx_client import AsyncOAuth1Client
+
             client = AsyncOAuth1Client(
                 self.store.consumer_key, self.store.consumer_secret, redirect_uri=self.callback_url
             )
@@ -94,7 +96,8 @@ class OAuth1Flow(PendingFlow):
                 return self._reject("This callback does not belong to the authorisation in progress.")
             if not verifier:
                 return self._reject("X's redirect has no oauth_verifier; the authorisation cannot finish.")
-            _, AsyncOAuth1Client = _authlib()
+            from authlib.integrations.httpx_client import AsyncOAuth1Client
+
             client = AsyncOAuth1Client(
                 self.store.consumer_key,
                 self.store.consumer_secret,
@@ -115,17 +118,10 @@ class OAuth1Flow(PendingFlow):
             return CallbackResult(True, f"xapi-mcp is now authorised to act as {who}. You can close this tab.")
 
 
-def _authlib() -> tuple[Any, Any]:
-    """authlib's client integrations, imported when a consent flow runs: they add ~0.1 s to startup."""
-    from authlib.integrations.base_client import OAuthError
-    from authlib.integrations.httpx_client import AsyncOAuth1Client
-
-    return OAuthError, AsyncOAuth1Client
-
-
 def _reason(exc: BaseException) -> str:
     """An error's kind and description, without echoing anything that could hold a secret."""
-    OAuthError, _ = _authlib()
+    from authlib.integrations.base_client import OAuthError
+
     if isinstance(exc, OAuthError):
         return f"{exc.error}: {exc.description}" if exc.description else str(exc.error)
     return type(exc).__name__
