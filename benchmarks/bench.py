@@ -341,17 +341,17 @@ def print_table(r: dict[str, Any]) -> None:
             ),
             (f"peak RSS MB ({label})", f"{m['peak_rss_mb']:.0f}", "", "<= 90"),
         ]
-    _print_rows(("measure", "xapi-mcp", "direct httpx", "target"), rows)
+    print_rows(("measure", "xapi-mcp", "direct httpx", "target"), rows)
     print("\nWhere the time of one sequential call goes (same run, interleaved):")
     breakdown = []
     for name, label in SERIES.items():
         m, cpu = r[name], r[name]["cpu_ms_per_call"]
         used = " / ".join(f"{cpu[k]:.2f}" if k in cpu else "-" for k in ("client", "server", "fake_x"))
         breakdown.append((label, f"{m['call_median_ms']:.2f}", used))
-    _print_rows(("path", "median ms", "CPU ms/call client / server / fake X"), breakdown)
+    print_rows(("path", "median ms", "CPU ms/call client / server / fake X"), breakdown)
 
 
-def _print_rows(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def print_rows(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
     for row in (header, tuple("-" * w for w in widths), *rows):
         print("| " + " | ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)) + " |")
