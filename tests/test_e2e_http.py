@@ -7,6 +7,9 @@ Both protocol eras: 2026-07-28 (the SDK's default, negotiated with server/discov
 from __future__ import annotations
 
 import json
+import select
+import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -198,3 +201,17 @@ def test_progress_reaches_the_client_over_http(stack, fake: FakeX) -> None:
     result = anyio.run(run)
     assert not result.is_error, result.content[0].text
     assert seen and seen[-1] == 3  # INIT, one chunk, done
+
+
+def test_idle_connections_outlast_the_clients_keep_alive(stack) -> None:
+    """A connection idle past httpx's 5 s keep-alive is still open: no close racing the next call."""
+    host, port = stack[1].removeprefix("http://").split("/")[0].split(":")
+    request = f"GET /healthz HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(request)
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+        time.sleep(6)  # past uvicorn's default of 5 s, which closed it
+        readable, _, _ = select.select([conn], [], [], 0)
+        assert not readable, "the server closed an idle connection a client may be about to reuse"
+        conn.sendall(request)
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200")

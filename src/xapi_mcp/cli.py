@@ -333,6 +333,13 @@ def _auth_in_terminal(startup: Startup, *, oauth2: bool) -> int:
     return 0
 
 
+# How long an idle client connection stays open. It must outlast the clients' own idle limit: the
+# `mcp` client's httpx pool keeps a connection 5 s, uvicorn's default is also 5 s, and a call sent
+# as the server closes that connection fails with ReadError (an agent pausing ~5 s between bursts
+# of calls hit it in 4 of 10 tries). 75 s is nginx's default.
+KEEP_ALIVE_SECONDS = 75
+
+
 def _serve(startup: Startup) -> None:
     settings = startup.settings
     auth_token = settings.mcp_auth_token.get_secret_value() if settings.mcp_auth_token else None
@@ -408,7 +415,14 @@ def _serve(startup: Startup) -> None:
         settings.mcp_host,
         settings.mcp_port,
     )
-    uvicorn.run(app, host=settings.mcp_host, port=settings.mcp_port, log_level="warning", lifespan="on")
+    uvicorn.run(
+        app,
+        host=settings.mcp_host,
+        port=settings.mcp_port,
+        log_level="warning",
+        lifespan="on",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
 
 
 async def _serve_stdio(server: Any, shutdown: Any) -> None:
