@@ -45,7 +45,7 @@ from xapi_mcp.auth.credentials import CredentialKind, TokenStore  # noqa: E402
 FAKE = (
     "import collections, sys, uvicorn; sys.path.insert(0, {repo!r}); from tests.fake_x import FakeX; "
     "fake = FakeX(); fake.requests = collections.deque(maxlen=100); "
-    "uvicorn.run(fake.app(), host='127.0.0.1', port={port}, log_level='warning')"
+    "uvicorn.run(fake.app(), host='127.0.0.1', port={port}, log_level='warning', timeout_keep_alive=75)"
 )
 CALL = ("getUsersByUsername", {"username": "XDevelopers", "user_fields": ["id", "name"]})
 PATH = "/2/users/by/username/XDevelopers?user.fields=id,name"

@@ -52,4 +52,4 @@ def relay(x_url: str) -> Any:
 
 
 if __name__ == "__main__":
-    uvicorn.run(relay(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+    uvicorn.run(relay(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", timeout_keep_alive=75)

@@ -34,7 +34,10 @@ def free_port() -> int:
 def serve_asgi(app: object, port: int | None = None) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 in a daemon thread; yields its base URL."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    # Idle connections outlast httpx's 5 s keep-alive, as on X's edge: uvicorn's 5 s default races it.
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_keep_alive=75)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -6,12 +6,13 @@ Both protocol eras: 2026-07-28 (the SDK's default, negotiated with server/discov
 
 from __future__ import annotations
 
+import http.client
 import json
 import select
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpx2 as httpx
@@ -205,13 +206,17 @@ def test_progress_reaches_the_client_over_http(stack, fake: FakeX) -> None:
 
 def test_idle_connections_outlast_the_clients_keep_alive(stack) -> None:
     """A connection idle past httpx's 5 s keep-alive is still open: no close racing the next call."""
-    host, port = stack[1].removeprefix("http://").split("/")[0].split(":")
-    request = f"GET /healthz HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
-    with socket.create_connection((host, int(port)), timeout=5) as conn:
-        conn.sendall(request)
-        assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+    address = urlsplit(stack[1])
+    conn = http.client.HTTPConnection(address.hostname, address.port, timeout=5)
+    try:
+        conn.request("GET", "/healthz")
+        first = conn.getresponse()
+        assert first.status == 200 and first.read()  # read whole, so only a close can make it readable
+        sock = conn.sock
         time.sleep(6)  # past uvicorn's default of 5 s, which closed it
-        readable, _, _ = select.select([conn], [], [], 0)
+        readable, _, _ = select.select([sock], [], [], 0)
         assert not readable, "the server closed an idle connection a client may be about to reuse"
-        conn.sendall(request)
-        assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().status == 200 and conn.sock is sock
+    finally:
+        conn.close()
