@@ -25,13 +25,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx2 as httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench
 from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 
 _FRAME = re.compile(r"(?P<function>.*) \((?P<path>.*?)(?::\d+)?\)$")
 # A sample belongs to the innermost of these layers its stack passes through (one task runs a whole
@@ -83,8 +80,7 @@ async def measure(url: str, server_pid: int, concurrency: int, seconds: float, s
     py-spy pauses the server for each sample (a torn stack would land in the wrong layer), which
     slows it, so the CPU figure comes from the unobserved phase and the samples give only shares.
     """
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-    async with bench.mcp_http_client(limits) as http, Client(streamable_http_client(url, http_client=http)) as client:
+    async with Client(url) as client:
 
         async def calls_until(done: Callable[[], bool]) -> int:
             made = 0
