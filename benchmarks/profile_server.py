@@ -1,14 +1,14 @@
-"""Where xapi-mcp's CPU goes under load, by library: py-spy samples of the server process.
+"""Where xapi-mcp's CPU goes under load: py-spy samples of the server process, by layer and library.
 
-    pip install py-spy
     python benchmarks/profile_server.py                  # 50 concurrent mcp Client calls, 10 s
     python benchmarks/profile_server.py --concurrency 1  # sequential calls
 
-Starts the benchmark's fake X and an xapi-mcp server (full profile), keeps `--concurrency` calls of
-the benchmark's tool in flight with the `mcp` client while py-spy samples the server, then prints
-the server's CPU per call (from /proc) split by the library whose code was running (py-spy's self
-time), and the functions that used most. Native code is counted under the Python function that
-called it, the event loop's own under asyncio.
+Starts the benchmark's fake X and an xapi-mcp server (full profile) and keeps `--concurrency` calls
+of the benchmark's tool in flight with the `mcp` client: first unobserved, for the server's CPU
+per call (from /proc), then while py-spy (in the dev extras) samples the server. Each sample counts
+for the innermost layer its stack passes through (the call to X, the MCP SDK, xapi-mcp's own work,
+the HTTP server, else the event loop) and for the library and function that were running; native
+code counts under the Python function that called it.
 """
 
 from __future__ import annotations
