@@ -38,13 +38,14 @@ from mcp.client.stdio import StdioServerParameters  # noqa: E402
 from tests import fake_x as fx  # noqa: E402
 from tests.servers import SPEC_159, free_port, server_env  # noqa: E402
 from xapi_mcp.auth.credentials import CredentialKind, TokenStore  # noqa: E402
+from xapi_mcp.web import KEEP_ALIVE_SECONDS  # noqa: E402
 
 # The tests' fake X keeps every request for its assertions; over thousands of benchmark calls that
 # list would grow its heap (and its garbage collector's work) through the run, so keep the last few.
 FAKE = (
     "import collections, sys, uvicorn; sys.path.insert(0, {repo!r}); from tests.fake_x import FakeX; "
     "fake = FakeX(); fake.requests = collections.deque(maxlen=100); "
-    "uvicorn.run(fake.app(), host='127.0.0.1', port={port}, log_level='warning', timeout_keep_alive=75)"
+    "uvicorn.run(fake.app(), host='127.0.0.1', port={port}, log_level='warning', timeout_keep_alive={keep_alive})"
 )
 CALL = ("getUsersByUsername", {"username": "XDevelopers", "user_fields": ["id", "name"]})
 PATH = "/2/users/by/username/XDevelopers?user.fields=id,name"
@@ -62,6 +63,21 @@ def run_async(coroutine: Any) -> Any:
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def start_fake() -> tuple[subprocess.Popen[bytes], str]:
+    """The fake X in its own process; (process, base URL) once it answers."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FAKE.format(repo=str(REPO), port=port, keep_alive=KEEP_ALIVE_SECONDS)]
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(f"{url}/2/openapi.json", proc)
+    except BaseException:
+        proc.terminate()
+        raise
+    return proc, url
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> float:
@@ -261,14 +277,12 @@ def main() -> None:
     args = parser.parse_args()
     sequential, concurrent_total, starts, rounds = (20, 100, 1, 2) if args.quick else (500, 3000, 5, 10)
 
-    x_port, relay_port = free_port(), free_port()
-    x_url = f"http://127.0.0.1:{x_port}"
-    fake = subprocess.Popen([sys.executable, "-c", FAKE.format(repo=str(REPO), port=x_port)])
+    relay_port = free_port()
+    fake, x_url = start_fake()
     relay = subprocess.Popen([sys.executable, str(REPO / "benchmarks" / "relay.py"), x_url + PATH, str(relay_port)])
     servers: dict[str, subprocess.Popen[bytes]] = {}
     results: dict[str, Any] = {"quick": args.quick, "cpus": os.cpu_count()}
     try:
-        wait_healthy(f"{x_url}/2/openapi.json", fake)
         ready = []
         for _ in range(starts):
             proc, _, seconds = start_server(x_url)

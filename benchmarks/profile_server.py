@@ -118,12 +118,9 @@ def main() -> None:
     if spy_bin is None:
         raise SystemExit("profile_server.py needs py-spy: pip install py-spy (it samples the server from outside).")
 
-    x_port = bench.free_port()
-    x_url = f"http://127.0.0.1:{x_port}"
-    fake = subprocess.Popen([sys.executable, "-c", bench.FAKE.format(repo=str(bench.REPO), port=x_port)])
+    fake, x_url = bench.start_fake()
     server = None
     try:
-        bench.wait_healthy(f"{x_url}/2/openapi.json", fake)
         server, url, _ = bench.start_server(x_url)
         with tempfile.TemporaryDirectory() as tmp:
             raw = Path(tmp) / "samples.txt"
@@ -145,8 +142,9 @@ def report(measured: dict[str, float], counts: dict[str, collections.Counter[str
     print(f"{calls:.0f} calls in {seconds:.1f} s ({calls / seconds:.0f}/s); server CPU {per_call:.2f} ms per call")
     print(f"py-spy samples of the server, taken afterwards: {total} (ms/call = share x CPU per call)\n")
     for kind, least in (("layer", 0.0), ("library", 0.005)):
-        rows = [(name, f"{n / total:.1%}", f"{per_call * n / total:.3f}") for name, n in counts[kind].most_common()]
-        bench.print_rows((f"{kind} (self time)", "share", "ms/call"), [r for r in rows if float(r[2]) >= least])
+        shown = [(name, n / total) for name, n in counts[kind].most_common() if per_call * n / total >= least]
+        rows = [(name, f"{share:.1%}", f"{per_call * share:.3f}") for name, share in shown]
+        bench.print_rows((f"{kind} (self time)", "share", "ms/call"), rows)
         print()
     rows = [(name, f"{n / total:.1%}") for name, n in counts["function"].most_common(top)]
     bench.print_rows(("function (self time)", "share"), rows)

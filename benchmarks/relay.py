@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests import fake_x as fx
 from xapi_mcp.auth.credentials import CredentialKind, TokenStore
+from xapi_mcp.web import KEEP_ALIVE_SECONDS
 
 
 def relay(x_url: str) -> Any:
@@ -52,4 +53,10 @@ def relay(x_url: str) -> Any:
 
 
 if __name__ == "__main__":
-    uvicorn.run(relay(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", timeout_keep_alive=75)
+    uvicorn.run(
+        relay(sys.argv[1]),
+        host="127.0.0.1",
+        port=int(sys.argv[2]),
+        log_level="warning",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )

@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx2 as httpx
 import uvicorn
 
+from xapi_mcp.web import KEEP_ALIVE_SECONDS
+
 REPO = Path(__file__).resolve().parent.parent
 # Every server this test session starts logs at DEBUG here; test_zz_no_secrets_in_logs reads it all.
 LOG_DIR = Path(tempfile.mkdtemp(prefix="xapi-mcp-test-logs-"))
@@ -34,9 +36,11 @@ def free_port() -> int:
 def serve_asgi(app: object, port: int | None = None) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 in a daemon thread; yields its base URL."""
     port = port or free_port()
-    # Idle connections outlast httpx's 5 s keep-alive, as on X's edge: uvicorn's 5 s default races it.
+    # Idle connections outlast httpx's 5 s keep-alive, as xapi-mcp's do: uvicorn's 5 s default races it.
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_keep_alive=75)
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_keep_alive=KEEP_ALIVE_SECONDS
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -32,7 +32,7 @@ from xapi_mcp.mcp_app import build_server, listing
 from xapi_mcp.media import upload_tool
 from xapi_mcp.profiles import PROFILES, Profile
 from xapi_mcp.spec import LoadedSpec, SpecError, load_spec
-from xapi_mcp.web import CallbackListener, build_app, is_loopback, oauth_routes
+from xapi_mcp.web import KEEP_ALIVE_SECONDS, CallbackListener, build_app, is_loopback, oauth_routes
 
 log = logging.getLogger("xapi_mcp")
 
@@ -331,13 +331,6 @@ def _auth_in_terminal(startup: Startup, *, oauth2: bool) -> int:
     else:
         print("The tokens lived in this process's memory only and are gone now; `xapi-mcp` runs the same flow.")
     return 0
-
-
-# How long an idle client connection stays open. It must outlast the clients' own idle limit: the
-# `mcp` client's httpx pool keeps a connection 5 s, uvicorn's default is also 5 s, and a call sent
-# as the server closes that connection fails with ReadError (an agent pausing ~5 s between bursts
-# of calls hit it in 4 of 10 tries). 75 s is nginx's default.
-KEEP_ALIVE_SECONDS = 75
 
 
 def _serve(startup: Startup) -> None:

@@ -34,6 +34,11 @@ from xapi_mcp.auth.pending import ConsentError
 log = logging.getLogger(__name__)
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+# How long an idle client connection stays open. It must outlast the clients' own idle limit: the
+# `mcp` client's httpx pool keeps a connection 5 s, uvicorn's default is also 5 s, and a call sent
+# as the server closes that connection fails with ReadError (an agent pausing ~5 s between bursts
+# of calls hit it in 4 of 10 tries). 75 s is nginx's default.
+KEEP_ALIVE_SECONDS = 75
 
 
 def is_loopback(host: str) -> bool:
