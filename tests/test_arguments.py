@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import catalog_for
+from tests.conftest import catalog_for, load_document
 from tests.synthetic import synthetic_spec
-from xapi_mcp.arguments import ArgumentError, prepare
+from xapi_mcp.arguments import MAX_SAFE_INTEGER, ArgumentError, prepare
 from xapi_mcp.catalog import build_catalog
 
 
@@ -118,7 +118,7 @@ def test_nested_body_errors_name_the_path(tools) -> None:
 def test_body_required_when_empty_is_invalid(tools) -> None:
     with pytest.raises(ArgumentError, match="missing required argument 'target_user_id'"):
         prepare(tools["followUser"], {"id": "1"})
-    with pytest.raises(ArgumentError, match=r"text \| attachments"):
+    with pytest.raises(ArgumentError, match=r"give `text`, or `attachments`, or both"):
         prepare(tools["createDirectMessagesByParticipantId"], {"participant_id": "12"})
     request = prepare(tools["createDirectMessagesByParticipantId"], {"participant_id": "12", "text": "hi"})
     assert request.body == {"text": "hi"}
@@ -131,3 +131,166 @@ def test_wrong_types_and_non_object_arguments(tools) -> None:
         prepare(tools["getUsersFollowers"], ["id"])  # type: ignore[arg-type]
     with pytest.raises(ArgumentError, match="given twice"):
         prepare(tools["getUsersByUsername"], {"username": "a", "user.fields": ["id"], "user_fields": ["id"]})
+
+
+UNSAFE_ID = 1346889436626260000  # what a client that reads JSON numbers as doubles makes of 1346889436626259968
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "where"),
+    [
+        ("deletePosts", {"id": UNSAFE_ID}, "id"),  # path
+        ("searchPostsRecent", {"query": "x", "since_id": UNSAFE_ID}, "since_id"),  # query
+        ("getPostsByIds", {"ids": ["1", UNSAFE_ID]}, "ids.1"),  # an item of a query list
+        ("getPostsByIds", {"ids": UNSAFE_ID}, "ids.0"),  # one ID for a list
+        ("likePost", {"id": "1", "tweet_id": UNSAFE_ID}, "tweet_id"),  # body field
+        ("createPosts", {"text": "x", "reply": {"in_reply_to_tweet_id": UNSAFE_ID}}, "reply.in_reply_to_tweet_id"),
+        ("createPosts", {"text": "x", "media": {"media_ids": [UNSAFE_ID]}}, "media.media_ids.0"),
+        ("deletePosts", {"id": float(UNSAFE_ID)}, "id"),  # the same number from a client that writes 1.3e18
+        ("deletePosts", {"id": -(2**53)}, "id"),
+    ],
+)
+def test_ids_sent_as_numbers_beyond_2_53_are_refused(tools, tool: str, arguments: dict, where: str) -> None:
+    with pytest.raises(ArgumentError) as err:
+        prepare(tools[tool], arguments)
+    message = str(err.value)
+    assert "nothing was sent to X" in message
+    assert f"argument '{where}': IDs must be strings, like \"{int(next(_numbers(arguments)))}\"" in message
+    assert f"got the number {next(_numbers(arguments))}" in message
+    assert "is not of type" not in message
+
+
+def _numbers(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _numbers(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _numbers(item)
+    elif isinstance(value, (int, float)):
+        yield value
+
+
+def test_ids_sent_as_safe_integers_are_still_accepted(tools) -> None:
+    assert prepare(tools["deletePosts"], {"id": MAX_SAFE_INTEGER}).path == f"/2/tweets/{MAX_SAFE_INTEGER}"
+    assert prepare(tools["getPostsByIds"], {"ids": [5, "6"]}).query == [("ids", "5,6")]
+    assert prepare(tools["getPostsByIds"], {"ids": 5}).query == [("ids", "5")]
+    assert prepare(tools["getPostsByIds"], {"ids": "5,6"}).query == [("ids", "5,6")]
+
+
+def test_integer_arguments_keep_their_own_bounds(tools) -> None:
+    with pytest.raises(ArgumentError) as err:
+        prepare(tools["searchPostsRecent"], {"query": "x", "max_results": UNSAFE_ID})
+    assert f"argument 'max_results': {UNSAFE_ID} is greater than the maximum of 100" in str(err.value)
+    assert "IDs must be strings" not in str(err.value)
+
+
+def _dm_alternatives(message: str) -> None:
+    assert "is not valid under any of the given schemas" not in message and "{" not in message
+    assert "missing required argument" not in message  # neither field is required on its own
+
+
+@pytest.mark.parametrize("tool", ["createDirectMessagesByParticipantId", "createDirectMessagesByConversationId"])
+def test_a_dm_body_names_its_alternatives(tools, tool: str) -> None:
+    path_arg = next(iter(tools[tool].arg_types))
+    with pytest.raises(ArgumentError) as err:
+        prepare(tools[tool], {path_arg: "12"})
+    assert "- give `text`, or `attachments`, or both\n" in str(err.value)
+    _dm_alternatives(str(err.value))
+    # A form whose fields are given, but wrong: what is wrong in it, not the other form's fields.
+    with pytest.raises(ArgumentError) as err:
+        prepare(tools[tool], {path_arg: "12", "text": ""})
+    assert "argument 'text': '' should be non-empty" in str(err.value)
+    assert "attachments" not in str(err.value)
+
+
+def test_nested_alternatives_are_named_under_their_argument(tools) -> None:
+    arguments = {"conversation_type": "Group", "participant_ids": ["1", "2"], "message": {}}
+    with pytest.raises(ArgumentError) as err:
+        prepare(tools["createDirectMessagesConversation"], arguments)
+    assert "- argument 'message': give `text`, or `attachments`, or both\n" in str(err.value)
+    _dm_alternatives(str(err.value))
+    request = prepare(tools["createDirectMessagesConversation"], {**arguments, "message": {"text": "hi"}})
+    assert request.body["message"] == {"text": "hi"}
+
+
+def test_forms_that_differ_by_constraints_say_what_each_needs(tools) -> None:
+    """Media geo restrictions: an allow list with an empty block list, or the other way round."""
+    both = {"whitelisted_country_codes": ["us"], "blacklisted_country_codes": ["fr"]}
+    with pytest.raises(ArgumentError) as err:
+        prepare(tools["createMediaMetadata"], {"id": "1", "metadata": {"geo_restrictions": both}})
+    message = str(err.value)
+    assert "argument 'metadata.geo_restrictions': fits none of its 2 allowed forms; either " in message
+    assert "'metadata.geo_restrictions.blacklisted_country_codes': ['fr'] is expected to be empty" in message
+    assert "'metadata.geo_restrictions.whitelisted_country_codes': ['us'] is expected to be empty" in message
+    allowed = {**both, "blacklisted_country_codes": []}
+    assert prepare(tools["createMediaMetadata"], {"id": "1", "metadata": {"geo_restrictions": allowed}}).has_body
+
+
+def test_one_of_names_the_choice_and_refuses_both() -> None:
+    """updateRules (a stream tool, so only in a catalog built with streams): add or delete, not both."""
+    tool = build_catalog(load_document("2.159"), include_streaming=True).tools["updateRules"]
+    with pytest.raises(ArgumentError) as err:
+        prepare(tool, {})
+    assert "- give exactly one of `add` or `delete`\n" in str(err.value)
+    with pytest.raises(ArgumentError) as err:
+        prepare(tool, {"add": [{"value": "cats"}], "delete": {"ids": ["1"]}})
+    assert "- give exactly one of `add` or `delete`, not `add` and `delete` together\n" in str(err.value)
+    assert "valid under each of" not in str(err.value)
+    assert prepare(tool, {"add": [{"value": "cats"}]}).body == {"add": [{"value": "cats"}]}
+
+
+def test_alternatives_use_the_argument_names() -> None:
+    """A body field that clashes with a path parameter is the argument body_<field>: the error says so."""
+    spec = {
+        "openapi": "3.0.0",
+        "info": {"version": "1"},
+        "paths": {
+            "/notes/{text}": {
+                "post": {
+                    "operationId": "annotate",
+                    "parameters": [{"name": "text", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "anyOf": [
+                                        {
+                                            "type": "object",
+                                            "required": ["text"],
+                                            "properties": {"text": {"type": "string"}},
+                                        },
+                                        {
+                                            "type": "object",
+                                            "required": ["url"],
+                                            "properties": {"url": {"type": "string"}},
+                                        },
+                                        {
+                                            "type": "object",
+                                            "required": ["file"],
+                                            "properties": {"file": {"type": "string"}},
+                                        },
+                                    ]
+                                }
+                            }
+                        },
+                    },
+                }
+            }
+        },
+    }
+    tool = build_catalog(spec).tools["annotate"]
+    with pytest.raises(ArgumentError) as err:
+        prepare(tool, {"text": "a"})
+    assert "- give at least one of `body_text`, `url` or `file`\n" in str(err.value)
+    assert prepare(tool, {"text": "a", "body_text": "b"}).body == {"text": "b"}
+
+
+def test_forms_that_differ_only_in_encoding_have_no_note(tools) -> None:
+    """appendMediaUpload's two forms (binary or base64 media) need the same fields: nothing to choose."""
+    tool = tools["appendMediaUpload"]
+    assert "combinations" not in tool.description and tool.plan.body is not None and not tool.plan.body.note
+    with pytest.raises(ArgumentError) as err:
+        prepare(tool, {"id": "1"})
+    assert "- missing required argument 'media'\n" in str(err.value)

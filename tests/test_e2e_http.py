@@ -126,6 +126,23 @@ def test_invalid_arguments_are_an_error_result_and_nothing_is_sent(stack, fake: 
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_an_id_sent_as_a_number_beyond_2_53_never_reaches_x(stack, fake: FakeX, mode: str) -> None:
+    """1346889436626260000 is what a double makes of a real ID: it would delete some other post, or none."""
+    result = call(stack[1], mode, "deletePosts", {"id": 1346889436626260000})
+    assert result.is_error
+    text = result.content[0].text
+    assert "argument 'id': IDs must be strings, like \"1346889436626260000\"" in text, text
+    assert "got the number 1346889436626260000" in text
+    result = call(stack[1], mode, "getPostsByIds", {"ids": ["20", 1346889436626260000]})
+    assert result.is_error and "argument 'ids.1': IDs must be strings" in result.content[0].text
+    assert fake.requests == []
+    result = call(stack[1], mode, "deletePosts", {"id": 1445880548472328})  # below 2^53: exact, still accepted
+    assert not result.is_error
+    (request,) = fake.requests
+    assert request.path == "/2/tweets/1445880548472328"
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_unknown_tool_is_a_protocol_error(stack, fake: FakeX, mode: str) -> None:
     with pytest.raises(MCPError) as err:
         call(stack[1], mode, "getUserByUsername", {})

@@ -18,11 +18,15 @@ from jsonschema import ValidationError
 from jsonschema.exceptions import best_match
 
 from xapi_mcp.catalog import ParamPlan, ToolDef
+from xapi_mcp.schema import RefResolver, Schema
 
 _MAX_MESSAGES = 6
 _MAX_MESSAGE_CHARS = 400
 MAX_ARGUMENT_BYTES = 1_000_000  # X's largest JSON bodies are far smaller; media goes by file or chunks
 MAX_DEPTH = 32
+# Past 2^53 - 1 a JSON number is rounded by JavaScript and by any client that reads numbers as
+# doubles: an ID sent as a number that large has probably lost its last digits before reaching us.
+MAX_SAFE_INTEGER = 2**53 - 1
 _FORMAT_EXAMPLES = {"date-time": "2024-05-01T12:00:00Z", "date": "2024-05-01", "uri": "https://example.com/x"}
 
 
@@ -55,7 +59,10 @@ def prepare(tool: ToolDef, arguments: Mapping[str, Any] | None) -> PreparedReque
     _check_size(tool, arguments)
     args = _normalise(tool, arguments)
 
-    problems = [_describe(err) for err in sorted(tool.args_validator.iter_errors(args), key=_error_order)]
+    problems = [
+        _describe(err, root=tool.args_validator.schema)
+        for err in sorted(tool.args_validator.iter_errors(args), key=_error_order)
+    ]
     body = tool.plan.body
     body_value: dict[str, Any] = {}
     file_paths: dict[str, str] = {}
@@ -68,7 +75,7 @@ def prepare(tool: ToolDef, arguments: Mapping[str, Any] | None) -> PreparedReque
         if (body_value or body.required) and body.validator is not None:
             reverse = {prop: arg for arg, prop in body.args.items()}
             problems += [
-                _describe(err, reverse, body.note)
+                _describe(err, reverse, body.note, body.validator.schema)
                 for err in sorted(body.validator.iter_errors(body_value), key=_error_order)
             ]
     if problems:
@@ -92,7 +99,10 @@ def validate_arguments(tool: ToolDef, arguments: Mapping[str, Any] | None) -> di
             raise ArgumentError(f"Arguments for {tool.name} must be a JSON object.")
     _check_size(tool, arguments)
     args = _normalise(tool, arguments)
-    problems = [_describe(err) for err in sorted(tool.args_validator.iter_errors(args), key=_error_order)]
+    problems = [
+        _describe(err, root=tool.args_validator.schema)
+        for err in sorted(tool.args_validator.iter_errors(args), key=_error_order)
+    ]
     if problems:
         raise ArgumentError(_problem_report(tool, problems))
     return args
@@ -148,10 +158,14 @@ def _normalise(tool: ToolDef, arguments: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _coerce(param: ParamPlan, value: Any) -> Any:
-    """Accept what models commonly send for query/path parameters: "a,b" for lists, "10" for 10."""
+    """Accept what models commonly send for query/path parameters: "a,b" for lists, "10" for 10, 10 for "10"."""
     if param.is_array:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]  # one ID as a number, like one ID as a string
+        if isinstance(value, list) and param.scalar_type == "string":
+            return [_as_string(item) for item in value]
         return value
     if isinstance(value, str):
         text = value.strip()
@@ -164,9 +178,25 @@ def _coerce(param: ParamPlan, value: Any) -> Any:
                 return value
         if param.scalar_type == "boolean" and text.lower() in ("true", "false"):
             return text.lower() == "true"
-    elif param.scalar_type == "string" and isinstance(value, int) and not isinstance(value, bool):
-        return str(value)  # numeric IDs sent as numbers
+    elif param.scalar_type == "string":
+        return _as_string(value)
     return value
+
+
+def _as_string(value: Any) -> Any:
+    """A numeric ID sent as a JSON number, as its digits: only while the number is exact.
+
+    A larger one stays a number, and validation refuses it (see `_unsafe_number`).
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_SAFE_INTEGER:
+        return str(value)
+    return value
+
+
+def _is_unsafe_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return abs(value) > MAX_SAFE_INTEGER and (isinstance(value, int) or value.is_integer())
 
 
 def _place(request: PreparedRequest, param: ParamPlan, value: Any) -> None:
@@ -198,15 +228,28 @@ def _error_order(error: ValidationError) -> tuple[str, ...]:
     return tuple(str(p) for p in error.absolute_path)
 
 
-def _describe(error: ValidationError, reverse: Mapping[str, str] | None = None, note: str = "") -> str:
-    """One line per problem, naming the argument (`poll.duration_minutes`) and what is allowed."""
+def _describe(
+    error: ValidationError, reverse: Mapping[str, str] | None = None, note: str = "", root: Schema | None = None
+) -> str:
+    """One line per problem, naming the argument (`poll.duration_minutes`) and what is allowed.
+
+    `reverse` maps body properties to argument names; `root` is the validator's schema, to read
+    the alternatives of an anyOf/oneOf.
+    """
+    if error.validator in ("anyOf", "oneOf") and isinstance(error.instance, dict):
+        text = _alternatives(error, reverse, note, root)
+        if text:
+            return _clip(text)
     if error.validator in ("anyOf", "oneOf") and error.context:
         detail = best_match(error.context)
         error, note = detail, note or ""
-    path = [str(p) for p in error.absolute_path]
-    if path and reverse:
-        path[0] = reverse.get(path[0], path[0])
-    where = ".".join(path)
+    where = _where(error, reverse)
+    if error.validator == "type" and _is_unsafe_number(error.instance) and "string" in _types(error.validator_value):
+        return (
+            f"argument '{where}': IDs must be strings, like \"{int(error.instance)}\" (in quotes); got the number "
+            f"{_short(error.instance)}. Numbers above {MAX_SAFE_INTEGER:,} lose their last digits in most JSON "
+            "clients, so this may no longer be the ID you meant: send it as a string, copied exactly from X's response."
+        )
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         missing = (reverse or {}).get(missing, missing) if not where else missing
@@ -220,7 +263,74 @@ def _describe(error: ValidationError, reverse: Mapping[str, str] | None = None, 
         text += f" (expected like {_FORMAT_EXAMPLES[error.validator_value]})"
     if note and error.validator in ("required", "anyOf", "oneOf", "additionalProperties"):
         text += f" ({note})"
+    return _clip(text)
+
+
+def _clip(text: str) -> str:
     return text if len(text) <= _MAX_MESSAGE_CHARS else text[: _MAX_MESSAGE_CHARS - 1] + "…"
+
+
+def _where(error: ValidationError, reverse: Mapping[str, str] | None) -> str:
+    """The argument at fault, as the tool names it (`body_id`, `poll.options`)."""
+    path = [str(p) for p in error.absolute_path]
+    if path and reverse:
+        path[0] = reverse.get(path[0], path[0])
+    return ".".join(path)
+
+
+def _types(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _alternatives(
+    error: ValidationError, reverse: Mapping[str, str] | None, note: str, root: Schema | None
+) -> str | None:
+    """An object that fits none (or, for oneOf, several) of its forms, in plain words.
+
+    Forms that differ by their required fields ("text or attachments") are named as such; when the
+    fields of a form are all given, what is wrong inside that form is said instead. None: no object
+    forms to speak of, the caller falls back to the best single error.
+    """
+    resolver = RefResolver(root or {})
+    try:
+        variants = [resolver.deref(v) for v in error.validator_value]
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+    if not variants or not all(isinstance(v, dict) for v in variants):
+        return None
+    where = _where(error, reverse)
+    prefix = f"argument '{where}': " if where else ""
+
+    def name(prop: str) -> str:  # top-level body properties go by their argument names
+        return f"`{prop if where else (reverse or {}).get(prop, prop)}`"
+
+    forms = list(dict.fromkeys(tuple(v.get("required") or ()) for v in variants))
+    choices = [" with ".join(name(p) for p in form) for form in forms if form]
+    given = [i for i, v in enumerate(variants) if all(p in error.instance for p in v.get("required") or ())]
+    if error.validator == "oneOf" and not error.context:  # valid under more than one form
+        present = [name(p) for form in forms for p in form if p in error.instance]
+        return f"{prefix}give exactly one of {_or(choices)}, not {' and '.join(dict.fromkeys(present))} together"
+    if len(choices) > 1 and len(choices) == len(forms) and not given:
+        if error.validator == "oneOf":
+            return f"{prefix}give exactly one of {_or(choices)}"
+        if len(choices) == 2:
+            return f"{prefix}give {choices[0]}, or {choices[1]}, or both"
+        return f"{prefix}give at least one of {_or(choices)}"
+    messages: list[str] = []
+    for index in given or range(len(variants)):
+        errors = [e for e in error.context if e.relative_schema_path and e.relative_schema_path[0] == index]
+        if errors:
+            messages.append(_describe(best_match(errors), reverse, note, root))
+    messages = list(dict.fromkeys(messages))
+    if len(messages) == 1:
+        return messages[0]
+    if messages:
+        return f"{prefix}fits none of its {len(messages)} allowed forms; either " + "; or ".join(messages)
+    return None
+
+
+def _or(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
 
 
 def _short(value: Any) -> str:

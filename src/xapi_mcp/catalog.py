@@ -250,7 +250,6 @@ def _build_tool(
         if is_required:
             required.append(arg)
         check_props[arg] = for_validation(schema, openapi_version)
-        resolved = resolver.deref(schema)
         is_array = shown.get("type") == "array"
         style_explode = param.get("explode", param.get("style", "form") == "form")
         plans.append(
@@ -261,7 +260,7 @@ def _build_tool(
                 required=is_required,
                 is_array=is_array,
                 explode=bool(style_explode),
-                scalar_type=shown.get("type") if not is_array else (resolved.get("items") or {}).get("type"),
+                scalar_type=shown.get("type") if not is_array else (shown.get("items") or {}).get("type"),
             )
         )
 

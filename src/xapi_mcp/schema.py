@@ -203,8 +203,9 @@ def _merge_alternatives(variants: list[Schema]) -> Schema:
         out: Schema = {"type": "object", "properties": properties}
         if required:
             out["required"] = required
-        choices = [", ".join(v.get("required", [])) or "no required fields" for v in variants]
-        out["description"] = "Provide one of these combinations: " + " | ".join(choices) + "."
+        choices = list(dict.fromkeys(", ".join(v.get("required", [])) or "no required fields" for v in variants))
+        if len(choices) > 1:  # forms that differ only in a field's encoding need no note
+            out["description"] = "Provide one of these combinations: " + " | ".join(choices) + "."
         return out
     types = {v.get("type") for v in variants}
     first = dict(variants[0])
