@@ -186,7 +186,7 @@ def _coerce(param: ParamPlan, value: Any) -> Any:
 def _as_string(value: Any) -> Any:
     """A numeric ID sent as a JSON number, as its digits: only while the number is exact.
 
-    A larger one stays a number, and validation refuses it (see `_unsafe_number`).
+    A larger one stays a number, which validation refuses with its own message (`_describe`).
     """
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_SAFE_INTEGER:
         return str(value)
