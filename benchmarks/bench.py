@@ -1,7 +1,10 @@
 """xapi-mcp against a direct httpx baseline, in one run, on loopback.
 
     python benchmarks/bench.py            # full run (500 sequential calls, 3000 concurrent, per series)
-    python benchmarks/bench.py --quick    # a few calls, to prove it works (CI)
+    python benchmarks/bench.py --quick    # a few calls, to prove it works (CI); writes no results
+
+A full run writes benchmarks/results.json (the README's figures); a quick run writes only to
+`--json PATH`, so it never replaces the committed full-run figures.
 
 A fake X API runs in its own process. The baseline is a direct httpx2 call to the same fake
 endpoint with the same OAuth 1.0a signature, so the difference is what xapi-mcp adds: the MCP
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+import mcp_types as types
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -273,8 +277,9 @@ async def concurrently(call: Any, total: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="few calls: proves the benchmark works")
-    parser.add_argument("--json", default=str(REPO / "benchmarks" / "results.json"), help="where to write results")
+    parser.add_argument("--json", help="where to write results (default: benchmarks/results.json, full runs only)")
     args = parser.parse_args()
+    output = results_path(args.quick, args.json)
     sequential, concurrent_total, starts, rounds = (20, 100, 1, 2) if args.quick else (500, 3000, 5, 10)
 
     relay_port = free_port()
@@ -304,8 +309,17 @@ def main() -> None:
         for proc in (*servers.values(), relay, fake):
             proc.terminate()
             proc.wait()
-    Path(args.json).write_text(json.dumps(results, indent=2))
+    if output is not None:
+        output.write_text(json.dumps(results, indent=2))
     print_table(results)
+    print(f"\nResults written to {output}." if output else "\nQuick run: nothing written (--json PATH keeps it).")
+
+
+def results_path(quick: bool, given: str | None) -> Path | None:
+    """Where the results go: --json PATH, else results.json for a full run; a quick run keeps none."""
+    if given:
+        return Path(given)
+    return None if quick else REPO / "benchmarks" / "results.json"
 
 
 async def measure_listing(url: str) -> dict[str, Any]:
@@ -316,8 +330,12 @@ async def measure_listing(url: str) -> dict[str, Any]:
             t = time.perf_counter()
             listing = await client.list_tools(cache_mode="refresh")
             samples.append(time.perf_counter() - t)
-    size = len(listing.model_dump_json(by_alias=True, exclude_none=True))
-    return {"tools_list_bytes": size, "tools_list_ms": statistics.median(samples) * 1000}
+    # The tools/list result as the server builds it, as `xapi-mcp tools` counts it; and as received,
+    # with what the 2026-07-28 protocol adds around it (server info, cache hints).
+    size = len(types.ListToolsResult(tools=listing.tools).model_dump_json(by_alias=True, exclude_none=True))
+    received = len(listing.model_dump_json(by_alias=True, exclude_none=True))
+    ms = statistics.median(samples) * 1000
+    return {"tools_list_bytes": size, "tools_list_received_bytes": received, "tools_list_ms": ms}
 
 
 def print_table(r: dict[str, Any]) -> None:

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import catalog_for
+from tests.servers import REPO
 from xapi_mcp.allowlist import Allowlist, AllowlistError
 from xapi_mcp.auth.credentials import CredentialKind, MissingCredentials, TokenStore
+from xapi_mcp.media import upload_tool
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +48,33 @@ def test_read_only_preset(tools) -> None:
     assert names and all(tools[n].plan.method == "GET" for n in names)
     with pytest.raises(AllowlistError, match="Unknown preset '@nope'"):
         Allowlist.from_sources(allow="@nope")
+
+
+def test_write_preset_denies_every_write_after_broad_rules(tools) -> None:
+    writes = {n for n, t in tools.items() if t.plan.method != "GET"}
+    assert {"createPosts", "followUser", "muteUser", "deletePosts"} <= writes
+    assert set(allowed(tools, allow="@write")) == writes
+    assert set(allowed(tools, allow="@all,!@write")) == set(tools) - writes
+    users = set(allowed(tools, allow="tag:Users,!@write,followUser"))
+    assert users & writes == {"followUser"} and any(tools[n].plan.method == "GET" for n in users)
+    assert set(allowed(tools, allow="@all", deny="@write")) == set(tools) - writes  # X_API_TOOL_DENYLIST
+
+
+def test_allowlist_example_does_what_its_comments_say(tools) -> None:
+    """The shipped example: users and posts to read, DMs to read, and of the writes posting and liking only."""
+    example = REPO / "allowlist.example.txt"
+    text = example.read_text()
+    assert "posting and liking only" in text and "Direct messages, read-only" in text
+    catalog = dict(tools)
+    upload = upload_tool(catalog)
+    assert upload is not None
+    catalog[upload.name] = upload  # as the server builds it: workflow tools are writes too
+    kept, warnings = Allowlist.from_sources(file=example).apply(catalog)
+    assert warnings == []
+    assert {n for n, t in kept.items() if t.plan.method != "GET"} == {"createPosts", "likePost"}
+    reads = {n for n, t in catalog.items() if t.plan.method == "GET" and {"Users", "Tweets"} & set(t.tags)}
+    dm_reads = {n for n in catalog if n.startswith("getDirectMessagesEvents")}
+    assert dm_reads and {n for n, t in kept.items() if t.plan.method == "GET"} == reads | dm_reads
 
 
 def test_no_dm_preset(tools) -> None:

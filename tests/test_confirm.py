@@ -10,7 +10,7 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
-from tests.fake_x import FakeX
+from tests.fake_x import FakeX, Fault
 from tests.servers import run_xapi_mcp, serve_asgi, server_env
 
 MODES = ["auto", "legacy"]  # 2026-07-28 (MRTR) and 2025-11-25 (pushed elicitation/create)
@@ -29,12 +29,17 @@ def fake(stack: tuple[FakeX, str]) -> FakeX:
     return stack[0]
 
 
-def call(url: str, mode: str, answer: str | None, name: str, args: dict[str, Any]) -> tuple[Any, list[str]]:
+def call(
+    url: str, mode: str, answer: str | None, name: str, args: dict[str, Any], content: dict[str, Any] | None = None
+) -> tuple[Any, list[str]]:
+    """Call a tool as a client whose person answers `answer` (None: a client that cannot ask)."""
     asked: list[str] = []
+    if content is None and answer == "accept":
+        content = {"confirm": True}
 
     async def elicit(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
         asked.append(params.message)
-        return types.ElicitResult(action=answer, content={"confirm": True} if answer == "accept" else None)
+        return types.ElicitResult(action=answer, content=content)
 
     async def run() -> Any:
         callback = elicit if answer is not None else None
@@ -58,6 +63,16 @@ def test_accepted_write_is_sent_once(stack, fake: FakeX, mode: str) -> None:
 @pytest.mark.parametrize("answer", ["decline", "cancel"])
 def test_declined_write_sends_nothing(stack, fake: FakeX, mode: str, answer: str) -> None:
     result, asked = call(stack[1], mode, answer, "deletePosts", {"id": "1445880548472328192"})
+    assert len(asked) == 1 and "1445880548472328192" in asked[0]
+    assert result.is_error and "declined" in result.content[0].text and "Nothing was sent" in result.content[0].text
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_accepted_form_with_the_box_unchecked_sends_nothing(stack, fake: FakeX, mode: str) -> None:
+    """Accepting the form with its "Send it?" box unticked is a no, not a yes."""
+    args = {"id": "1445880548472328192"}
+    result, asked = call(stack[1], mode, "accept", "deletePosts", args, content={"confirm": False})
     assert len(asked) == 1 and "1445880548472328192" in asked[0]
     assert result.is_error and "declined" in result.content[0].text and "Nothing was sent" in result.content[0].text
     assert fake.requests == []
@@ -89,3 +104,61 @@ def test_call_x_api_asks_too(fake_x: tuple[FakeX, str]) -> None:
         assert fake.requests == []
         accepted, _ = call(url, "auto", "accept", "call_x_api", args)
         assert not accepted.is_error and [r.body for r in fake.requests] == [{"text": "via discovery"}]
+
+
+BEARER_ONLY = {
+    "X_OAUTH_CONSUMER_KEY": "",
+    "X_OAUTH_CONSUMER_SECRET": "",
+    "X_OAUTH_ACCESS_TOKEN": "",
+    "X_OAUTH_ACCESS_TOKEN_SECRET": "",
+}
+UPLOAD = {"data": "aGVsbG8=", "media_type": "image/png"}
+
+
+@pytest.mark.parametrize("profile", ["full", "discovery"])
+def test_missing_credentials_are_reported_before_anyone_is_asked(fake_x: tuple[FakeX, str], profile: str) -> None:
+    """With only the app's bearer token, a write fails on credentials: say so instead of asking first."""
+    fake, x_url = fake_x
+    env = server_env(x_url, X_API_CONFIRM_WRITES="1", X_API_TOOL_PROFILE=profile, **BEARER_ONLY)
+    with run_xapi_mcp(env) as url:
+        for mode in MODES:
+            for name, args in (("createPosts", {"text": "needs a user"}), ("uploadMedia", UPLOAD)):
+                if profile == "discovery":
+                    name, args = "call_x_api", {"name": name, "arguments": args}
+                result, asked = call(url, mode, "accept", name, args)
+                text = result.content[0].text
+                assert result.is_error and "OAuth 1.0a" in text and "X_OAUTH_CONSUMER_KEY" in text, text
+                assert asked == [], (mode, name)
+        assert fake.requests == []
+
+
+def test_consent_url_comes_before_any_question(fake_x: tuple[FakeX, str]) -> None:
+    """App keys but no user yet: the answer is the consent URL, and nobody is asked to approve a post."""
+    fake, x_url = fake_x
+    no_user = {"X_OAUTH_ACCESS_TOKEN": "", "X_OAUTH_ACCESS_TOKEN_SECRET": "", "X_BEARER_TOKEN": ""}
+    with run_xapi_mcp(server_env(x_url, X_API_CONFIRM_WRITES="1", X_OAUTH_OPEN_BROWSER="0", **no_user)) as url:
+        for mode in MODES:
+            result, asked = call(url, mode, "accept", "createPosts", {"text": "before consent"})
+            text = result.content[0].text
+            assert result.is_error and "Open this URL" in text and "/oauth/authorize?oauth_token=" in text, text
+            assert asked == [], mode
+    assert fake.count("/2/tweets") == 0 and fake.request_tokens  # the consent started; nothing was posted
+
+
+def test_exhausted_rate_limit_is_reported_before_anyone_is_asked(fake_x: tuple[FakeX, str]) -> None:
+    fake, x_url = fake_x
+    fake.fail("/2/tweets", Fault(429, b'{"title":"Too Many Requests"}', headers={"x-rate-limit-reset": "4102444800"}))
+    with run_xapi_mcp(server_env(x_url, X_API_CONFIRM_WRITES="1")) as url:
+        result, asked = call(url, "auto", "accept", "createPosts", {"text": "first"})
+        assert result.is_error and len(asked) == 1 and fake.count("/2/tweets") == 1  # X answered 429
+        for mode in MODES:
+            result, asked = call(url, mode, "accept", "createPosts", {"text": "again"})
+            assert result.is_error and "rate limit" in result.content[0].text.lower() and asked == [], mode
+        assert fake.count("/2/tweets") == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_unreadable_upload_file_is_reported_before_anyone_is_asked(stack, fake: FakeX, mode: str) -> None:
+    result, asked = call(stack[1], mode, "accept", "uploadMedia", {"path": "/etc/passwd"})
+    assert result.is_error and "X_MEDIA_DIR" in result.content[0].text and asked == []
+    assert fake.requests == []

@@ -2,9 +2,11 @@
 
 Rules, in order, each either allowing or denying (`!rule`):
 - an exact tool name (`getUsersByUsername`), a glob (`get*`, `*Bookmark*`), `tag:Users`,
-- `@read-only` (every GET), `@no-dm` (removes every direct-message and XChat tool), and `@all`.
+- `@read-only` (every GET), `@write` (every tool that is not read-only, workflow tools such as
+  `uploadMedia` included), `@no-dm` (removes every direct-message and XChat tool), and `@all`.
 With no allow rule at all, every tool is allowed and only the deny rules apply. The last matching
-rule wins, so `tag:Users` then `!unfollowUser` means "Users tools except unfollowUser".
+rule wins, so `tag:Users` then `!unfollowUser` means "Users tools except unfollowUser", and a
+`!@write` after broad rules takes every write back out (allow single writes again after it).
 XMCP's `X_API_TOOL_ALLOWLIST` (a comma list of names), `X_API_TOOL_DENYLIST` and
 `X_API_TOOL_TAGS` keep their meaning.
 """
@@ -23,7 +25,7 @@ from xapi_mcp.catalog import ToolDef
 
 log = logging.getLogger(__name__)
 
-PRESETS = {"@all", "@read-only", "@no-dm"}
+PRESETS = {"@all", "@read-only", "@write", "@no-dm"}
 _DM = re.compile(r"DirectMessages|Dms$|Chat")
 
 
@@ -43,6 +45,8 @@ class Rule:
             return True
         if pattern == "@read-only":
             return tool.plan.method == "GET"
+        if pattern == "@write":
+            return tool.plan.method != "GET"  # what confirm.needs_confirmation asks about
         if pattern == "@no-dm":
             return bool(_DM.search(tool.name)) or bool({"Direct Messages", "Chat"} & set(tool.tags))
         if pattern.lower().startswith("tag:"):

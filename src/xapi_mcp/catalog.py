@@ -92,6 +92,8 @@ class ToolDef:
     notes: dict[str, str] = field(default_factory=dict)
     # Tools that are a workflow of several requests (uploadMedia): (executor, tool, arguments, progress).
     runner: Callable[..., Awaitable[Any]] | None = None
+    # What a workflow tool's runner would refuse, checked before anyone is asked: (executor, arguments).
+    precheck: Callable[..., None] | None = None
 
     @property
     def arg_names(self) -> list[str]:

@@ -7,6 +7,8 @@ Every tool that is not read-only asks first, through MCP elicitation:
 - 2025-11-25 clients that declare elicitation: a pushed `elicitation/create` during the call.
 - clients without elicitation: an error result saying how to turn confirmation off. Never a
   silent send.
+Nobody is asked about a call that cannot go: `Executor.preflight` (arguments, files, credentials
+or the consent URL, a rate limit X reported exhausted) answers first.
 """
 
 from __future__ import annotations

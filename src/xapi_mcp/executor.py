@@ -22,11 +22,11 @@ import anyio
 import httpx2 as httpx
 
 from xapi_mcp import __version__
-from xapi_mcp.arguments import ArgumentError, PreparedRequest, prepare
+from xapi_mcp.arguments import ArgumentError, PreparedRequest, prepare, validate_arguments
 from xapi_mcp.auth.consent import Consent
 from xapi_mcp.auth.credentials import CredentialKind, MissingCredentials, TokenStore
 from xapi_mcp.catalog import ToolDef
-from xapi_mcp.media import MediaError, read_media
+from xapi_mcp.media import MediaError, read_media, resolve_media_path
 from xapi_mcp.ratelimits import RateLimits
 from xapi_mcp.results import ToolOutcome, dumps, http_error, parse_json, rate_limited, snippet, success
 
@@ -104,15 +104,46 @@ class Executor:
             request.file_paths = {}
         except MediaError as exc:
             return ToolOutcome(f"{tool.name}: {exc} Nothing was sent to X.", True)
+        kind = await self._credentials(tool)
+        if isinstance(kind, ToolOutcome):
+            return kind
+        if self.dry_run:
+            return self._dry_run(tool, request, kind)
+        return await self.send(tool, request, kind)
+
+    async def preflight(self, tool: ToolDef, arguments: dict[str, Any] | None) -> ToolOutcome | None:
+        """Why this call cannot reach X, found without sending anything; None when nothing stops it.
+
+        Runs before a person is asked to approve a write: arguments, local files, credentials (or the
+        consent to give first, with its URL) and an endpoint X reported exhausted would all refuse the
+        call after a "yes", so nobody is asked about a call that cannot be made.
+        """
         try:
-            kind = tool.auth.choose(self.store)
+            if tool.runner is not None:
+                arguments = validate_arguments(tool, arguments)
+                if tool.precheck is not None:
+                    tool.precheck(self, arguments)
+            else:
+                for path in prepare(tool, arguments).file_paths.values():
+                    resolve_media_path(path, self.media_dir)
+        except ArgumentError as exc:
+            return ToolOutcome(str(exc), True)
+        except MediaError as exc:
+            return ToolOutcome(f"{tool.name}: {exc} Nothing was sent to X.", True)
+        kind = await self._credentials(tool)
+        if isinstance(kind, ToolOutcome):
+            return kind
+        reset = self.limits.exhausted_until(f"{tool.plan.method} {tool.plan.path}")
+        return rate_limited(tool, reset, locally=True) if reset is not None else None
+
+    async def _credentials(self, tool: ToolDef) -> CredentialKind | ToolOutcome:
+        """The kind to sign with, or the error naming what to configure (or the consent URL)."""
+        try:
+            return tool.auth.choose(self.store)
         except MissingCredentials as exc:
             # Lazy consent: the first call that needs a user starts the browser flow and says where to go.
             prompt = await self.consent.prompt(tool.auth) if self.consent is not None else None
             return ToolOutcome(f"{tool.name}: {prompt or exc}", True)
-        if self.dry_run:
-            return self._dry_run(tool, request, kind)
-        return await self.send(tool, request, kind)
 
     async def send(self, tool: ToolDef, request: PreparedRequest, kind: CredentialKind) -> ToolOutcome:
         endpoint = f"{request.method} {tool.plan.path}"

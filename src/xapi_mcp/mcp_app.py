@@ -16,7 +16,6 @@ from mcp.server import Server, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
 from xapi_mcp import __version__, confirm
-from xapi_mcp.arguments import ArgumentError, prepare, validate_arguments
 from xapi_mcp.catalog import ToolDef
 from xapi_mcp.discovery import DESCRIBE, SEARCH, SearchIndex, describe_result, discovery_tools, search_result
 from xapi_mcp.executor import Executor, ToolOutcome
@@ -101,7 +100,8 @@ def build_server(
                 tool, arguments = target
                 asked = None
                 if confirm_writes and not executor.dry_run and confirm.needs_confirmation(tool):
-                    asked = _invalid(tool, arguments) or await confirm.ask(
+                    # Everything that would refuse the call after a "yes" is said before anyone is asked.
+                    asked = await executor.preflight(tool, arguments) or await confirm.ask(
                         ctx, params, tool, arguments, executor.store.screen_name
                     )
                 if isinstance(asked, types.InputRequiredResult):
@@ -134,18 +134,6 @@ def build_server(
     # still costs every request; tracing is not something this server offers.
     server.middleware.clear()
     return server
-
-
-def _invalid(tool: ToolDef, arguments: dict[str, Any]) -> ToolOutcome | None:
-    """Arguments that cannot make a request are reported before anyone is asked to approve it."""
-    try:
-        if tool.runner is not None:
-            validate_arguments(tool, arguments)
-        else:
-            prepare(tool, arguments)
-    except ArgumentError as exc:
-        return ToolOutcome(str(exc), True)
-    return None
 
 
 def _discovery_target(

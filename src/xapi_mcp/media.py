@@ -102,6 +102,7 @@ def upload_tool(tools: dict[str, ToolDef]) -> ToolDef | None:
         args_validator=Draft202012Validator({**schema, "additionalProperties": False}),
         auth=init.auth,
         runner=run_upload,
+        precheck=check_upload,
         notes={name: prop["description"] for name, prop in properties.items()},
     )
 
@@ -189,6 +190,14 @@ async def _step(
         return outcome, json.loads(outcome.text) if not outcome.is_error else None
     except ValueError:
         return outcome, None
+
+
+def check_upload(executor: Executor, args: dict[str, Any]) -> None:
+    """What run_upload would refuse (ArgumentError, MediaError), without reading the file."""
+    if "path" in args and "data" not in args:
+        resolve_media_path(args["path"], executor.media_dir)
+    else:
+        _source(args, executor.media_dir)  # base64 data, or neither/both: no file is read
 
 
 def _data(body: Any) -> dict[str, Any]:
