@@ -21,6 +21,7 @@ from xapi_mcp.web import KEEP_ALIVE_SECONDS
 REPO = Path(__file__).resolve().parent.parent
 # Every server this test session starts logs at DEBUG here; conftest scans it all for secrets at session end.
 LOG_DIR = Path(tempfile.mkdtemp(prefix="xapi-mcp-test-logs-"))
+PIDS: dict[str, int] = {}  # MCP URL of each running `run_xapi_mcp` server -> its process id (for /proc)
 SPECS = REPO.parent / "shared" / "specs"
 SPEC_159 = SPECS / "x-api-v2-2.159.json"
 SPEC_157 = SPECS / "x-api-v2-2.157.json"
@@ -111,8 +112,10 @@ def run_xapi_mcp(
                 if while_waiting is not None:
                     while_waiting(log_path.read_text())
                 time.sleep(0.05)
+            PIDS[f"{base}/mcp"] = proc.pid
             yield f"{base}/mcp"
         finally:
+            PIDS.pop(f"{base}/mcp", None)
             proc.terminate()
             try:
                 proc.wait(timeout=10)
