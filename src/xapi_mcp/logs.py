@@ -19,11 +19,10 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
-_MASKED = rf"\1{MASK}"  # what a pattern keeps (the name and separator) and the mask
 _MIN_SECRET_LENGTH = 6
 # A quote in any spelling: ", ', \" (inside a JSON string), \\\" (JSON in JSON), %22 (percent-encoded).
 _QUOTE = r"""(?:\\*["']|%22)"""
@@ -85,17 +84,21 @@ class _Known:
 
     values: frozenset[str] = frozenset()
     spellings: tuple[str, ...] = ()
+    _last: ClassVar[list[str]] = []  # what the sources returned last time: unchanged is the common, cheap case
 
     @classmethod
     def current(cls) -> tuple[str, ...]:
-        seen = {v for source in _sources for v in source() if v and len(v) >= _MIN_SECRET_LENGTH}
-        if not seen <= cls.values:
-            values = cls.values | seen
-            spellings = {s for v in values for s in (v, quote(v, safe=""), quote_plus(v), json.dumps(v)[1:-1])}
-            # Longest first, so a secret that contains another is masked whole. Spellings before values:
-            # a thread that sees the new values also sees their spellings.
-            cls.spellings = tuple(sorted(spellings, key=len, reverse=True))
-            cls.values = values
+        seen = [v for source in _sources for v in source()]
+        if seen != cls._last:
+            fresh = {v for v in seen if v and len(v) >= _MIN_SECRET_LENGTH}
+            if not fresh <= cls.values:
+                values = cls.values | fresh
+                spellings = {s for v in values for s in (v, quote(v, safe=""), quote_plus(v), json.dumps(v)[1:-1])}
+                # Longest first, so a secret that contains another is masked whole. Spellings before values
+                # (and values before _last): a thread that sees the new state sees all of it.
+                cls.spellings = tuple(sorted(spellings, key=len, reverse=True))
+                cls.values = values
+            cls._last = seen
         return cls.spellings
 
 
@@ -106,21 +109,37 @@ def watch_secrets(source: SecretSource) -> None:
 
 def redact(text: str) -> str:
     """`text` without any known secret value or credential pattern."""
-    for secret in _Known.current():
+    return _redact(text, _Known.current())
+
+
+def redactor() -> Callable[[str], str]:
+    """`redact` for several texts in a row (one result's blocks): the secrets are looked up once."""
+    spellings = _Known.current()
+    return lambda text: _redact(text, spellings)
+
+
+def _redact(text: str, spellings: tuple[str, ...]) -> str:
+    for secret in spellings:
         text = text.replace(secret, MASK)
     for pattern in _PATTERNS:
-        text = pattern.sub(_MASKED, text)
+        if pattern.search(text):  # rare; a str template in sub() would be re-parsed on every call
+            text = pattern.sub(_keep_name, text)
     return text
 
 
-def redact_value(value: Any) -> Any:
+def _keep_name(match: re.Match[str]) -> str:
+    """What a pattern keeps (the name or scheme and the separator), and the mask for the value."""
+    return match.group(1) + MASK
+
+
+def redact_value(value: Any, scrub: Callable[[str], str] = redact) -> Any:
     """`value` (JSON-like: dicts, lists, strings) with every string, keys included, redacted."""
     if isinstance(value, str):
-        return redact(value)
+        return scrub(value)
     if isinstance(value, dict):
-        return {redact_value(k): redact_value(v) for k, v in value.items()}
+        return {redact_value(k, scrub): redact_value(v, scrub) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [redact_value(v) for v in value]
+        return [redact_value(v, scrub) for v in value]
     return value
 
 

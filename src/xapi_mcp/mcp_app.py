@@ -20,7 +20,7 @@ from xapi_mcp.arguments import ArgumentError, prepare, validate_arguments
 from xapi_mcp.catalog import ToolDef
 from xapi_mcp.discovery import DESCRIBE, SEARCH, SearchIndex, describe_result, discovery_tools, search_result
 from xapi_mcp.executor import Executor, ToolOutcome
-from xapi_mcp.logs import redact, redact_value
+from xapi_mcp.logs import redact, redact_value, redactor
 from xapi_mcp.profiles import FULL_BUDGET, LEAN_NOTE, Profile, view
 
 log = logging.getLogger(__name__)
@@ -152,19 +152,21 @@ def redact_result(
     X's error bodies can echo credentials (an Authorization header in `detail`, a proxy's page), and a
     consent flow adds tokens at run time; whatever produced the result, this is the one way out.
     """
+    scrub = redactor()
     if isinstance(result, types.InputRequiredResult):  # a question for the person: small, rare, walk it all
-        return types.InputRequiredResult.model_validate(redact_value(result.model_dump(by_alias=True)))
+        shown = result.model_dump(by_alias=True, exclude_none=True)
+        return types.InputRequiredResult.model_validate(redact_value(shown, scrub))
     for block in result.content:
         if isinstance(block, types.TextContent):
-            block.text = redact(block.text)
+            block.text = scrub(block.text)
         elif isinstance(block, types.EmbeddedResource) and isinstance(block.resource, types.TextResourceContents):
-            block.resource.text = redact(block.resource.text)
+            block.resource.text = scrub(block.resource.text)
         if block.meta:
-            block.meta = redact_value(block.meta)
+            block.meta = redact_value(block.meta, scrub)
     if result.structured_content is not None:
-        result.structured_content = redact_value(result.structured_content)
+        result.structured_content = redact_value(result.structured_content, scrub)
     if result.meta:
-        result.meta = redact_value(result.meta)
+        result.meta = redact_value(result.meta, scrub)
     return result
 
 
