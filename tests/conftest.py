@@ -8,10 +8,24 @@ from typing import Any
 
 import pytest
 
+from tests import fake_x as fx
+from tests import fake_xai
 from tests.fake_x import FakeX
 from tests.servers import LOG_DIR, SPEC_157, SPEC_159, serve_asgi
 from xapi_mcp.catalog import Catalog, build_catalog
 from xapi_mcp.logs import RedactingFormatter
+
+CONFIGURED_SECRETS = (
+    fx.CONSUMER_KEY,
+    fx.CONSUMER_SECRET,
+    fx.ACCESS_TOKEN,
+    fx.ACCESS_TOKEN_SECRET,
+    fx.BEARER_TOKEN,
+    fx.OAUTH2_USER_TOKEN,
+    fx.OAUTH2_CLIENT_SECRET,
+    fx.MCP_AUTH_TOKEN,
+    fake_xai.API_KEY,
+)
 
 
 @lru_cache(maxsize=4)
@@ -25,9 +39,21 @@ def catalog_for(version: str) -> Catalog:
     return build_catalog(load_document(version))
 
 
+def secrets_in_logs() -> list[str]:
+    """Every log this session wrote to LOG_DIR (servers over HTTP, stdio servers' stderr, in-process flows),
+    searched for every configured secret and every secret a fake handed out: "<log>: <secret's start>…"."""
+    secrets = [s for s in (*CONFIGURED_SECRETS, *fx.ISSUED_SECRETS) if s]
+    found = []
+    for path in sorted(LOG_DIR.glob("*.log")):
+        text = path.read_bytes()
+        found += [f"{path.name}: {secret[:6]}…" for secret in secrets if secret.encode() in text]
+    return found
+
+
 @pytest.fixture(scope="session", autouse=True)
 def debug_log_of_in_process_flows() -> Iterator[None]:
-    """In-process servers and executors log at DEBUG, through the production formatter, to LOG_DIR."""
+    """In-process servers and executors log at DEBUG, through the production formatter, to LOG_DIR; when
+    the session ends, whichever tests ran and in whatever order, no log there may hold a secret."""
     handler = logging.FileHandler(LOG_DIR / "in-process.log")
     handler.setFormatter(RedactingFormatter())
     handler.setLevel(logging.DEBUG)
@@ -39,6 +65,9 @@ def debug_log_of_in_process_flows() -> Iterator[None]:
     root.removeHandler(handler)
     root.setLevel(previous)
     handler.close()
+    leaks = secrets_in_logs()
+    if leaks:
+        pytest.fail(f"secrets in the logs under {LOG_DIR}: {leaks}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

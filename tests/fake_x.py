@@ -16,7 +16,7 @@ import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from authlib.oauth1.rfc5849 import signature as oauth1_signature
 from authlib.oauth1.rfc5849.wrapper import OAuth1Request
@@ -25,17 +25,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-CONSUMER_KEY = "fake-consumer-key"
-CONSUMER_SECRET = "fake-consumer-secret-0123456789"
-ACCESS_TOKEN = "fake-access-token-12-abcdef"
-ACCESS_TOKEN_SECRET = "fake-access-token-secret-0123456789"
-BEARER_TOKEN = "fake-app-bearer-token-AAAAAAAAAAAAAAAA"
-OAUTH2_USER_TOKEN = "fake-oauth2-user-token-BBBBBBBBBBBB"
+# Shaped like X's: an access token is "<user id>-<letters and digits>", a bearer token carries percent-escapes,
+# OAuth 2.0 client secrets and tokens have "-" and "_". Every one is a secret the suite hunts for in logs.
+CONSUMER_KEY = "Fk3CnsKeY9dLq2WmZr8TbVx1u"
+CONSUMER_SECRET = "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw8fakeCS"
+ACCESS_TOKEN = "1445880548472328192-Ab3dEfGh1jKlMnOpQrStUvWxYz0123fakeAT"
+ACCESS_TOKEN_SECRET = "LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE3fakeTS"
+BEARER_TOKEN = "AAAAAAAAAAAAAAAAAAAAAFakeBr0%2BuSeid%2BULvsea4JtiGRiSDSJSI%3DEUifiRBkKG5E2XzMDjRfl76ZC9Ub0wnz4XsNiRVBCh"
+OAUTH2_USER_TOKEN = "bWRWa0VxSjFwd2xhU0FKeF-fakeO2_VzQTNtbXZUNDZmOjE3MjU2MDQ2MTE5MjY6MTowOmF0OjE"
 OAUTH2_CLIENT_ID = "fake-oauth2-client-id"
-OAUTH2_CLIENT_SECRET = "fake-oauth2-client-secret-CCCCCCCC"
+OAUTH2_CLIENT_SECRET = "Zx8-fake_client-secret-JkL0mNoPqRsTuVwXyZ0123456789abcdEFGH"
 SCREEN_NAME = "fake_user"
-MCP_AUTH_TOKEN = "mcp-auth-token-for-tests-DDDDDDDDDDDD"  # not X's; the server's own, for remote binds
+MCP_AUTH_TOKEN = "q2N-8fR_mcpAuth-VbX4kTz9LpWq7sJ0hY3uE6iO"  # not X's; the server's own, for remote binds
 BAD_CREDENTIALS = ("oauth1-bad-signature", "unknown-bearer", "unknown")
+ECHOES = ("detail", "problem", "partial", "headers", "proxy")  # FakeX.echo: where X echoes credentials
 # Every secret any fake handed out in this test session: no log line may ever contain one.
 ISSUED_SECRETS: list[str] = []
 
@@ -92,6 +95,12 @@ class FakeX:
     token_requests: list[dict[str, str]] = field(default_factory=list)
     faults: dict[str, list[Fault]] = field(default_factory=dict)  # path -> the next answers, in order
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)  # media id -> INIT fields and chunks
+    keep_media: bool = True  # False: record only each APPEND segment's size (a 200 MB upload stays out of memory)
+    # Echo mode: every /2 request is answered with its credentials echoed back, in one of ECHOES' shapes, with
+    # `planted` and every secret this fake handed out spelled several ways.
+    echo: str | None = None
+    planted: list[str] = field(default_factory=list)
+    handed_out: list[str] = field(default_factory=list)
     _counter: Any = field(default_factory=lambda: itertools.count(1))
 
     def app(self) -> Starlette:
@@ -129,6 +138,7 @@ class FakeX:
         callback = dict(oauth.oauth_params).get("oauth_callback", "")
         token, secret = f"req-{next(self._counter)}", secrets.token_hex(16)
         ISSUED_SECRETS.append(secret)
+        self.handed_out.append(secret)
         self.request_tokens[token] = (secret, callback)
         confirmed = "true" if self.confirm_callback else "false"
         body = urlencode({"oauth_token": token, "oauth_token_secret": secret, "oauth_callback_confirmed": confirmed})
@@ -158,10 +168,11 @@ class FakeX:
         if params.get("oauth_verifier") != self.verifiers.pop(token, None):
             return PlainTextResponse("Invalid verifier", status_code=401)
         del self.request_tokens[token]
-        access, secret = f"user-access-{next(self._counter)}-{secrets.token_hex(8)}", secrets.token_hex(20)
+        access, secret = f"42-{secrets.token_urlsafe(30)}", secrets.token_urlsafe(32)  # X's shapes
         self.token_secrets[access] = secret
         self.issued.append((access, secret))
         ISSUED_SECRETS.extend((access, secret))
+        self.handed_out.extend((access, secret))
         body = urlencode(
             {"oauth_token": access, "oauth_token_secret": secret, "user_id": "42", "screen_name": SCREEN_NAME}
         )
@@ -201,8 +212,9 @@ class FakeX:
         else:
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
         n = next(self._counter)
-        access, refresh = f"o2-access-{n}-{secrets.token_hex(8)}", f"o2-refresh-{n}-{secrets.token_hex(8)}"
+        access, refresh = f"o2-{n}-{secrets.token_urlsafe(40)}", f"o2r-{n}-{secrets.token_urlsafe(40)}"
         ISSUED_SECRETS.extend((access, refresh))
+        self.handed_out.extend((access, refresh))
         self.oauth2_tokens.add(access)
         self.oauth2_refresh.add(refresh)
         return JSONResponse(
@@ -221,7 +233,7 @@ class FakeX:
         if recorded.auth_kind in BAD_CREDENTIALS:
             return _unauthorized()
         media_id = str(1880000000000000000 + next(self._counter))
-        self.uploads[media_id] = {**recorded.body, "chunks": {}, "polls": 0}
+        self.uploads[media_id] = {**recorded.body, "chunks": {}, "sizes": {}, "polls": 0}
         return JSONResponse({"data": {"id": media_id, "media_key": f"3_{media_id}", "expires_after_secs": 86400}})
 
     async def media_append(self, request: Request) -> Response:
@@ -233,7 +245,11 @@ class FakeX:
         media = form.get("media")
         if upload is None or media is None or isinstance(media, str):
             return JSONResponse({"title": "Invalid Request", "detail": "media file part missing"}, status_code=400)
-        upload["chunks"][int(str(form["segment_index"]))] = await media.read()
+        content = await media.read()
+        index = int(str(form["segment_index"]))
+        upload["sizes"][index] = len(content)
+        if self.keep_media:
+            upload["chunks"][index] = content
         return JSONResponse({"data": {"expires_at": 1700000000}})
 
     def assembled(self, media_id: str) -> bytes:
@@ -244,7 +260,7 @@ class FakeX:
         await self._record(request)
         media_id = request.path_params["id"]
         upload = self.uploads[media_id]
-        data: dict[str, Any] = {"id": media_id, "media_key": f"3_{media_id}", "size": len(self.assembled(media_id))}
+        data: dict[str, Any] = {"id": media_id, "media_key": f"3_{media_id}", "size": sum(upload["sizes"].values())}
         if str(upload.get("media_type", "")).startswith("video/"):
             data["processing_info"] = {"state": "pending", "check_after_secs": 0}
         return JSONResponse({"data": data})
@@ -270,7 +286,7 @@ class FakeX:
             fields = dict(recorded.body or {})
             content = base64.b64decode(fields.pop("media", ""))
         media_id = str(1890000000000000000 + next(self._counter))
-        self.uploads[media_id] = {**fields, "chunks": {0: content}, "polls": 0}
+        self.uploads[media_id] = {**fields, "chunks": {0: content}, "sizes": {0: len(content)}, "polls": 0}
         return JSONResponse({"data": {"id": media_id, "media_key": f"3_{media_id}", "size": len(content)}})
 
     # --- /2 routes -----------------------------------------------------------------------------
@@ -331,6 +347,8 @@ class FakeX:
             raw=raw,
         )
         self.requests.append(recorded)
+        if self.echo is not None:
+            raise _Faulted(self._echoed(recorded, str(request.url)))
         queue = self.faults.get(recorded.path)
         if queue:
             fault = queue.pop(0)
@@ -338,6 +356,47 @@ class FakeX:
                 await asyncio.sleep(fault.delay)
             raise _Faulted(fault)
         return recorded
+
+    def _echoed(self, recorded: Recorded, url: str) -> Fault:
+        """X (or a proxy in front of it) answering with the request's credentials in it, as some do."""
+        auth = recorded.headers.get("authorization", "")
+        values = [*self.planted, *self.handed_out]
+        spelled = " ".join(values) + " " + " ".join(quote(v, safe="") for v in values)
+        token = values[0] if values else ""
+        if self.echo == "detail":  # X's problem+json, the header in `detail`
+            body = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": f"Authorization: {auth}"}
+            body["detail"] += f" was rejected for {spelled}"
+            return Fault(401, json.dumps(body).encode(), "application/problem+json")
+        if self.echo == "problem":  # every problem+json field, extensions included
+            body = {
+                "title": f"Forbidden: oauth_token={token}",
+                "detail": f"Authorization: {auth}; oauth_token%3D{quote(token, safe='')}%26x%3D1; {spelled}",
+                "type": f"https://api.x.com/2/problems/oauth1-permissions?authorization={quote(auth, safe='')}",
+                "status": 403,
+                "request": {"headers": {"Authorization": auth}, "values": values},
+            }
+            return Fault(403, json.dumps(body).encode(), "application/problem+json")
+        if self.echo == "partial":  # a 200 with data and nested partial errors, JSON inside a JSON string too
+            error = {
+                "title": "Authorization Error",
+                "detail": f"Authorization: {auth}",
+                "value": spelled,
+                "parameter": "authorization",
+                "resource_id": json.dumps({"Authorization": auth, "values": values}),
+                "nested": {"headers": {"authorization": auth}, "list": [values]},
+            }
+            return Fault(200, json.dumps({"data": {"id": "2244994945"}, "errors": [error]}).encode())
+        if self.echo == "headers":  # a debugging echo of the request's headers, as plain text
+            lines = [f"{name}: {value}" for name, value in recorded.headers.items()]
+            text = "\n".join(["Bad Request. Your request:", f"{recorded.method} {url}", *lines, spelled])
+            return Fault(400, text.encode(), "text/plain")
+        if self.echo == "proxy":  # a proxy's non-JSON 502 page
+            page = (
+                f"<html><body><h1>502 Bad Gateway</h1><pre>upstream {recorded.method} {url}\n"
+                f"Authorization: {auth}\nAuthorization%3A%20{quote(auth, safe='')}\n{spelled}</pre></body></html>"
+            )
+            return Fault(502, page.encode(), "text/html")
+        raise ValueError(f"unknown echo shape {self.echo!r}; use one of {ECHOES}")
 
     def _auth_kind(self, request: Request, raw_body: bytes) -> str:
         header = request.headers.get("authorization", "")

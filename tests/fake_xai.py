@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-API_KEY = "fake-xai-key-EEEEEEEEEEEEEEEE"
+API_KEY = "xai-Fk8sLq2WmZr8TbVx1uYh3JdNc5PeRt7AoGi9-KbMn4QsUvWxYz0aB"
 
 
 def tool_call(call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:

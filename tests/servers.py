@@ -19,8 +19,9 @@ import uvicorn
 from xapi_mcp.web import KEEP_ALIVE_SECONDS
 
 REPO = Path(__file__).resolve().parent.parent
-# Every server this test session starts logs at DEBUG here; test_zz_no_secrets_in_logs reads it all.
+# Every server this test session starts logs at DEBUG here; conftest scans it all for secrets at session end.
 LOG_DIR = Path(tempfile.mkdtemp(prefix="xapi-mcp-test-logs-"))
+PIDS: dict[str, int] = {}  # MCP URL of each running `run_xapi_mcp` server -> its process id (for /proc)
 SPECS = REPO.parent / "shared" / "specs"
 SPEC_159 = SPECS / "x-api-v2-2.159.json"
 SPEC_157 = SPECS / "x-api-v2-2.157.json"
@@ -111,9 +112,68 @@ def run_xapi_mcp(
                 if while_waiting is not None:
                     while_waiting(log_path.read_text())
                 time.sleep(0.05)
+            PIDS[f"{base}/mcp"] = proc.pid
             yield f"{base}/mcp"
         finally:
+            PIDS.pop(f"{base}/mcp", None)
             proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def stdio_log(name: str) -> Path:
+    """A file in LOG_DIR for a stdio server's stderr (its log), so the session-end scan reads it too."""
+    return Path(tempfile.mkstemp(prefix=f"stdio-{name}-", suffix=".log", dir=LOG_DIR)[1])
+
+
+@contextmanager
+def run_stdio_raw(env: Mapping[str, str], *args: str, spec: Path = SPEC_159) -> Iterator[Callable[..., bytes]]:
+    """`python server.py --transport stdio -v`, initialised (2025-11-25); yields `request(method, params)`,
+    which returns the exact line of bytes the server wrote for that request. stderr goes to LOG_DIR."""
+    import json
+    import select
+
+    command = [sys.executable, str(REPO / "server.py"), "--transport", "stdio", "--spec", str(spec), "-v", *args]
+    with open(stdio_log("raw"), "w") as log:
+        proc = subprocess.Popen(
+            command, env=dict(env), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=REPO / "tests"
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin, stdout = proc.stdin, proc.stdout
+        ids = iter(range(1, 1_000_000))
+        buffer = b""
+
+        def send(message: dict[str, object]) -> None:
+            stdin.write(json.dumps(message).encode() + b"\n")
+            stdin.flush()
+
+        def request(method: str, params: dict[str, object] | None = None, timeout: float = 60) -> bytes:
+            nonlocal buffer
+            request_id = next(ids)
+            send({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params or {}})
+            deadline = time.monotonic() + timeout
+            while True:
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if json.loads(line).get("id") == request_id:
+                        return line
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([stdout], [], [], left)[0]:
+                    raise TimeoutError(f"no answer to {method} in {timeout} s")
+                chunk = os.read(stdout.fileno(), 1 << 20)
+                if not chunk:
+                    raise RuntimeError(f"xapi-mcp exited with {proc.wait()} (log: {log.name})")
+                buffer += chunk
+
+        try:
+            info = {"name": "raw", "version": "1"}
+            request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": info})
+            send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+            yield request
+        finally:
+            stdin.close()  # EOF: the server shuts down
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:

@@ -9,12 +9,12 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
-from mcp.client.stdio import StdioServerParameters
+from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
 
 from tests.conftest import catalog_for
 from tests.fake_x import FakeX
-from tests.servers import REPO, SPEC_159, server_env
+from tests.servers import REPO, SPEC_159, server_env, stdio_log
 from xapi_mcp.allowlist import Allowlist
 from xapi_mcp.auth.credentials import TokenStore
 from xapi_mcp.executor import Executor
@@ -32,16 +32,17 @@ def test_stdio_lists_and_calls(fake_x: tuple[FakeX, str], mode: str) -> None:
     fake, x_url = fake_x
     params = StdioServerParameters(
         command=sys.executable,
-        args=[str(REPO / "server.py"), "--transport", "stdio", "--spec", str(SPEC_159)],
+        args=[str(REPO / "server.py"), "--transport", "stdio", "--spec", str(SPEC_159), "-v"],
         env=server_env(x_url),
         cwd=str(REPO / "tests"),
     )
 
     async def run() -> tuple[int, Any]:
-        async with Client(params, mode=mode) as client:
-            listing = await client.list_tools()
-            result = await client.call_tool("getUsersByUsername", {"username": "jack"})
-            return len(listing.tools), result
+        with stdio_log(mode).open("w") as errlog:  # the server's log, for the session-end secret scan
+            async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:
+                listing = await client.list_tools()
+                result = await client.call_tool("getUsersByUsername", {"username": "jack"})
+                return len(listing.tools), result
 
     count, result = anyio.run(run)
     assert count == 125

@@ -17,6 +17,7 @@ from mcp import Client
 from tests import fake_x as fx
 from tests.conftest import catalog_for
 from tests.fake_x import FakeX
+from tests.servers import PIDS, run_xapi_mcp, serve_asgi, server_env
 from xapi_mcp import media
 from xapi_mcp.auth.credentials import TokenStore
 from xapi_mcp.executor import Executor
@@ -144,3 +145,83 @@ def test_upload_media_from_base64(fake_x: tuple[FakeX, str]) -> None:
     assert is_error and "not valid base64" in text
     is_error, text, _ = call(url, None, "uploadMedia", {})
     assert is_error and "exactly one of path" in text
+
+
+def sparse(path: Path, size: int) -> Path:
+    """A file of `size` bytes that takes no disk space."""
+    with path.open("wb") as file:
+        file.truncate(size)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "tool", "args", "limit"),
+    [
+        ("big.png", 200 * media.MB, "mediaUpload", {"media_path": "big.png", "media_category": "tweet_image"}, "5 MB"),
+        ("big.png", 200 * media.MB, "uploadMedia", {"path": "big.png"}, "5 MB"),  # category from the file type
+        ("anim.gif", 16 * media.MB, "uploadMedia", {"path": "anim.gif"}, "15 MB"),
+        ("anim.gif", 6 * media.MB, "uploadMedia", {"path": "anim.gif", "media_category": "tweet_image"}, "5 MB"),
+        ("clip.mp4", 513 * media.MB, "uploadMedia", {"path": "clip.mp4"}, "512 MB"),
+        (
+            "seg.mp4",
+            6 * media.MB,
+            "appendMediaUpload",
+            {"id": "1", "segment_index": 0, "media_path": "seg.mp4"},
+            "5 MB",
+        ),
+    ],
+)
+def test_file_over_xs_limit_is_refused_before_anything_is_sent(
+    fake_x: tuple[FakeX, str], media_dir: Path, name: str, size: int, tool: str, args: dict[str, Any], limit: str
+) -> None:
+    fake, url = fake_x
+    sparse(media_dir / name, size)
+    is_error, text, _ = call(url, media_dir, tool, args)
+    assert is_error and f"is {size:,} bytes" in text and f"limit of {limit}" in text, text
+    category = args.get("media_category") or {"png": "tweet_image", "gif": "tweet_gif", "mp4": "tweet_video"}[name[-3:]]
+    assert f"media category {category}" in text or "APPEND segment" in text
+    assert "Nothing was sent to X." in text and fake.requests == []
+
+
+def test_file_at_the_limit_is_sent(fake_x: tuple[FakeX, str], media_dir: Path) -> None:
+    fake, url = fake_x
+    sparse(media_dir / "edge.png", 5 * media.MB)
+    is_error, text, _ = call(url, media_dir, "mediaUpload", {"media_path": "edge.png", "media_category": "tweet_image"})
+    assert not is_error, text
+    assert fake.uploads[json.loads(text)["data"]["id"]]["sizes"] == {0: 5 * media.MB}
+
+
+def peak_rss_mb(pid: int) -> tuple[int, int]:
+    """(VmHWM, VmRSS) of a process, in MB: its peak and current resident memory."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return int(fields["VmHWM"].split()[0]) // 1024, int(fields["VmRSS"].split()[0]) // 1024
+
+
+def test_200_mb_video_streams_in_chunks_and_memory_stays_low(tmp_path: Path) -> None:
+    """A real server: the 200 MB file goes to X one chunk at a time; a 200 MB image is refused unread."""
+    folder = tmp_path / "media"
+    folder.mkdir()
+    sparse(folder / "big.mp4", 200 * media.MB)
+    sparse(folder / "big.png", 200 * media.MB)
+    fake = FakeX(keep_media=False)
+    with serve_asgi(fake.app()) as x_url, run_xapi_mcp(server_env(x_url, X_MEDIA_DIR=str(folder))) as mcp_url:
+
+        async def run(name: str, args: dict[str, Any]) -> tuple[bool, str]:
+            async with Client(mcp_url) as client:
+                result = await client.call_tool(name, args)
+                return bool(result.is_error), result.content[0].text
+
+        assert not anyio.run(run, "getUsersByUsername", {"username": "jack"})[0]  # warm: imports, connections
+        before, _ = peak_rss_mb(PIDS[mcp_url])
+        is_error, text = anyio.run(run, "mediaUpload", {"media_path": "big.png", "media_category": "tweet_image"})
+        assert is_error and "is 209,715,200 bytes" in text and "limit of 5 MB" in text, text
+        assert fake.count("/2/media/upload") == 0
+        refused, _ = peak_rss_mb(PIDS[mcp_url])
+        is_error, text = anyio.run(run, "uploadMedia", {"path": "big.mp4"})
+        after, _ = peak_rss_mb(PIDS[mcp_url])
+    assert not is_error, text
+    upload = fake.uploads[json.loads(text)["media_id"]]
+    assert upload["total_bytes"] == 200 * media.MB and upload["media_category"] == "tweet_video"
+    assert upload["sizes"] == {i: media.CHUNK_BYTES for i in range(50)}  # 50 APPENDs of 4 MB, in order
+    print(f"\nserver peak RSS: {before} MB before, {refused} MB after the refused image, {after} MB after the video")
+    assert after - before < 200, (before, refused, after)  # the file is 200 MB; reading it whole took 200+

@@ -268,6 +268,7 @@ def build_consent(startup: Startup, store: TokenStore, *, listener_always: bool 
         host, port = base.removeprefix("http://").rsplit(":", 1)
         listener = CallbackListener(host, int(port))
     consent = Consent(store, oauth1=oauth1, oauth2=oauth2, open_browser=settings.oauth_open_browser, listener=listener)
+    logs.watch_secrets(consent.secrets)
     if listener is not None:
         listener.app = Starlette(routes=_oauth_routes(consent, settings, control=False))
     return consent

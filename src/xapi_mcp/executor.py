@@ -100,7 +100,7 @@ class Executor:
         """Credentials (or a consent prompt), local files, then send."""
         try:
             for prop, path in request.file_paths.items():
-                request.files[prop] = read_media(path, self.media_dir)
+                request.files[prop] = read_media(path, self.media_dir, request.body)
             request.file_paths = {}
         except MediaError as exc:
             return ToolOutcome(f"{tool.name}: {exc} Nothing was sent to X.", True)

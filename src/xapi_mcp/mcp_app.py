@@ -19,6 +19,7 @@ from xapi_mcp import __version__, confirm
 from xapi_mcp.catalog import ToolDef
 from xapi_mcp.discovery import DESCRIBE, SEARCH, SearchIndex, describe_result, discovery_tools, search_result
 from xapi_mcp.executor import Executor, ToolOutcome
+from xapi_mcp.logs import redact, redact_value, redactor
 from xapi_mcp.profiles import FULL_BUDGET, LEAN_NOTE, Profile, view
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,15 @@ def build_server(
     async def on_call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
+        """Every tools/call answer leaves through here, and so through redaction."""
+        return redact_result(await call_tool(ctx, params))
+
+    async def call_tool(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
         if params.name not in schemas:
-            raise MCPError(types.INVALID_PARAMS, unknown_tool_message(params.name, schemas))  # type: ignore[arg-type]
+            message = redact(unknown_tool_message(params.name, schemas))  # type: ignore[arg-type]
+            raise MCPError(types.INVALID_PARAMS, message)
 
         async def progress(done: float, total: float | None, message: str) -> None:
             await ctx.session.report_progress(done, total, message)  # a no-op unless the client asked
@@ -134,6 +142,32 @@ def build_server(
     # still costs every request; tracing is not something this server offers.
     server.middleware.clear()
     return server
+
+
+def redact_result(
+    result: types.CallToolResult | types.InputRequiredResult,
+) -> types.CallToolResult | types.InputRequiredResult:
+    """The tool result without any secret (logs.redact): its text, structured content and `_meta`.
+
+    X's error bodies can echo credentials (an Authorization header in `detail`, a proxy's page), and a
+    consent flow adds tokens at run time; whatever produced the result, this is the one way out.
+    """
+    scrub = redactor()
+    if isinstance(result, types.InputRequiredResult):  # a question for the person: small, rare, walk it all
+        shown = result.model_dump(by_alias=True, exclude_none=True)
+        return types.InputRequiredResult.model_validate(redact_value(shown, scrub))
+    for block in result.content:
+        if isinstance(block, types.TextContent):
+            block.text = scrub(block.text)
+        elif isinstance(block, types.EmbeddedResource) and isinstance(block.resource, types.TextResourceContents):
+            block.resource.text = scrub(block.resource.text)
+        if block.meta:
+            block.meta = redact_value(block.meta, scrub)
+    if result.structured_content is not None:
+        result.structured_content = redact_value(result.structured_content, scrub)
+    if result.meta:
+        result.meta = redact_value(result.meta, scrub)
+    return result
 
 
 def _discovery_target(

@@ -11,27 +11,43 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 import mimetypes
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import anyio
+import anyio.to_thread
 from jsonschema import Draft202012Validator
 
 from xapi_mcp.arguments import ArgumentError, prepare, validate_arguments
 from xapi_mcp.catalog import ToolDef
-from xapi_mcp.results import ToolOutcome, dumps
+from xapi_mcp.results import ToolOutcome, dumps, snippet
 
 if TYPE_CHECKING:
     from xapi_mcp.executor import Executor
 
 Progress = Callable[[float, float | None, str], Awaitable[None]]
 
-MAX_FILE_BYTES = 512 * 1024 * 1024  # X's largest video
-CHUNK_BYTES = 4 * 1024 * 1024  # X accepts up to 5 MB per APPEND
+MB = 1024 * 1024
+CHUNK_BYTES = 4 * MB  # X accepts up to 5 MB per APPEND
+SEGMENT_LIMIT = 5 * MB
+# X's size limits per media category (X's media docs): images 5 MB (JPG, PNG, WEBP), animated GIF 15 MB,
+# video 512 MB. X names no limit for subtitles; an SRT/VTT file is kilobytes, so the image limit bounds it.
+CATEGORY_LIMITS = {
+    "tweet_image": (5 * MB, "images (JPG, PNG, WEBP)"),
+    "dm_image": (5 * MB, "images (JPG, PNG, WEBP)"),
+    "tweet_gif": (15 * MB, "animated GIFs"),
+    "dm_gif": (15 * MB, "animated GIFs"),
+    "tweet_video": (512 * MB, "video"),
+    "dm_video": (512 * MB, "video"),
+    "amplify_video": (512 * MB, "video"),
+    "subtitles": (5 * MB, "subtitles"),
+}
 MAX_PROCESSING_WAIT = 300.0
 UPLOAD_STEPS = ("initializeMediaUpload", "appendMediaUpload", "finalizeMediaUpload")
 
@@ -54,17 +70,51 @@ def resolve_media_path(user_path: str, media_dir: Path | None) -> Path:
         raise MediaError(f"'{user_path}' is outside X_MEDIA_DIR ({root}); only files inside it can be uploaded.")
     if not real.is_file():
         raise MediaError(f"'{user_path}' is not a file inside X_MEDIA_DIR ({root}).")
-    size = real.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise MediaError(f"'{user_path}' is {size:,} bytes; X accepts at most {MAX_FILE_BYTES:,}.")
     return real
 
 
-def read_media(user_path: str, media_dir: Path | None) -> tuple[str, bytes, str]:
-    """(file name, bytes, MIME type) for a multipart part."""
+def check_size(label: str, size: int, category: str, mime: str) -> int:
+    """X's limit for `category` (or, for a category X names no limit for, for the file's type); raises above it.
+
+    Runs before a byte is read or sent: a 200 MB file must not be loaded to learn that X refuses it.
+    """
+    if category not in CATEGORY_LIMITS:
+        category = _category(mime)
+    limit, what = CATEGORY_LIMITS[category]
+    if size > limit:
+        video = mime.startswith("video/") and not category.endswith("video")
+        hint = " Video goes to X with uploadMedia and media_category tweet_video." if video else ""
+        raise MediaError(
+            f"{label} is {size:,} bytes ({size / MB:.1f} MB), over X's limit of {limit // MB} MB ({limit:,} bytes) "
+            f"for {what}, media category {category}. Use a smaller file (compress or resize it).{hint}"
+        )
+    return limit
+
+
+def read_media(user_path: str, media_dir: Path | None, fields: dict[str, Any] | None = None) -> tuple[str, bytes, str]:
+    """(file name, bytes, MIME type) for a multipart part of one request, its size checked before reading.
+
+    `fields` are the request's other fields: its media_category picks the limit; with a segment_index the
+    file is one APPEND segment, which X caps at 5 MB.
+    """
     real = resolve_media_path(user_path, media_dir)
     mime = mimetypes.guess_type(real.name)[0] or "application/octet-stream"
-    return real.name, real.read_bytes(), mime
+    fields = fields or {}
+    size = real.stat().st_size
+    if "segment_index" in fields:
+        limit = SEGMENT_LIMIT
+        if size > limit:
+            raise MediaError(
+                f"'{user_path}' is {size:,} bytes, over X's limit of {limit // MB} MB ({limit:,} bytes) for one "
+                "APPEND segment. Upload the whole file with uploadMedia, which sends it in chunks."
+            )
+    else:
+        limit = check_size(f"'{user_path}'", size, str(fields.get("media_category") or ""), mime)
+    with real.open("rb") as file:
+        content = file.read(limit + 1)  # bounded even if the file grew since it was measured
+    if len(content) > limit:
+        raise MediaError(f"'{user_path}' grew while it was read; it is now over X's limit of {limit:,} bytes.")
+    return real.name, content, mime
 
 
 def upload_tool(tools: dict[str, ToolDef]) -> ToolDef | None:
@@ -113,12 +163,15 @@ async def run_upload(
     tools = executor.tools
     try:
         args = validate_arguments(tool, arguments)
-        name, data, guessed = _source(args, executor.media_dir)
-    except (ArgumentError, MediaError) as exc:
+        source = _source(args, executor.media_dir)
+        media_type = args.get("media_type") or source.mime
+        category = args.get("media_category") or _category(media_type)
+        check_size(source.label, source.size, category, media_type)
+    except ArgumentError as exc:
         return ToolOutcome(f"uploadMedia: {exc}", True)
-    media_type = args.get("media_type") or guessed
-    category = args.get("media_category") or _category(media_type)
-    total = len(data)
+    except MediaError as exc:
+        return ToolOutcome(f"uploadMedia: {exc} Nothing was sent to X.", True)
+    total = source.size
     chunks = max(1, -(-total // CHUNK_BYTES))
 
     async def report(done: float, message: str) -> None:
@@ -135,17 +188,20 @@ async def run_upload(
         return ToolOutcome(outcome.text, note=f"X_API_DRY_RUN=1: uploadMedia would send this INIT, {plan}.")
     media_id = str(_data(body).get("id") or _data(body).get("media_id") or "")
     if not media_id:
-        return ToolOutcome(f"uploadMedia: X's INIT answer has no media id: {outcome.text[:300]}", True)
+        return ToolOutcome(f"uploadMedia: X's INIT answer has no media id: {snippet(outcome.text)}", True)
     await report(1, "initialised")
     append = tools["appendMediaUpload"]
-    for index in range(chunks):
-        chunk = data[index * CHUNK_BYTES : (index + 1) * CHUNK_BYTES]
-        outcome, _ = await _step(
-            executor, append, {"id": media_id, "segment_index": index, "media": "-"}, files={"media": (name, chunk)}
-        )
-        if outcome.is_error:
-            return ToolOutcome(f"uploadMedia: chunk {index + 1} of {chunks} failed. {outcome.text}", True)
-        await report(1 + index + 1, f"uploaded chunk {index + 1} of {chunks}")
+    with source.open() as reader:  # one chunk in memory at a time, read when it is sent
+        for index in range(chunks):
+            chunk = await anyio.to_thread.run_sync(reader.read, CHUNK_BYTES)
+            if not chunk and total:
+                return ToolOutcome(f"uploadMedia: {source.label} got shorter while it was uploaded; try again.", True)
+            segment = {"id": media_id, "segment_index": index, "media": "-"}
+            outcome, _ = await _step(executor, append, segment, files={"media": (source.name, chunk)})
+            del chunk
+            if outcome.is_error:
+                return ToolOutcome(f"uploadMedia: chunk {index + 1} of {chunks} failed. {outcome.text}", True)
+            await report(1 + index + 1, f"uploaded chunk {index + 1} of {chunks}")
     outcome, body = await _step(executor, tools["finalizeMediaUpload"], {"id": media_id})
     if outcome.is_error:
         return outcome
@@ -205,18 +261,35 @@ def _data(body: Any) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _source(args: dict[str, Any], media_dir: Path | None) -> tuple[str, bytes, str]:
+@dataclass(frozen=True)
+class _Source:
+    """What uploadMedia sends: a file, measured now and read chunk by chunk later, or decoded bytes."""
+
+    name: str
+    label: str  # how messages name it
+    size: int
+    mime: str
+    path: Path | None = None
+    data: bytes = b""
+
+    def open(self) -> BinaryIO:
+        return self.path.open("rb") if self.path is not None else io.BytesIO(self.data)
+
+
+def _source(args: dict[str, Any], media_dir: Path | None) -> _Source:
     if ("path" in args) == ("data" in args):
         raise ArgumentError("give exactly one of path (a file inside X_MEDIA_DIR) or data (base64).")
     if "path" in args:
-        return read_media(args["path"], media_dir)
+        real = resolve_media_path(args["path"], media_dir)
+        mime = mimetypes.guess_type(real.name)[0] or "application/octet-stream"
+        return _Source(real.name, f"'{args['path']}'", real.stat().st_size, mime, path=real)
     try:
         content = base64.b64decode(args["data"], validate=True)
     except (binascii.Error, ValueError):
         raise ArgumentError("data is not valid base64.") from None
     if not args.get("media_type"):
         raise ArgumentError("with data, media_type is required (e.g. image/png).")
-    return "upload", content, args["media_type"]
+    return _Source("upload", "the data", len(content), args["media_type"], data=content)
 
 
 def _category(media_type: str) -> str:

@@ -16,6 +16,7 @@ import httpx2 as httpx
 
 from xapi_mcp.auth.credentials import CredentialKind
 from xapi_mcp.catalog import ToolDef
+from xapi_mcp.logs import redact
 from xapi_mcp.ratelimits import describe_reset
 
 NOT_JSON: Any = object()
@@ -122,12 +123,13 @@ def _shrink_largest(node: Any, ratio: float) -> bool:
     _, container, key = best
     child = container[key]
     keep = min(len(child) - 1, max(1, int(len(child) * ratio * 0.97)))
-    container[key] = child[:keep] if isinstance(child, list) else child[:keep] + "…"
+    container[key] = child[:keep] if isinstance(child, list) else redact(child)[:keep] + "…"
     return True
 
 
 def snippet(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
+    """The start of `text` on one line, redacted before the cut (a cut secret would escape redaction)."""
+    text = redact(" ".join(text.split())[: limit + 500])
     return text if len(text) <= limit else text[:limit] + "…"
 
 

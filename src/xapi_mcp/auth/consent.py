@@ -44,6 +44,8 @@ class Flow(Protocol):
 
     async def wait(self, timeout: float | None = None) -> bool: ...
 
+    def secrets(self) -> list[str]: ...
+
 
 class Consent:
     def __init__(
@@ -67,6 +69,10 @@ class Consent:
         self._listening = False
         self._lock = anyio.Lock()
         self._stopper: asyncio.Task[None] | None = None
+
+    def secrets(self) -> list[str]:
+        """Secrets of pending flows (the tokens they obtain go to the store), for redaction."""
+        return [secret for flow in self.flows.values() for secret in flow.secrets()]
 
     async def prompt(self, requirement: AuthRequirement) -> str | None:
         """Start consent for the first user kind the operation accepts; the message to show, or None."""

@@ -119,8 +119,9 @@ class TokenStore:
         self._signers.pop(CredentialKind.OAUTH2_USER, None)
 
     def secrets(self) -> list[str]:
-        """Every secret value held, for log redaction."""
+        """Every credential value held (the consumer key too: X echoes it), for redaction."""
         values = (
+            self.consumer_key,
             self.consumer_secret,
             self.access_token,
             self.access_token_secret,

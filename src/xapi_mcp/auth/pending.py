@@ -47,6 +47,10 @@ class PendingFlow:
     def pending(self) -> bool:
         return self._pending is not None and self._pending.expires > time.monotonic()
 
+    def secrets(self) -> list[str]:
+        """The pending flow's secret (request token secret or PKCE verifier), for redaction."""
+        return [self._pending.secret] if self._pending is not None else []
+
     def _open(self, key: str, secret: str, url: str) -> str:
         self._pending = Pending(key, secret, url, time.monotonic() + self.timeout)
         self._done = anyio.Event()
