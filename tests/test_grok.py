@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import pty
 import re
 import signal
 import subprocess
@@ -396,6 +395,8 @@ def test_child_environment_has_only_what_the_server_needs() -> None:
 def running_grok(command: list[str], env: dict[str, str], cwd: Path, *, tty: bool) -> Iterator[dict[str, Any]]:
     """`xapi-mcp grok` as a subprocess; stdin a terminal (`tty`) or nothing. Yields its handles; the
     output it wrote so far is in ["out"]/["err"], read by threads as it comes."""
+    import pty  # POSIX only, like the signals these tests send
+
     master, slave = pty.openpty() if tty else (None, None)
     proc = subprocess.Popen(
         command,
