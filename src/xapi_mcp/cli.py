@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,7 +50,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parse(sys.argv[1:] if argv is None else list(argv))
     _setup_logging(args.verbose)
     if args.command == "grok":
-        raise SystemExit(_grok(args))
+        from xapi_mcp import grok  # a client of the server: nothing of it is needed to serve
+
+        raise SystemExit(grok.main(args))
     try:
         startup = _start(args)
     except (ConfigError, SpecError, AllowlistError) as exc:
@@ -85,59 +86,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     grok = sub.add_parser("grok", parents=[common], help="ask Grok to do something with the X API tools")
     grok.add_argument("prompt", help="what to do, in plain words")
     grok.add_argument("--max-steps", type=int, default=8, help="tool rounds before giving up (default 8)")
+    grok.add_argument(
+        "--profile",
+        choices=list(PROFILES),
+        help="tools of the server it starts (default lean; with MCP_SERVER_URL: full forwards them as served)",
+    )
     auth = sub.add_parser("auth", parents=[common], help="run the browser consent flow and report the account")
     auth.add_argument("--oauth2", action="store_true", help="the OAuth 2.0 (PKCE) flow instead of OAuth 1.0a")
     return parser.parse_args(argv)
-
-
-def _grok(args: argparse.Namespace) -> int:
-    """Connect to MCP_SERVER_URL (or start xapi-mcp over stdio) and run the Grok loop."""
-    from mcp import Client
-    from mcp.client.stdio import StdioServerParameters
-
-    from xapi_mcp.grok import GrokConfig, GrokError, run
-
-    try:
-        settings = Settings.load(dotenv_path=args.env_file)
-    except ConfigError as exc:
-        print(f"xapi-mcp: {exc}", file=sys.stderr)
-        return 2
-    if settings.xai_api_key is None:
-        print("xapi-mcp: set XAI_API_KEY (console.x.ai > API keys) in the environment or .env.", file=sys.stderr)
-        return 2
-    key = settings.xai_api_key.get_secret_value()
-    logs.watch_secrets(lambda: [key])
-    config = GrokConfig(key, settings.xai_model, settings.xai_base_url, args.max_steps)
-    server: Any = settings.mcp_server_url
-    if server is None:
-        command = ["-m", "xapi_mcp", "serve", "--transport", "stdio", "--env-file", args.env_file]
-        command += ["--spec", args.spec] if args.spec else []
-        # The SDK starts stdio servers with a minimal environment; ours needs the user's settings.
-        server = StdioServerParameters(command=sys.executable, args=command, env=dict(os.environ))
-
-    async def go() -> str | GrokError:
-        async with Client(server, elicitation_callback=_ask_in_terminal if sys.stdin.isatty() else None) as client:
-            try:
-                return await run(args.prompt, client, config)
-            except GrokError as exc:  # returned, so the client's task group does not wrap it
-                return exc
-
-    answer = asyncio.run(go())
-    if isinstance(answer, GrokError):
-        print(f"xapi-mcp: {answer}", file=sys.stderr)
-        return 1
-    print(answer)
-    return 0
-
-
-async def _ask_in_terminal(context: Any, params: Any) -> Any:
-    """Write confirmations for the Grok client: the person answers at the terminal."""
-    import mcp_types as types
-
-    reply = await asyncio.to_thread(input, f"{params.message}\nSend it? [y/N] ")
-    if reply.strip().lower() in ("y", "yes"):
-        return types.ElicitResult(action="accept", content={"confirm": True})
-    return types.ElicitResult(action="decline")
 
 
 def _setup_logging(verbose: bool) -> None:
