@@ -162,3 +162,15 @@ def test_unreadable_upload_file_is_reported_before_anyone_is_asked(stack, fake: 
     result, asked = call(stack[1], mode, "accept", "uploadMedia", {"path": "/etc/passwd"})
     assert result.is_error and "X_MEDIA_DIR" in result.content[0].text and asked == []
     assert fake.requests == []
+
+
+def test_the_question_shows_the_whole_post_and_every_argument(catalog: Any) -> None:
+    """A person approves what is sent: a long post is shown whole, other arguments too; media blobs by size."""
+    from xapi_mcp.confirm import describe_action
+
+    text = "word " * 150  # 750 characters: premium accounts post far more than 280
+    question = describe_action(catalog.tools["createPosts"], {"text": text, "reply_settings": "following"}, "me")
+    assert f"«{text}»" in question and '"reply_settings": "following"' in question
+    blob = "A" * 50_000
+    shown = describe_action(catalog.tools["createPosts"], {"media": {"media_ids": ["1"]}, "data": blob}, None)
+    assert "<50,000 characters>" in shown and blob not in shown and '"media_ids": ["1"]' in shown

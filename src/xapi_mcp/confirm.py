@@ -24,6 +24,7 @@ from xapi_mcp.catalog import ToolDef
 from xapi_mcp.results import ToolOutcome
 
 KEY = "confirm"
+_BLOB_CHARS = 2_000  # longer strings are media data, not words a person reads
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"confirm": {"type": "boolean", "title": "Send it?", "default": True}},
@@ -39,12 +40,22 @@ def describe_action(tool: ToolDef, arguments: dict[str, Any], who: str | None) -
     """What the person is agreeing to, in their terms: "Create or Edit Post as @jack: «hello»"."""
     actor = f"@{who}" if who else "the authorised X account"
     text = arguments.get("text")
-    if isinstance(text, str):
-        detail = f"«{text[:280]}»"
-    else:
-        shown = json.dumps(arguments, ensure_ascii=False, separators=(", ", ": "))
-        detail = shown if len(shown) <= 300 else shown[:299] + "…"
-    return f"{tool.title or tool.name} as {actor}: {detail}"
+    rest = {k: _shown(v) for k, v in arguments.items() if k != "text"}
+    shown = json.dumps(rest, ensure_ascii=False, separators=(", ", ": ")) if rest else ""
+    if isinstance(text, str):  # the whole post: a person approves what is sent, not its first line
+        return f"{tool.title or tool.name} as {actor}: «{text}»" + (f" with {shown}" if rest else "")
+    return f"{tool.title or tool.name} as {actor}: {shown or '{}'}"
+
+
+def _shown(value: Any) -> Any:
+    """Arguments as the person should see them: every value whole, except blobs (base64 media) by size."""
+    if isinstance(value, str) and len(value) > _BLOB_CHARS:
+        return f"<{len(value):,} characters>"
+    if isinstance(value, dict):
+        return {k: _shown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown(v) for v in value]
+    return value
 
 
 def _supports_elicitation(ctx: ServerRequestContext[Any]) -> bool:
