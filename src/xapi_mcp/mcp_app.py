@@ -21,6 +21,7 @@ from xapi_mcp.catalog import ToolDef
 from xapi_mcp.discovery import DESCRIBE, SEARCH, SearchIndex, describe_result, discovery_tools, search_result
 from xapi_mcp.executor import Executor, ToolOutcome
 from xapi_mcp.profiles import FULL_BUDGET, LEAN_NOTE, Profile, view
+from xapi_mcp.results import snippet
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ def build_server(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
         if params.name not in schemas:
+            log.info("Tool call failed: %s (unknown tool)", params.name)
             raise MCPError(types.INVALID_PARAMS, unknown_tool_message(params.name, schemas))  # type: ignore[arg-type]
 
         async def progress(done: float, total: float | None, message: str) -> None:
@@ -111,6 +113,9 @@ def build_server(
             # The SDK would turn this into a bare JSON-RPC -32603; the model deserves a result it can read.
             log.exception("Unexpected error in %s", params.name)
             outcome = ToolOutcome(f"{params.name}: internal error in xapi-mcp (see its log).", True)
+        if outcome.is_error:
+            status = f"HTTP {outcome.status}" if outcome.status else "no answer from X"
+            log.info("Tool call failed: %s (%s): %s", params.name, status, snippet(outcome.text, 240))
         content: list[types.ContentBlock] = [types.TextContent(text=outcome.text)]
         if outcome.note:
             content.append(types.TextContent(text=outcome.note))
