@@ -79,7 +79,8 @@ def test_port_in_use_is_one_line_with_the_fix_and_nothing_is_announced() -> None
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_cli("--port", str(port), "--spec", SPEC, env={"X_BEARER_TOKEN": "x" * 20})
+        keys = {"X_OAUTH_CONSUMER_KEY": fx.CONSUMER_KEY, "X_OAUTH_CONSUMER_SECRET": fx.CONSUMER_SECRET}
+        result = run_cli("--port", str(port), "--spec", SPEC, env=keys)
     assert result.returncode == 2, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("xapi-mcp:")]
     assert errors == [

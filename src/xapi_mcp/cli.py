@@ -477,6 +477,13 @@ def _serve(startup: Startup) -> None:
         if not done:
             print("xapi-mcp: X_OAUTH_FLOW=startup and the authorisation did not complete.", file=sys.stderr)
             raise SystemExit(2)
+    sockets = []
+    if settings.transport == "http":  # bound before anything is announced (after startup consent: same port)
+        try:
+            sockets = bind_sockets(settings.mcp_host, settings.mcp_port)
+        except OSError as exc:
+            print(f"xapi-mcp: {_bind_problem(settings, exc)}", file=sys.stderr)
+            raise SystemExit(2) from None
     consent = build_consent(startup, store)
     executor = Executor(
         settings.api_base_url,
@@ -506,11 +513,6 @@ def _serve(startup: Startup) -> None:
         log.info("Serving %s over stdio", _serving(startup))
         asyncio.run(_serve_stdio(server, shutdown))
         return
-    try:
-        sockets = bind_sockets(settings.mcp_host, settings.mcp_port)
-    except OSError as exc:
-        print(f"xapi-mcp: {_bind_problem(settings, exc)}", file=sys.stderr)
-        raise SystemExit(2) from None
 
     def health() -> dict[str, Any]:
         return {"spec_version": startup.spec.version, "tools": len(startup.tools), "version": __version__}
@@ -545,7 +547,8 @@ def _bind_problem(settings: Settings, exc: OSError) -> str:
     """One line: why host:port cannot be listened on, and the fix."""
     where = f"{settings.mcp_host}:{settings.mcp_port}"
     if exc.errno == errno.EADDRINUSE:
-        moved = " (the OAuth callback URL moves with it)" if settings.callback_on_mcp_app() else ""
+        consent = settings.callback_on_mcp_app() and (settings.consumer_key or settings.oauth2_client_id)
+        moved = " (the OAuth callback URL moves with it)" if consent else ""
         return (
             f"cannot listen on {where}: the port is already in use (another xapi-mcp, or another program). "
             f"Stop that program, or choose a free port: --port N or MCP_PORT=N{moved}."
