@@ -84,13 +84,14 @@ def run_xapi_mcp(
     spec: Path = SPEC_159,
     log_path: Path | None = None,
     while_waiting: Callable[[str], None] | None = None,
+    port: int | None = None,
 ) -> Iterator[str]:
     """Start `python server.py` over HTTP on a free port; yields the MCP URL once /healthz answers.
 
     `while_waiting` gets the log so far on each poll before the server is healthy (startup mode
     waits for a person to consent before it serves).
     """
-    port = free_port()
+    port = port or free_port()
     command = [sys.executable, str(REPO / "server.py"), "--spec", str(spec), "--port", str(port), "-v", *args]
     log_path = log_path or LOG_DIR / f"server-{port}.log"
     with open(log_path, "w+") as log:

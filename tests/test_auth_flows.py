@@ -231,6 +231,47 @@ def test_auth_command_reports_the_account(fake_x: tuple[FakeX, str]) -> None:
     assert "WARNING: printing secrets because X_OAUTH_PRINT_TOKENS=1" in err
 
 
+def run_auth(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """`xapi-mcp auth ARGS`, consenting in the "browser" when it shows the URL; (code, stdout, stderr)."""
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "server.py"), "auth", "--spec", str(SPEC_159), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO / "tests",
+    )
+    assert proc.stderr is not None
+    seen = []
+    try:
+        for line in proc.stderr:
+            seen.append(line)
+            match = URL.search(line)
+            if match:
+                assert browser(match.group(1)).status_code == 200
+                break
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, out, "".join(seen) + err
+
+
+@pytest.mark.parametrize("oauth2", [False, True])
+def test_auth_command_says_how_to_keep_the_tokens(fake_x: tuple[FakeX, str], oauth2: bool) -> None:
+    _, x_url = fake_x
+    env = lazy_env(x_url, X_OAUTH_CALLBACK_PORT=str(free_port()))
+    if oauth2:
+        env.update({k: v for k, v in pkce_env(x_url).items() if k.startswith("X_OAUTH2_")})
+    code, out, err = run_auth(env, *(["--oauth2"] if oauth2 else []))
+    assert code == 0, err
+    keep = "X_OAUTH_PRINT_TOKENS=1 xapi-mcp auth" + (" --oauth2" if oauth2 else "")
+    names = "X_OAUTH2_ACCESS_TOKEN" if oauth2 else "X_OAUTH_ACCESS_TOKEN and X_OAUTH_ACCESS_TOKEN_SECRET"
+    assert f"To keep them: run `{keep}` and put the printed {names} into your .env." in out
+    assert ("expires 2 hours after it is issued" in err and "offline.access" in err) is oauth2
+    assert "X_OAUTH_ACCESS_TOKEN=" not in out and "X_OAUTH2_ACCESS_TOKEN=" not in out  # nothing printed
+
+
 def pkce_env(x_url: str) -> dict[str, str]:
     return server_env(
         x_url,
@@ -303,3 +344,27 @@ def test_fake_x_really_checks_signatures(
     assert fake.requests[-1].auth_kind == expected
     assert fake.requests[-1].body == {"text": "signed"}
     assert response.status_code == (201 if expected == "oauth1" else 401)
+
+
+def test_one_port_for_mcp_and_both_callbacks(fake_x: tuple[FakeX, str], tmp_path: Path) -> None:
+    """X_OAUTH_CALLBACK_PORT == MCP_PORT (one forwarded port, a container): the MCP app serves the callbacks."""
+    fake, x_url = fake_x
+    fake.oauth2_tokens.clear()
+    port = free_port()
+    env = lazy_env(x_url, X_OAUTH_CALLBACK_PORT=str(port))
+    env.update({k: v for k, v in pkce_env(x_url).items() if k.startswith("X_OAUTH2_")})
+    log_path = tmp_path / "server.log"
+    with run_xapi_mcp(env, port=port, log_path=log_path) as mcp_url:
+        assert mcp_url == f"http://127.0.0.1:{port}/mcp"
+        for tool, arguments, callback, auth_kind in (
+            ("createPosts", {"text": "one port"}, "/oauth/callback", "oauth1"),
+            ("getUsersBookmarks", {"id": "42"}, "/oauth2/callback", "oauth2-user"),
+        ):
+            is_error, text = call(mcp_url, tool, arguments)
+            assert is_error and "no user has authorised xapi-mcp yet" in text, text
+            page = browser(URL.search(text).group(1))
+            assert page.status_code == 200 and str(page.url).startswith(f"http://127.0.0.1:{port}{callback}?")
+            is_error, text = call(mcp_url, tool, arguments)
+            assert not is_error, text
+            assert fake.requests[-1].auth_kind == auth_kind
+    assert "Listening for the OAuth callback" not in log_path.read_text()  # no second listener

@@ -11,7 +11,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests import fake_x as fx
 from tests.fake_x import FakeX
-from tests.servers import SPEC_159, run_xapi_mcp, server_env
+from tests.servers import SPEC_159, free_port, run_xapi_mcp, server_env
 from tests.test_spec_and_config import run_cli
 
 PING = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
@@ -19,7 +19,7 @@ HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text
 
 
 def test_non_loopback_bind_without_token_refuses_to_start() -> None:
-    result = run_cli("--host", "0.0.0.0", "--port", "0", "--spec", str(SPEC_159))
+    result = run_cli("--host", "0.0.0.0", "--port", str(free_port()), "--spec", str(SPEC_159))
     assert result.returncode == 2
     assert "refusing to listen on 0.0.0.0" in result.stderr and "MCP_AUTH_TOKEN" in result.stderr
 

@@ -7,35 +7,31 @@ that says what to fix; never a traceback.
 from __future__ import annotations
 
 import argparse
-import asyncio
+import errno
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from starlette.applications import Starlette
+from typing import TYPE_CHECKING, Any
 
 from xapi_mcp import __version__, logs
-from xapi_mcp.allowlist import Allowlist, AllowlistError
-from xapi_mcp.auth.consent import Consent
-from xapi_mcp.auth.credentials import CredentialKind, TokenStore
-from xapi_mcp.auth.oauth1 import OAuth1Flow
-from xapi_mcp.auth.oauth2 import OAuth2PkceFlow
-from xapi_mcp.auth.pending import ConsentError
-from xapi_mcp.catalog import Catalog, ToolDef, build_catalog
-from xapi_mcp.config import ConfigError, Settings
-from xapi_mcp.executor import Executor
-from xapi_mcp.mcp_app import build_server, listing
-from xapi_mcp.media import upload_tool
-from xapi_mcp.profiles import PROFILES, Profile
-from xapi_mcp.spec import LoadedSpec, SpecError, load_spec
-from xapi_mcp.web import KEEP_ALIVE_SECONDS, CallbackListener, build_app, is_loopback, oauth_routes
+
+# Only what argument parsing needs is imported here: `--help` and `--version` must not pay for
+# pydantic, the MCP SDK, starlette/uvicorn, jsonschema or authlib. Each command imports its own.
+if TYPE_CHECKING:
+    from xapi_mcp.auth.consent import Consent
+    from xapi_mcp.auth.credentials import CredentialKind, TokenStore
+    from xapi_mcp.catalog import Catalog, ToolDef
+    from xapi_mcp.config import Settings
+    from xapi_mcp.profiles import Profile
+    from xapi_mcp.spec import LoadedSpec
 
 log = logging.getLogger("xapi_mcp")
 
-COMMANDS = ("serve", "tools", "auth", "grok")
+# profiles.PROFILES, without importing the catalog for --help.
+PROFILE_NAMES: tuple[Profile, ...] = ("full", "lean", "discovery")
 
 
 @dataclass
@@ -53,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         from xapi_mcp import grok  # a client of the server: nothing of it is needed to serve
 
         raise SystemExit(grok.main(args))
+    from xapi_mcp.allowlist import AllowlistError
+    from xapi_mcp.config import ConfigError
+    from xapi_mcp.spec import SpecError
+
     try:
         startup = _start(args)
     except (ConfigError, SpecError, AllowlistError) as exc:
@@ -66,34 +66,75 @@ def main(argv: Sequence[str] | None = None) -> None:
         _serve(startup)
 
 
+def _port(text: str) -> int:
+    """A TCP port a person can register in a callback URL: 1-65535 (0 would pick one at random)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number: use 1-65535, e.g. --port 8001")
+    return port
+
+
+def _common_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """Options every command takes, before or after the command (`xapi-mcp --spec X tools`)."""
+    parser.add_argument(
+        "--spec", default=default, help="OpenAPI document: a path or URL (default: X_API_SPEC or X's live spec)"
+    )
+    parser.add_argument(
+        "--env-file", default=default, help="dotenv file to read; must exist when given (default: ./.env if present)"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=default, help="debug logging (tokens are never logged)"
+    )
+
+
+def _serve_options(parser: argparse._ActionsContainer, default: Any) -> None:
+    parser.add_argument(
+        "--transport", choices=["http", "stdio"], default=default, help="default: MCP_TRANSPORT or http"
+    )
+    parser.add_argument("--host", default=default, help="HTTP bind address (default: MCP_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=default, help="HTTP port, 1-65535 (default: MCP_PORT or 8000)")
+
+
 def _parse(argv: list[str]) -> argparse.Namespace:
-    if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
-        argv = ["serve", *argv]
-    parser = argparse.ArgumentParser(prog="xapi-mcp", description="The X API v2 as MCP tools.")
+    parser = argparse.ArgumentParser(
+        prog="xapi-mcp",
+        description="The X API v2 as MCP tools. Without a command it serves (xapi-mcp serve), so the "
+        "options below work alone, e.g. `xapi-mcp --transport stdio`, or before any command.",
+        epilog="Each command's own options: xapi-mcp COMMAND --help. Settings: env.example.",
+    )
     parser.add_argument("--version", action="version", version=f"xapi-mcp {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--spec", help="OpenAPI document: a path or URL (default: X_API_SPEC or X's live spec)")
-    common.add_argument("--env-file", default=".env", help="dotenv file to read (default: ./.env)")
-    common.add_argument("-v", "--verbose", action="store_true", help="debug logging (tokens are never logged)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", parents=[common], help="run the MCP server (default)")
-    serve.add_argument("--transport", choices=["http", "stdio"], help="default: MCP_TRANSPORT or http")
-    serve.add_argument("--host", help="HTTP bind address (default: MCP_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="HTTP port (default: MCP_PORT or 8000)")
-    tools = sub.add_parser("tools", parents=[common], help="list the tools the server would offer")
-    tools.add_argument("--profile", choices=list(PROFILES), help="default: X_API_TOOL_PROFILE or full")
+    # The top level holds the real defaults; the commands repeat the options with SUPPRESS, so that
+    # a command's unset option does not overwrite one given before the command.
+    _common_options(parser, None)
+    _serve_options(parser.add_argument_group("serving (the default command)"), None)
+    parser.set_defaults(env_file=".env", verbose=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sup = argparse.SUPPRESS
+    serve = sub.add_parser("serve", help="run the MCP server (the default)")
+    _common_options(serve, sup)
+    _serve_options(serve, sup)
+    tools = sub.add_parser("tools", help="list the tools the server would offer")
+    _common_options(tools, sup)
+    tools.add_argument("--profile", choices=PROFILE_NAMES, help="default: X_API_TOOL_PROFILE or full")
     tools.add_argument("--json", action="store_true", help="machine-readable output")
-    grok = sub.add_parser("grok", parents=[common], help="ask Grok to do something with the X API tools")
+    grok = sub.add_parser("grok", help="ask Grok to do something with the X API tools")
+    _common_options(grok, sup)
     grok.add_argument("prompt", help="what to do, in plain words")
     grok.add_argument("--max-steps", type=int, default=8, help="tool rounds before giving up (default 8)")
     grok.add_argument(
         "--profile",
-        choices=list(PROFILES),
+        choices=PROFILE_NAMES,
         help="tools of the server it starts (default lean; with MCP_SERVER_URL: full forwards them as served)",
     )
-    auth = sub.add_parser("auth", parents=[common], help="run the browser consent flow and report the account")
+    auth = sub.add_parser("auth", help="run the browser consent flow and report the account")
+    _common_options(auth, sup)
     auth.add_argument("--oauth2", action="store_true", help="the OAuth 2.0 (PKCE) flow instead of OAuth 1.0a")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.command = args.command or "serve"
+    return args
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -101,6 +142,12 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _start(args: argparse.Namespace) -> Startup:
+    from xapi_mcp.allowlist import Allowlist, AllowlistError
+    from xapi_mcp.catalog import build_catalog
+    from xapi_mcp.config import Settings
+    from xapi_mcp.media import upload_tool
+    from xapi_mcp.spec import load_spec
+
     settings = Settings.load(dotenv_path=args.env_file).with_overrides(
         spec=args.spec,
         transport=getattr(args, "transport", None),
@@ -145,6 +192,8 @@ def _start(args: argparse.Namespace) -> Startup:
 
 
 def token_store(settings: Settings) -> TokenStore:
+    from xapi_mcp.auth.credentials import TokenStore
+
     def reveal(secret: Any) -> str | None:
         return secret.get_secret_value() if secret is not None else None
 
@@ -164,6 +213,8 @@ def token_store(settings: Settings) -> TokenStore:
 
 def listing_size(tools: dict[str, ToolDef], profile: Profile = "full") -> tuple[int, dict[str, int]]:
     """Bytes of the tools/list result as sent, and of each tool in it (as `full` shows it, for discovery)."""
+    from xapi_mcp.mcp_app import listing
+
     shown = listing(tools, profile)
     each = shown if profile != "discovery" else listing(tools, "full")
     per_tool = {tool.name: len(tool.model_dump_json(by_alias=True, exclude_none=True)) for tool in each.tools}
@@ -172,7 +223,10 @@ def listing_size(tools: dict[str, ToolDef], profile: Profile = "full") -> tuple[
 
 def _print_tools(tools: dict[str, ToolDef], *, as_json: bool, profile: Profile = "full") -> None:
     total, per_tool = listing_size(tools, profile)
-    sizes = {p: listing_size(tools, p)[0] for p in PROFILES}
+    sizes = {p: listing_size(tools, p)[0] for p in PROFILE_NAMES}
+    if profile == "discovery":
+        _print_discovery(len(tools), total, sizes, as_json=as_json)
+        return
     rows: list[dict[str, Any]] = [
         {
             "name": tool.name,
@@ -195,8 +249,39 @@ def _print_tools(tools: dict[str, ToolDef], *, as_json: bool, profile: Profile =
     print("by profile: " + ", ".join(f"{p} {size:,} B" for p, size in sizes.items()))
 
 
+def _print_discovery(reach: int, total: int, sizes: dict[Profile, int], *, as_json: bool) -> None:
+    """What a discovery server lists: its 3 tools, and how many allowed tools they reach."""
+    from xapi_mcp.mcp_app import listing
+
+    rows: list[dict[str, Any]] = [
+        {
+            "name": tool.name,
+            "bytes": len(tool.model_dump_json(by_alias=True, exclude_none=True)),
+            "summary": re.split(r"(?<!e\.g)\.\s", tool.description or "")[0].rstrip("."),  # first sentence
+        }
+        for tool in listing({}, "discovery").tools
+    ]
+    if as_json:
+        shown = {"tools": rows, "count": len(rows), "reaches": reach, "tools_list_bytes": total, "profiles": sizes}
+        print(json.dumps(shown, indent=2))
+        return
+    width = max(len(r["name"]) for r in rows)
+    for row in rows:
+        print(f"{row['name']:<{width}}  {row['bytes']:>6} B  {row['summary']}")
+    print(f"\n{len(rows)} tools; tools/list response: {total:,} bytes (discovery profile)")
+    print(f"they reach the {reach} allowed tools, which `xapi-mcp tools --profile full` lists")
+    print("by profile: " + ", ".join(f"{p} {size:,} B" for p, size in sizes.items()))
+
+
 def build_consent(startup: Startup, store: TokenStore, *, listener_always: bool = False) -> Consent:
     """The consent flows this configuration allows, and where their callbacks are served."""
+    from starlette.applications import Starlette
+
+    from xapi_mcp.auth.consent import Consent
+    from xapi_mcp.auth.oauth1 import OAuth1Flow
+    from xapi_mcp.auth.oauth2 import OAuth2PkceFlow
+    from xapi_mcp.web import CallbackListener
+
     settings = startup.settings
     base = settings.callback_base()
     oauth1 = None
@@ -232,6 +317,8 @@ def build_consent(startup: Startup, store: TokenStore, *, listener_always: bool 
 
 def oauth2_scopes(tools: dict[str, ToolDef], *, oauth1_available: bool) -> list[str]:
     """Scopes of the allowed operations that would use an OAuth 2.0 user token (least privilege)."""
+    from xapi_mcp.auth.credentials import CredentialKind
+
     scopes: set[str] = set()
     for tool in tools.values():
         accepted = tool.auth.accepted
@@ -241,6 +328,8 @@ def oauth2_scopes(tools: dict[str, ToolDef], *, oauth1_available: bool) -> list[
 
 
 def _oauth_routes(consent: Consent, settings: Settings, *, control: bool) -> list[Any]:
+    from xapi_mcp.web import oauth_routes
+
     return oauth_routes(
         consent,
         host=settings.mcp_host,
@@ -262,6 +351,11 @@ async def _run_consent(startup: Startup, store: TokenStore, kind: CredentialKind
 
 
 def _auth_in_terminal(startup: Startup, *, oauth2: bool) -> int:
+    import asyncio
+
+    from xapi_mcp.auth.credentials import CredentialKind
+    from xapi_mcp.auth.pending import ConsentError
+
     settings = startup.settings
     store = token_store(settings)
     kind = CredentialKind.OAUTH2_USER if oauth2 else CredentialKind.OAUTH1_USER
@@ -285,12 +379,33 @@ def _auth_in_terminal(startup: Startup, *, oauth2: bool) -> int:
             print(f"X_OAUTH_ACCESS_TOKEN={store.access_token}\nX_OAUTH_ACCESS_TOKEN_SECRET={store.access_token_secret}")
         else:
             print(f"X_OAUTH2_ACCESS_TOKEN={store.oauth2_access_token}")
+        print("Put these lines into your .env: the server then acts as this account with no consent.", file=sys.stderr)
     else:
-        print("The tokens lived in this process's memory only and are gone now; `xapi-mcp` runs the same flow.")
+        names = "X_OAUTH2_ACCESS_TOKEN" if oauth2 else "X_OAUTH_ACCESS_TOKEN and X_OAUTH_ACCESS_TOKEN_SECRET"
+        print(
+            "The tokens lived in this process's memory only and are gone now; `xapi-mcp` runs the same flow "
+            f"when a tool needs it. To keep them: run `X_OAUTH_PRINT_TOKENS=1 xapi-mcp auth{' --oauth2' * oauth2}` "
+            f"and put the printed {names} into your .env."
+        )
+    if oauth2:
+        print(
+            "Note: an OAuth 2.0 access token expires 2 hours after it is issued. Only the refresh token, which X "
+            "gives for the offline.access scope, renews it, and the server holds that only when it ran the consent "
+            "itself: for lasting access set X_OAUTH2_CLIENT_ID (and X_OAUTH2_CLIENT_SECRET) instead of a token.",
+            file=sys.stderr,
+        )
     return 0
 
 
 def _serve(startup: Startup) -> None:
+    import asyncio
+
+    from xapi_mcp.auth.credentials import CredentialKind
+    from xapi_mcp.auth.pending import ConsentError
+    from xapi_mcp.executor import Executor
+    from xapi_mcp.mcp_app import build_server
+    from xapi_mcp.web import bind_sockets, build_app, is_loopback, run_http
+
     settings = startup.settings
     auth_token = settings.mcp_auth_token.get_secret_value() if settings.mcp_auth_token else None
     if auth_token:
@@ -304,6 +419,7 @@ def _serve(startup: Startup) -> None:
         )
         raise SystemExit(2)
     store = token_store(settings)
+    _log_credentials(settings)
     if settings.oauth_flow == "startup" and settings.consumer_key and not store.has_oauth1_user():
         try:
             done = asyncio.run(_run_consent(startup, store, CredentialKind.OAUTH1_USER))
@@ -313,6 +429,13 @@ def _serve(startup: Startup) -> None:
         if not done:
             print("xapi-mcp: X_OAUTH_FLOW=startup and the authorisation did not complete.", file=sys.stderr)
             raise SystemExit(2)
+    sockets = []
+    if settings.transport == "http":  # bound before anything is announced (after startup consent: same port)
+        try:
+            sockets = bind_sockets(settings.mcp_host, settings.mcp_port)
+        except OSError as exc:
+            print(f"xapi-mcp: {_bind_problem(settings, exc)}", file=sys.stderr)
+            raise SystemExit(2) from None
     consent = build_consent(startup, store)
     executor = Executor(
         settings.api_base_url,
@@ -339,10 +462,9 @@ def _serve(startup: Startup) -> None:
         store.clear()
 
     if settings.transport == "stdio":
+        log.info("Serving %s over stdio", _serving(startup))
         asyncio.run(_serve_stdio(server, shutdown))
         return
-
-    import uvicorn
 
     def health() -> dict[str, Any]:
         return {"spec_version": startup.spec.version, "tools": len(startup.tools), "version": __version__}
@@ -358,21 +480,66 @@ def _serve(startup: Startup) -> None:
         extra_routes=routes,
         auth_token=auth_token,
     )
-    log.info(
-        "Serving %d tools (X API spec %s) at http://%s:%d/mcp",
-        len(startup.tools),
-        startup.spec.version,
-        settings.mcp_host,
-        settings.mcp_port,
+    host = f"[{settings.mcp_host}]" if ":" in settings.mcp_host else settings.mcp_host
+    url = f"http://{host}:{settings.mcp_port}/mcp"
+    run_http(app, sockets, on_started=lambda: log.info("Serving %s at %s", _serving(startup), url))
+
+
+def _serving(startup: Startup) -> str:
+    """What the startup log says is served: in discovery, 3 tools that reach the allowed ones."""
+    profile, count = startup.settings.tool_profile, len(startup.tools)
+    if profile == "discovery":
+        what = f"3 discovery tools (search_x_api, describe_x_api, call_x_api) over {count} allowed tools"
+    else:
+        what = f"{count} tools ({profile} profile)"
+    return f"{what}, X API spec {startup.spec.version},"
+
+
+def _bind_problem(settings: Settings, exc: OSError) -> str:
+    """One line: why host:port cannot be listened on, and the fix."""
+    where = f"{settings.mcp_host}:{settings.mcp_port}"
+    if exc.errno == errno.EADDRINUSE:
+        consent = settings.callback_on_mcp_app() and (settings.consumer_key or settings.oauth2_client_id)
+        moved = " (the OAuth callback URL moves with it)" if consent else ""
+        return (
+            f"cannot listen on {where}: the port is already in use (another xapi-mcp, or another program). "
+            f"Stop that program, or choose a free port: --port N or MCP_PORT=N{moved}."
+        )
+    if exc.errno == errno.EACCES:
+        return f"cannot listen on {where}: permission denied. Choose a port above 1023: --port N or MCP_PORT=N."
+    return (
+        f"cannot listen on {where} ({exc.strerror or exc}). MCP_HOST / --host must be an address of this "
+        "machine (default 127.0.0.1); MCP_PORT / --port a free port."
     )
-    uvicorn.run(
-        app,
-        host=settings.mcp_host,
-        port=settings.mcp_port,
-        log_level="warning",
-        lifespan="on",
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-    )
+
+
+def _log_credentials(settings: Settings) -> None:
+    """Which credential kinds are configured (never their values); a warning when calls cannot work."""
+    kinds = []
+    app_keys = bool(settings.consumer_key and settings.consumer_secret)
+    user_token = bool(settings.access_token and settings.access_token_secret)
+    if app_keys:
+        when = "before serving" if settings.oauth_flow == "startup" else "on the first call that needs a user"
+        kinds.append("OAuth 1.0a app keys + " + ("user token" if user_token else f"browser consent {when}"))
+    elif settings.consumer_key or settings.consumer_secret or settings.access_token or settings.access_token_secret:
+        log.warning(
+            "OAuth 1.0a is incomplete, so it is not used: it needs X_OAUTH_CONSUMER_KEY and X_OAUTH_CONSUMER_SECRET "
+            "(plus, optionally, both X_OAUTH_ACCESS_TOKEN and X_OAUTH_ACCESS_TOKEN_SECRET)."
+        )
+    if settings.bearer_token:
+        kinds.append("app bearer token")
+    if settings.oauth2_access_token:
+        kinds.append("OAuth 2.0 user token")
+    if settings.oauth2_client_id:
+        kinds.append("OAuth 2.0 client (browser consent on first use)")
+    if kinds:
+        log.info("Credentials: %s", "; ".join(kinds))
+    else:
+        log.warning(
+            "No X credentials are configured, so every tool call will fail. Set X_OAUTH_CONSUMER_KEY and "
+            "X_OAUTH_CONSUMER_SECRET (act as a user; consent runs in the browser) and/or X_BEARER_TOKEN (app-only "
+            "reads) in the environment or .env; see env.example."
+        )
 
 
 async def _serve_stdio(server: Any, shutdown: Any) -> None:

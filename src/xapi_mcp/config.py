@@ -6,6 +6,8 @@ keep working). Secrets are `SecretStr` so that a stray `repr()` or log line neve
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +17,9 @@ from dotenv import dotenv_values
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 DEFAULT_SPEC_URL = "https://api.x.com/2/openapi.json"
+DEFAULT_DOTENV = ".env"
+
+log = logging.getLogger("xapi_mcp")
 
 
 class ConfigError(Exception):
@@ -40,7 +45,8 @@ class Settings(BaseModel):
 
     # The MCP endpoint.
     mcp_host: str = Field("127.0.0.1", alias="MCP_HOST")
-    mcp_port: int = Field(8000, ge=0, le=65535, alias="MCP_PORT")
+    # Not 0 (any free port): the callback URL registered in the X app names the port.
+    mcp_port: int = Field(8000, ge=1, le=65535, alias="MCP_PORT")
     # Required when MCP_HOST is not loopback: clients send `Authorization: Bearer <token>` on /mcp.
     mcp_auth_token: SecretStr | None = Field(None, alias="MCP_AUTH_TOKEN")
 
@@ -52,8 +58,9 @@ class Settings(BaseModel):
     bearer_token: SecretStr | None = Field(None, alias="X_BEARER_TOKEN")
     oauth2_access_token: SecretStr | None = Field(None, alias="X_OAUTH2_ACCESS_TOKEN")
 
-    # Browser consent flows. Callback names kept from XMCP. With no X_OAUTH_CALLBACK_PORT the HTTP
-    # server serves the callback itself; otherwise (and on stdio) a listener runs while needed.
+    # Browser consent flows. Callback names kept from XMCP. With no X_OAUTH_CALLBACK_PORT, or the
+    # same port as MCP_PORT, the HTTP server serves the callback itself; otherwise (and on stdio) a
+    # listener runs while needed.
     oauth_flow: Literal["lazy", "startup"] = Field("lazy", alias="X_OAUTH_FLOW")
     oauth_base_url: str | None = Field(None, alias="X_OAUTH_BASE_URL")
     oauth_callback_host: str = Field("127.0.0.1", alias="X_OAUTH_CALLBACK_HOST")
@@ -117,6 +124,16 @@ class Settings(BaseModel):
         """`X_BEARER_TOKEN=` in a copied env.example means "not set", not "empty token"."""
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("spec_cache_dir", "tool_allowlist_file", "media_dir", "spec")
+    @classmethod
+    def _expand_home(cls, value: object) -> object:
+        """`~/.cache/xapi-mcp` as env.example writes it: the home folder, not a folder named `~`."""
+        if isinstance(value, Path):
+            return value.expanduser()
+        if isinstance(value, str) and value.startswith("~"):
+            return str(Path(value).expanduser())
+        return value
+
     @field_validator("api_base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -125,21 +142,47 @@ class Settings(BaseModel):
         return value.rstrip("/")
 
     @classmethod
-    def load(cls, env: Mapping[str, str] | None = None, dotenv_path: str | Path | None = ".env") -> Settings:
-        """Read settings: process environment first, then `.env` for what the environment lacks."""
+    def load(cls, env: Mapping[str, str] | None = None, dotenv_path: str | Path | None = DEFAULT_DOTENV) -> Settings:
+        """Read settings: process environment first, then `.env` for what the environment lacks.
+
+        A blank value (`X_OAUTH2_CLIENT_ID=` in a copied env.example) counts as unset, so it neither
+        replaces a default nor hides the other name of the same setting (`CLIENT_ID`). The default
+        `./.env` is optional; any other dotenv path must exist (a typo must not go unnoticed).
+        """
         values: dict[str, str] = {}
-        if dotenv_path is not None and Path(dotenv_path).is_file():
-            values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
-        values.update(os.environ if env is None else env)
+        if dotenv_path is not None:
+            path = Path(dotenv_path).expanduser()
+            if path.is_file():
+                values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+                log.info("Read settings from %s (environment variables win over it)", path.resolve())
+            elif Path(dotenv_path) != Path(DEFAULT_DOTENV):
+                raise ConfigError(
+                    f"The settings file {dotenv_path} (--env-file) does not exist (looked for {path.absolute()}). "
+                    f"Give the path of an existing file (absolute when a client starts the server), or leave "
+                    f"--env-file out to read {DEFAULT_DOTENV} from the working directory when there is one."
+                )
+            else:
+                log.info(
+                    "No %s in %s: settings from the environment only (--env-file PATH reads one)",
+                    path,
+                    Path.cwd(),
+                )
+        values = {k: v for k, v in values.items() if v.strip()}
+        values.update({k: v for k, v in (os.environ if env is None else env).items() if v.strip()})
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
             raise ConfigError(_explain(exc)) from None
 
     def with_overrides(self, **changes: object) -> Settings:
-        """A copy with command-line overrides applied (None means "not given")."""
+        """A copy with command-line overrides applied (None means "not given"), validated like the rest."""
         given = {k: v for k, v in changes.items() if v is not None}
-        return self.model_copy(update=given) if given else self
+        if not given:
+            return self
+        try:
+            return type(self).model_validate({**self.model_dump(), **given})
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc)) from None
 
     @property
     def oauth_base(self) -> str:
@@ -150,15 +193,36 @@ class Settings(BaseModel):
         return self.oauth2_token_url or f"{self.api_base_url}/2/oauth2/token"
 
     def callback_on_mcp_app(self) -> bool:
-        """True when the HTTP MCP app itself serves the OAuth callbacks (no second listener)."""
-        return self.transport == "http" and self.oauth_callback_port is None
+        """True when the HTTP MCP app itself serves the OAuth callbacks (no second listener).
+
+        Also when X_OAUTH_CALLBACK_PORT is MCP_PORT on an address the MCP server listens on (one
+        forwarded port, a container, one registered callback): a second listener there cannot bind.
+        """
+        if self.transport != "http":
+            return False
+        if self.oauth_callback_port is None:
+            return True
+        host, callback_host = self.mcp_host.strip("[]"), self.oauth_callback_host.strip("[]")
+        same_address = (
+            host in ("0.0.0.0", "::", "") or host == callback_host or (_loopback(host) and _loopback(callback_host))
+        )
+        return self.oauth_callback_port == self.mcp_port and same_address
 
     def callback_base(self) -> str:
         """Where X redirects the browser after consent (must be registered in the X app)."""
-        if self.callback_on_mcp_app():
+        if self.callback_on_mcp_app() and self.oauth_callback_port is None:
             host = self.mcp_host if self.mcp_host not in ("0.0.0.0", "::", "") else "127.0.0.1"
             return f"http://{host}:{self.mcp_port}"
         return f"http://{self.oauth_callback_host}:{self.oauth_callback_port or 8976}"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _explain(exc: ValidationError) -> str:

@@ -21,6 +21,7 @@ from xapi_mcp.discovery import DESCRIBE, SEARCH, SearchIndex, describe_result, d
 from xapi_mcp.executor import Executor, ToolOutcome
 from xapi_mcp.logs import redact, redact_value, redactor
 from xapi_mcp.profiles import FULL_BUDGET, LEAN_NOTE, Profile, view
+from xapi_mcp.results import snippet
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ def build_server(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
         if params.name not in schemas:
+            log.info("Tool call failed: %s (unknown tool)", params.name)
             message = redact(unknown_tool_message(params.name, schemas))  # type: ignore[arg-type]
             raise MCPError(types.INVALID_PARAMS, message)
 
@@ -119,6 +121,9 @@ def build_server(
             # The SDK would turn this into a bare JSON-RPC -32603; the model deserves a result it can read.
             log.exception("Unexpected error in %s", params.name)
             outcome = ToolOutcome(f"{params.name}: internal error in xapi-mcp (see its log).", True)
+        if outcome.is_error:
+            status = f"HTTP {outcome.status}" if outcome.status else "no answer from X"
+            log.info("Tool call failed: %s (%s): %s", params.name, status, snippet(outcome.text, 240))
         content: list[types.ContentBlock] = [types.TextContent(text=outcome.text)]
         if outcome.note:
             content.append(types.TextContent(text=outcome.note))

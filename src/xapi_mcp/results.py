@@ -28,6 +28,7 @@ class ToolOutcome:
     text: str
     is_error: bool = False
     note: str = ""  # shown as a second text block: hints and cut notices, never inside the JSON
+    status: int | None = None  # X's HTTP status when X answered with an error (for the log)
 
 
 def dumps(value: Any) -> str:
@@ -53,6 +54,7 @@ def success(tool: ToolDef, response: httpx.Response, body: Any, max_bytes: int) 
             f"{tool.name}: X answered HTTP {response.status_code} with a body that is not valid JSON (content "
             f"type {kind}), so it was not parsed. It begins: {snippet(response.text)}",
             True,
+            status=response.status_code,
         )
     text, cut_note = fit(body, max_bytes)
     notes = [n for n in (cut_note, next_page_hint(tool, body)) if n]
@@ -140,6 +142,7 @@ def rate_limited(tool: ToolDef, reset: float, *, locally: bool) -> ToolOutcome:
         f"{describe_reset(reset)}. Call again after that, or set X_API_RATE_LIMIT_WAIT to let xapi-mcp wait "
         "for short resets." + (" Nothing was sent to X." if locally else ""),
         True,
+        status=None if locally else 429,
     )
 
 
@@ -158,7 +161,7 @@ def http_error(
     transaction = response.headers.get("x-transaction-id")
     if transaction:
         parts.append(f"x-transaction-id: {transaction} (quote it to X support).")
-    return ToolOutcome(" ".join(p for p in parts if p), True)
+    return ToolOutcome(" ".join(p for p in parts if p), True, status=status)
 
 
 def _x_error_details(body: Any) -> str:

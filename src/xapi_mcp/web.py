@@ -13,6 +13,7 @@ import html
 import ipaddress
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -183,6 +184,52 @@ class _SignalFreeServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def bind_sockets(host: str, port: int) -> list[socket.socket]:
+    """Bind host:port before serving, so that a port in use is an error before "Serving", not after.
+
+    Every address the name resolves to, with the options asyncio's create_server uses for uvicorn.
+    Raises OSError (socket.gaierror for an unknown name).
+    """
+    bound: list[socket.socket] = []
+    try:
+        infos = socket.getaddrinfo(host.strip("[]") or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            bound.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError:
+        for sock in bound:
+            sock.close()
+        raise
+    return bound
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """Says it is serving once it really is (bound, lifespan started)."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.on_started()
+
+
+def run_http(app: ASGIApp, sockets: list[socket.socket], on_started: Callable[[], None]) -> None:
+    """Serve `app` on sockets from bind_sockets until SIGINT/SIGTERM (what uvicorn.run does)."""
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_keep_alive=KEEP_ALIVE_SECONDS)
+    server = _AnnouncingServer(config, on_started)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=sockets)
+    if not server.started:
+        raise SystemExit(3)  # uvicorn's startup failure code; its log says why
 
 
 class CallbackListener:
