@@ -81,8 +81,13 @@ def test_url_spec_is_cached_revalidated_and_used_offline(tmp_path: Path, caplog:
     server = SpecServer()
     with serve_asgi(server.app()) as base:
         url = f"{base}/2/openapi.json"
-        first = load_spec(url, tmp_path)
+        with caplog.at_level(logging.INFO, logger="xapi_mcp.spec"):
+            first = load_spec(url, tmp_path)
         assert first.origin == url and first.version == "1.2" and first.kind == "live"
+        # A live version other than the bundled one changes nothing but the log line.
+        spec_log = [r.getMessage() for r in caplog.records if r.name == "xapi_mcp.spec"]
+        assert spec_log == [f"Using X API spec 1.2 (OpenAPI 3.0.3) from {url}; the bundled snapshot is 2.159"]
+        caplog.clear()
         second = load_spec(url, tmp_path)
         assert server.hits == [None, '"v1"']  # the second download is a conditional GET
         assert second.kind == "live" and "unchanged; cached in" in second.origin
