@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +11,16 @@ import pytest
 from tests import fake_x as fx
 from tests import fake_xai
 from tests.fake_x import FakeX
-from tests.servers import LOG_DIR, SPEC_157, SPEC_159, serve_asgi
+from tests.prism import (  # noqa: F401  (hooks: Prism is installed, or its absence reported, once)
+    pytest_collection_modifyitems,
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
+from tests.servers import LOG_DIR, SPEC_157, serve_asgi
 from xapi_mcp.catalog import Catalog, build_catalog
 from xapi_mcp.logs import RedactingFormatter
+from xapi_mcp.spec import BUNDLED_VERSION, load_bundled, load_spec
 
 CONFIGURED_SECRETS = (
     fx.CONSUMER_KEY,
@@ -30,8 +37,10 @@ CONFIGURED_SECRETS = (
 
 @lru_cache(maxsize=4)
 def load_document(version: str) -> dict[str, Any]:
-    path = {"2.159": SPEC_159, "2.157": SPEC_157}[version]
-    return json.loads(path.read_text())
+    """2.159 through the package, as the server loads it; 2.157 from tests/data."""
+    if version == BUNDLED_VERSION:
+        return load_bundled().document
+    return load_spec(str({"2.157": SPEC_157}[version]), Path("/nonexistent-cache")).document
 
 
 @lru_cache(maxsize=4)

@@ -2,10 +2,17 @@
 
 Prism answers 422 with an `sl-violations` header for any request that breaks the spec. It does
 not understand X's `scheme: OAuth`, hence the copy without `security`.
+
+Where Prism comes from: `PRISM_BIN` if set; otherwise the suite installs the pinned version with
+npm, once, into the user's cache folder (a file lock keeps parallel runs from racing). Without npm
+the `conformance` tests are deselected locally with one line saying how to enable them; under CI
+that, or any skipped conformance test, fails the session. The pytest_* hooks below are imported
+by tests/conftest.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,27 +26,119 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
-from tests.conftest import load_document
-from tests.servers import REPO, free_port
+PRISM_VERSION = "5.16.0"
+PRISM_PACKAGE = f"@stoplight/prism-cli@{PRISM_VERSION}"
 
 
-def prism_binary() -> str | None:
-    candidates = [
-        os.environ.get("PRISM_BIN"),
-        str(REPO / ".ci/tools/node_modules/.bin/prism"),
-        shutil.which("prism"),
-    ]
-    return next((c for c in candidates if c and Path(c).exists()), None)
+class PrismUnavailable(Exception):
+    """Prism cannot be had here; the message says why and how to enable the conformance tests."""
+
+
+def prism_home() -> Path:
+    """Where the suite keeps its own Prism: $XDG_CACHE_HOME/xapi-mcp/prism-VERSION (~/.cache by default)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "xapi-mcp" / f"prism-{PRISM_VERSION}"
+
+
+def ensure_prism(announce: Any = print) -> str:
+    """The Prism binary: PRISM_BIN, else the cached pinned install, else install it with npm now."""
+    explicit = os.environ.get("PRISM_BIN")
+    if explicit:
+        if Path(explicit).is_file():
+            return explicit
+        raise PrismUnavailable(f"PRISM_BIN={explicit} is not a file; point it at a prism binary or unset it")
+    home = prism_home()
+    binary = home / "node_modules" / ".bin" / "prism"
+    if binary.is_file():
+        return str(binary)
+    npm = shutil.which("npm")
+    if npm is None:
+        raise PrismUnavailable(
+            f"npm is not on PATH. To run them: install Node.js with npm (the suite then installs {PRISM_PACKAGE} "
+            f"into {home} by itself), or set PRISM_BIN to a prism binary"
+        )
+    home.parent.mkdir(parents=True, exist_ok=True)
+    with open(home.parent / f"prism-{PRISM_VERSION}.lock", "w") as lock:
+        _lock(lock)
+        if binary.is_file():  # another test run installed it while we waited
+            return str(binary)
+        partial = home.with_name(home.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        announce(f"Installing {PRISM_PACKAGE} with npm into {home} (once; later runs reuse it)")
+        command = [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(partial)]
+        result = subprocess.run([*command, PRISM_PACKAGE], capture_output=True, text=True, timeout=900)
+        if result.returncode != 0 or not (partial / "node_modules" / ".bin" / "prism").is_file():
+            output = (result.stderr or result.stdout).strip()[-1500:]
+            raise PrismUnavailable(
+                f"`npm install {PRISM_PACKAGE}` into {partial} failed (exit {result.returncode}):\n{output}\n"
+                "Fix npm's access to its registry, or set PRISM_BIN to a prism binary"
+            )
+        partial.rename(home)  # all or nothing: a broken install never looks like a finished one
+    return str(binary)
+
+
+def _lock(handle: Any) -> None:
+    with contextlib.suppress(ImportError):  # no fcntl on Windows: one test run at a time there
+        import fcntl
+
+        fcntl.flock(handle, fcntl.LOCK_EX)
 
 
 def require_prism() -> str:
-    binary = prism_binary()
-    if binary is None:
-        message = "Prism not found: npm install --prefix .ci/tools @stoplight/prism-cli@5.16.0 (or set PRISM_BIN)"
+    try:
+        return ensure_prism()
+    except PrismUnavailable as exc:
+        pytest.fail(f"Prism is needed here: {exc}")
+
+
+_NOTE = pytest.StashKey[str]()
+_skipped_conformance: list[str] = []
+_ran_conformance: list[str] = []
+
+
+@pytest.hookimpl(trylast=True)  # after -m/-k deselection: no install when no conformance test is selected
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    chosen = [item for item in items if item.get_closest_marker("conformance")]
+    if not chosen:
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    try:
+        binary = ensure_prism(announce=reporter.write_line if reporter else print)
+    except PrismUnavailable as exc:
         if os.environ.get("CI"):
-            pytest.fail(message)  # CI must run the judge, never skip it
-        pytest.skip(message)
-    return binary
+            raise pytest.UsageError(f"CI must run the {len(chosen)} Prism conformance tests, but: {exc}") from None
+        items[:] = [item for item in items if item not in chosen]
+        config.hook.pytest_deselected(items=chosen)
+        config.stash[_NOTE] = f"{len(chosen)} Prism conformance tests not run: {exc}."
+        return
+    config.stash[_NOTE] = f"Prism conformance tests judged by {binary}"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if "conformance" not in report.keywords:
+        return
+    if report.skipped:
+        _skipped_conformance.append(report.nodeid)
+    elif report.when == "call":
+        _ran_conformance.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """CI never passes with a judge that did not judge."""
+    if os.environ.get("CI") and _skipped_conformance:
+        session.config.stash[_NOTE] = (
+            f"FAILED: {len(_skipped_conformance)} Prism conformance tests were skipped under CI "
+            f"(first: {_skipped_conformance[0]})"
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    note = config.stash.get(_NOTE, None)
+    if note and note.startswith("Prism conformance tests judged by"):
+        note = f"{len(_ran_conformance)} {note}"  # CI's log says how many really ran
+    if note:
+        terminalreporter.write_line(note)
 
 
 def without_security(document: dict[str, Any]) -> dict[str, Any]:
@@ -55,6 +154,10 @@ def without_security(document: dict[str, Any]) -> dict[str, Any]:
 @contextmanager
 def run_prism(version: str, folder: Path) -> Iterator[str]:
     """Prism mocking spec `version` on a free port; yields its base URL."""
+    # Not at the top: conftest imports this module's hooks, and they load nothing heavy.
+    from tests.conftest import load_document
+    from tests.servers import free_port
+
     binary = require_prism()
     spec_path = folder / f"x-api-{version}-nosec.json"
     spec_path.write_text(json.dumps(without_security(load_document(version))))

@@ -11,20 +11,25 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from importlib import resources
 from pathlib import Path
 
 import httpx2 as httpx
 import uvicorn
 
+from xapi_mcp.spec import BUNDLED_FILE
 from xapi_mcp.web import KEEP_ALIVE_SECONDS
 
 REPO = Path(__file__).resolve().parent.parent
 # Every server this test session starts logs at DEBUG here; conftest scans it all for secrets at session end.
 LOG_DIR = Path(tempfile.mkdtemp(prefix="xapi-mcp-test-logs-"))
 PIDS: dict[str, int] = {}  # MCP URL of each running `run_xapi_mcp` server -> its process id (for /proc)
-SPECS = REPO.parent / "shared" / "specs"
-SPEC_159 = SPECS / "x-api-v2-2.159.json"
-SPEC_157 = SPECS / "x-api-v2-2.157.json"
+# 2.159 is the snapshot the package ships (where an installed server finds it); 2.157, an older
+# document for the cross-version tests, lives beside the tests. Both are gzipped: --spec takes .json.gz.
+_PACKAGE = resources.files("xapi_mcp")
+assert isinstance(_PACKAGE, Path), "the tests need xapi_mcp installed from a folder (pip install -e .)"
+SPEC_159 = _PACKAGE / "data" / BUNDLED_FILE
+SPEC_157 = REPO / "tests" / "data" / "x-api-v2-2.157.json.gz"
 
 
 def free_port() -> int:
@@ -81,7 +86,7 @@ def server_env(x_base_url: str, **extra: str) -> dict[str, str]:
 def run_xapi_mcp(
     env: Mapping[str, str],
     *args: str,
-    spec: Path = SPEC_159,
+    spec: Path | str = SPEC_159,  # or a URL, or 'bundled'
     log_path: Path | None = None,
     while_waiting: Callable[[str], None] | None = None,
     port: int | None = None,

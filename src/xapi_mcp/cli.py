@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"xapi-mcp: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     if args.command == "tools":
-        _print_tools(startup.tools, as_json=args.json, profile=startup.settings.tool_profile)
+        _print_tools(startup.tools, as_json=args.json, profile=startup.settings.tool_profile, spec=startup.spec)
     elif args.command == "auth":
         raise SystemExit(_auth_in_terminal(startup, oauth2=args.oauth2))
     else:
@@ -80,7 +80,10 @@ def _port(text: str) -> int:
 def _common_options(parser: argparse.ArgumentParser, default: Any) -> None:
     """Options every command takes, before or after the command (`xapi-mcp --spec X tools`)."""
     parser.add_argument(
-        "--spec", default=default, help="OpenAPI document: a path or URL (default: X_API_SPEC or X's live spec)"
+        "--spec",
+        default=default,
+        help="OpenAPI document: a path (.json, .json.gz), a URL, or 'bundled' (default: X_API_SPEC or X's live "
+        "spec, else its cached copy, else the bundled snapshot)",
     )
     parser.add_argument(
         "--env-file", default=default, help="dotenv file to read; must exist when given (default: ./.env if present)"
@@ -221,7 +224,9 @@ def listing_size(tools: dict[str, ToolDef], profile: Profile = "full") -> tuple[
     return len(shown.model_dump_json(by_alias=True, exclude_none=True)), per_tool
 
 
-def _print_tools(tools: dict[str, ToolDef], *, as_json: bool, profile: Profile = "full") -> None:
+def _print_tools(
+    tools: dict[str, ToolDef], *, as_json: bool, profile: Profile = "full", spec: LoadedSpec | None = None
+) -> None:
     total, per_tool = listing_size(tools, profile)
     sizes = {p: listing_size(tools, p)[0] for p in PROFILE_NAMES}
     if profile == "discovery":
@@ -238,8 +243,10 @@ def _print_tools(tools: dict[str, ToolDef], *, as_json: bool, profile: Profile =
         }
         for tool in tools.values()
     ]
+    source = {"version": spec.version, "source": spec.kind, "origin": spec.origin} if spec else None
     if as_json:
-        print(json.dumps({"tools": rows, "count": len(rows), "tools_list_bytes": total, "profiles": sizes}, indent=2))
+        listing = {"tools": rows, "count": len(rows), "tools_list_bytes": total, "profiles": sizes, "spec": source}
+        print(json.dumps(listing, indent=2))
         return
     width = max((len(r["name"]) for r in rows), default=4)
     for row in rows:
@@ -247,6 +254,8 @@ def _print_tools(tools: dict[str, ToolDef], *, as_json: bool, profile: Profile =
         print(f"{row['name']:<{width}}  {row['method']:<6} {row['bytes']:>6} B  {auth:<32} {row['path']}")
     print(f"\n{len(rows)} tools; tools/list response: {total:,} bytes ({profile} profile)")
     print("by profile: " + ", ".join(f"{p} {size:,} B" for p, size in sizes.items()))
+    if spec:
+        print(f"X API spec {spec.version} ({spec.kind}): {spec.origin}")
 
 
 def _print_discovery(reach: int, total: int, sizes: dict[Profile, int], *, as_json: bool) -> None:
@@ -467,7 +476,8 @@ def _serve(startup: Startup) -> None:
         return
 
     def health() -> dict[str, Any]:
-        return {"spec_version": startup.spec.version, "tools": len(startup.tools), "version": __version__}
+        spec, count = startup.spec, len(startup.tools)
+        return {"spec_version": spec.version, "spec_source": spec.kind, "tools": count, "version": __version__}
 
     routes = _oauth_routes(consent, settings, control=True)
     if not settings.callback_on_mcp_app():
