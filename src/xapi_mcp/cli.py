@@ -357,6 +357,9 @@ def _serve(startup: Startup) -> None:
             print("xapi-mcp: X_OAUTH_FLOW=startup and the authorisation did not complete.", file=sys.stderr)
             raise SystemExit(2)
     consent = build_consent(startup, store)
+    if settings.transport == "http":  # consent links go through /oauth/start, which wants our one-time code
+        host = settings.mcp_host if settings.mcp_host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        consent.start_url = f"http://{f'[{host}]' if ':' in host else host}:{settings.mcp_port}/oauth/start"
     executor = Executor(
         settings.api_base_url,
         store,

@@ -71,6 +71,16 @@ def host_allowed(request: Request, bound_host: str) -> bool:
     )
 
 
+def _foreign(request: Request, host: str) -> Response | None:
+    """The refusal for a request from another site (Host -> 421, Origin -> 403), as on /mcp; else None."""
+    if not host_allowed(request, host):
+        return Response("Invalid Host header", status_code=421)
+    origin = request.headers.get("origin")
+    if origin is not None and not _origin_allowed(origin, host):
+        return Response("Invalid Origin header", status_code=403)
+    return None
+
+
 def _page(title: str, message: str, status: int) -> HTMLResponse:
     body = (
         "<!doctype html><html><head><meta charset='utf-8'><title>xapi-mcp</title></head>"
@@ -95,11 +105,21 @@ def oauth_routes(
         return endpoint
 
     async def start(request: Request) -> Response:
-        if not host_allowed(request, host):
-            return Response("Invalid Host header", status_code=421)
+        if (refused := _foreign(request, host)) is not None:
+            return refused
         kind = (
             CredentialKind.OAUTH2_USER if request.query_params.get("kind") == "oauth2" else (CredentialKind.OAUTH1_USER)
         )
+        if not consent.redeem(kind, request.query_params.get("nonce", "")):
+            # A plain link or a page on another site must not start a flow (CSRF): only our links do.
+            return _page(
+                "This link cannot start an authorisation",
+                "xapi-mcp starts an authorisation only from the one-time link it gives out (in the result of "
+                "the tool call that needs it, and in its log). This link has no such code, a wrong one, or one "
+                "already used or expired, so it may come from another web site. To authorise: call the tool "
+                "again from your MCP client and open the new link, or run `xapi-mcp auth` in a terminal.",
+                403,
+            )
         try:
             url = await consent.begin(kind)
         except ConsentError as exc:
@@ -107,8 +127,8 @@ def oauth_routes(
         return RedirectResponse(url, status_code=302)
 
     async def status(request: Request) -> Response:
-        if not host_allowed(request, host):
-            return Response("Invalid Host header", status_code=421)
+        if (refused := _foreign(request, host)) is not None:
+            return refused
         return JSONResponse(consent.status())
 
     routes = [
