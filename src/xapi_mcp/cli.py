@@ -31,6 +31,7 @@ from xapi_mcp.executor import Executor
 from xapi_mcp.mcp_app import build_server, listing
 from xapi_mcp.media import upload_tool
 from xapi_mcp.profiles import PROFILES, Profile
+from xapi_mcp.shutdown import GracefulServer, answer_before_eof
 from xapi_mcp.spec import LoadedSpec, SpecError, load_spec
 from xapi_mcp.web import KEEP_ALIVE_SECONDS, CallbackListener, build_app, is_loopback, oauth_routes
 
@@ -385,7 +386,7 @@ def _serve(startup: Startup) -> None:
         store.clear()
 
     if settings.transport == "stdio":
-        asyncio.run(_serve_stdio(server, shutdown))
+        asyncio.run(_serve_stdio(server, shutdown, settings.shutdown_grace))
         return
 
     import uvicorn
@@ -403,6 +404,8 @@ def _serve(startup: Startup) -> None:
         on_shutdown=shutdown,
         extra_routes=routes,
         auth_token=auth_token,
+        session_idle_timeout=settings.session_idle_timeout,
+        max_sessions=settings.max_sessions,
     )
     log.info(
         "Serving %d tools (X API spec %s) at http://%s:%d/mcp",
@@ -411,7 +414,7 @@ def _serve(startup: Startup) -> None:
         settings.mcp_host,
         settings.mcp_port,
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.mcp_host,
         port=settings.mcp_port,
@@ -419,13 +422,17 @@ def _serve(startup: Startup) -> None:
         lifespan="on",
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
+    GracefulServer(config, in_flight=app.state.in_flight, grace=settings.shutdown_grace).run()
 
 
-async def _serve_stdio(server: Any, shutdown: Any) -> None:
+async def _serve_stdio(server: Any, shutdown: Any, grace: float) -> None:
     from mcp.server.stdio import stdio_server
+
+    async def run(read_stream: Any, write_stream: Any) -> None:
+        await server.run(read_stream, write_stream, server.create_initialization_options())
 
     try:
         async with stdio_server() as (read_stream, write_stream):
-            await server.run(read_stream, write_stream, server.create_initialization_options())
+            await answer_before_eof(run, read_stream, write_stream, grace)
     finally:
         await shutdown()
