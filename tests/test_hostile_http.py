@@ -33,27 +33,36 @@ def call(arguments: bytes) -> bytes:
     )
 
 
-# name -> body, content type, HTTP status, JSON-RPC error code (None: not a JSON-RPC answer)
-CASES: dict[str, tuple[bytes, str, int, int | None]] = {
-    "deep array": (b"[" * DEEP + b"]" * DEEP, "application/json", 400, -32700),
-    "deep object": (b'{"a":' * DEEP + b"1" + b"}" * DEEP, "application/json", 400, -32700),
+# name -> body, content type, HTTP status, JSON-RPC error code for 2026-07-28 and for 2025-11-25
+# (None: not a JSON-RPC answer). Without a session, 2025-11-25 refuses any valid envelope (-32600).
+CASES: dict[str, tuple[bytes, str, int, int | None, int | None]] = {
+    "deep array": (b"[" * DEEP + b"]" * DEEP, "application/json", 400, -32700, -32700),
+    "deep object": (b'{"a":' * DEEP + b"1" + b"}" * DEEP, "application/json", 400, -32700, -32700),
     "deep params": (
         b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":' + b"[" * DEEP + b"]" * DEEP + b"}",
         "application/json",
         400,
         -32700,
+        -32700,
     ),
-    "deep arguments": (call(b'{"query":' + b"[" * DEEP + b"]" * DEEP + b"}"), "application/json", 400, -32700),
-    "invalid UTF-8": (LIST.replace(b'"probe"', b'"\xff\xfe"'), "application/json", 400, -32700),
-    "lone surrogate": (call(b'{"query":"\\ud800"}'), "application/json", 400, -32700),
-    "huge integer": (LIST.replace(b'"id":1', b'"id":' + b"9" * 5000), "application/json", 400, -32700),
-    "not JSON": (b"{not json", "application/json", 400, -32700),
-    "empty body": (b"", "application/json", 400, -32700),
-    "top-level string": (b'"tools/list"', "application/json", 400, -32600),
-    "top-level array": (b"[" + LIST + b"]", "application/json", 400, -32600),
-    "top-level null": (b"null", "application/json", 400, -32600),
-    "over 4 MiB": (LIST.replace(b'"probe"', b'"' + b"a" * (4 * 1024 * 1024) + b'"'), "application/json", 413, None),
-    "wrong content type": (LIST, "text/plain", 400, None),
+    "deep arguments": (call(b'{"query":' + b"[" * DEEP + b"]" * DEEP + b"}"), "application/json", 400, -32700, -32700),
+    "invalid UTF-8": (LIST.replace(b'"probe"', b'"\xff\xfe"'), "application/json", 400, -32700, -32700),
+    "lone surrogate": (call(b'{"query":"\\ud800"}'), "application/json", 400, -32700, -32700),
+    "huge integer": (LIST.replace(b'"id":1', b'"id":' + b"9" * 5000), "application/json", 400, -32700, -32700),
+    "infinite id": (LIST.replace(b'"id":1', b'"id":1e999999'), "application/json", 400, -32600, -32600),
+    "not JSON": (b"{not json", "application/json", 400, -32700, -32700),
+    "empty body": (b"", "application/json", 400, -32700, -32700),
+    "top-level string": (b'"tools/list"', "application/json", 400, -32600, -32602),
+    "top-level array": (b"[" + LIST + b"]", "application/json", 400, -32600, -32602),
+    "top-level null": (b"null", "application/json", 400, -32600, -32602),
+    "over 4 MiB": (
+        LIST.replace(b'"probe"', b'"' + b"a" * (4 * 1024 * 1024) + b'"'),
+        "application/json",
+        413,
+        None,
+        None,
+    ),
+    "wrong content type": (LIST, "text/plain", 400, None, None),
 }
 
 
@@ -71,7 +80,8 @@ def test_malformed_body_is_a_client_error_without_traceback(
     server: tuple[FakeX, str, Path], era: str, case: str
 ) -> None:
     fake, url, log_path = server
-    body, content_type, status, code = CASES[case]
+    body, content_type, status, code_2026, code_2025 = CASES[case]
+    code = code_2026 if era == "2026-07-28" else code_2025
     headers = {**ACCEPT, "Content-Type": content_type, "MCP-Protocol-Version": era}
     if era == "2026-07-28":
         method = b"tools/call" if b'"tools/call"' in body else b"tools/list"
@@ -80,14 +90,24 @@ def test_malformed_body_is_a_client_error_without_traceback(
         body = body.replace(b',"_meta":' + META, b"").replace(b'"params":{"_meta":' + META + b"}", b'"params":{}')
     before = len(log_path.read_bytes())
     response = httpx.post(url, content=body, headers=headers, timeout=60)
-    era_2025_without_session = era == "2025-11-25" and code == -32600  # refused before parsing the envelope
     assert response.status_code == status, response.text
     if code is not None:
         error = response.json()["error"]
-        assert error["code"] == (-32602 if era_2025_without_session else code), error
+        assert error["code"] == code, error
     new_log = log_path.read_bytes()[before:]
     assert b"Traceback" not in new_log and b"Exception in ASGI application" not in new_log, new_log[-2000:]
     assert fake.requests == []
+
+
+def test_infinite_number_in_arguments_is_refused_before_x(server: tuple[FakeX, str, Path]) -> None:
+    fake, url, log_path = server
+    headers = {**JSON, "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call"}
+    headers["Mcp-Name"] = "searchPostsRecent"
+    response = httpx.post(url, content=call(b'{"query":"x","max_results":1e999999}'), headers=headers)
+    result = response.json()["result"]
+    assert response.status_code == 200 and result["isError"]
+    assert "argument 'max_results': inf is not of type 'integer'" in result["content"][0]["text"]
+    assert fake.requests == [] and b"Traceback" not in log_path.read_bytes()
 
 
 def open_session(url: str) -> httpx.Response:
