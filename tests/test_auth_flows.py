@@ -177,6 +177,20 @@ def test_oauth_start_needs_the_one_time_link_from_a_tool_result(fake_x: tuple[Fa
         assert httpx.get(status).json()["pending"] == ["OAUTH1_USER"]
 
 
+def test_revoked_user_token_answer_carries_a_link_to_authorise_again(fake_x: tuple[FakeX, str]) -> None:
+    fake, x_url = fake_x
+    env = server_env(x_url, X_OAUTH_OPEN_BROWSER="0", X_OAUTH_ACCESS_TOKEN_SECRET="revoked-secret")
+    with run_xapi_mcp(env) as mcp_url:
+        is_error, text = call(mcp_url, "getUsersMe", {})
+        assert is_error and "X rejected the credentials" in text and "authorise again" in text
+        assert fake.requests[-1].auth_kind == "oauth1-bad-signature"
+        page = browser(LINK.search(text).group(1))
+        assert page.status_code == 200 and f"@{fx.SCREEN_NAME}" in page.text
+        is_error, text = call(mcp_url, "getUsersMe", {})
+        assert not is_error, text
+        assert fake.requests[-1].auth_kind == "oauth1"
+
+
 def test_oauth2_callback_with_wrong_or_missing_state_changes_nothing(fake_x: tuple[FakeX, str]) -> None:
     fake, x_url = fake_x
     fake.oauth2_tokens.clear()
