@@ -21,7 +21,9 @@ from tests.servers import REPO, SPEC_159, free_port, run_xapi_mcp, server_env
 from xapi_mcp.auth.credentials import CredentialKind, TokenStore
 from xapi_mcp.auth.oauth1 import ConsentError, OAuth1Flow
 
-URL = re.compile(r"(http://127\.0\.0\.1:\d+/(?:oauth/authorize|2/oauth2/authorize)\?[^\s\"'<>]+)")
+URL = re.compile(r"(http://127\.0\.0\.1:\d+/(?:oauth/authorize|2/oauth2/authorize)\?[^\s\"'<>]+)")  # X's page
+# What a tool result hands out over HTTP: our /oauth/start with a one-time code, which redirects to X.
+LINK = re.compile(r"(http://127\.0\.0\.1:\d+/oauth/start\?kind=oauth[12]&nonce=[\w-]+)")
 
 
 def lazy_env(x_url: str, **extra: str) -> dict[str, str]:
@@ -52,11 +54,13 @@ def test_lazy_consent_then_signed_call_and_no_secret_in_debug_logs(fake_x: tuple
     with run_xapi_mcp(lazy_env(x_url), "-v", log_path=log_path) as mcp_url:
         is_error, text = call(mcp_url, "createPosts", {"text": "first"})
         assert is_error and "no user has authorised xapi-mcp yet" in text
-        consent_url = URL.search(text).group(1)
+        consent_url = LINK.search(text).group(1)
         assert [r.path for r in fake.requests] == [], "nothing reaches /2 before consent"
 
         page = browser(consent_url)
         assert page.status_code == 200
+        x_page = page.history[0].headers["location"]  # /oauth/start sent the browser to X's page
+        assert x_page.startswith(f"{x_url}/oauth/authorize?oauth_token=req-")
         assert f"authorised to act as @{fx.SCREEN_NAME}" in page.text and "close this tab" in page.text
 
         is_error, text = call(mcp_url, "createPosts", {"text": "second"})
@@ -77,7 +81,7 @@ def test_lazy_consent_then_signed_call_and_no_secret_in_debug_logs(fake_x: tuple
     assert "DEBUG" in log, "the log was captured at DEBUG level"
     for secret in (issued_token, issued_secret, fx.CONSUMER_SECRET, fx.BEARER_TOKEN):
         assert secret not in log
-    assert consent_url.split("oauth_token=")[1] in log  # the URL is logged; its secret half is not
+    assert consent_url in log and x_page.split("oauth_token=")[1] in log  # the URLs are logged; no secret is
 
 
 def test_separate_callback_port_listener_runs_only_while_needed(fake_x: tuple[FakeX, str]) -> None:
@@ -89,7 +93,7 @@ def test_separate_callback_port_listener_runs_only_while_needed(fake_x: tuple[Fa
             httpx.get(f"http://127.0.0.1:{port}/oauth/callback")  # nothing listens before a flow starts
         is_error, text = call(mcp_url, "likePost", {"id": "42", "tweet_id": "1445880548472328192"})
         assert is_error
-        page = browser(URL.search(text).group(1))
+        page = browser(LINK.search(text).group(1))
         assert page.status_code == 200 and str(page.url).startswith(f"http://127.0.0.1:{port}/oauth/callback")
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:  # the listener stops once the flow has ended
@@ -127,7 +131,7 @@ def test_denied_consent_changes_nothing(fake_x: tuple[FakeX, str]) -> None:
     fake.deny = True
     with run_xapi_mcp(lazy_env(x_url)) as mcp_url:
         is_error, text = call(mcp_url, "getUsersMe", {})
-        page = browser(URL.search(text).group(1))
+        page = browser(LINK.search(text).group(1))
         assert page.status_code == 400 and "You declined to authorise xapi-mcp. Nothing was changed." in page.text
         status = httpx.get(mcp_url.replace("/mcp", "/oauth/status")).json()
         assert status["oauth1_user"] is False and status["pending"] == []
@@ -135,16 +139,82 @@ def test_denied_consent_changes_nothing(fake_x: tuple[FakeX, str]) -> None:
         assert is_error and "no user has authorised" in text  # a new flow can start
 
 
-def test_oauth_start_redirects_to_x_and_checks_host(fake_x: tuple[FakeX, str]) -> None:
-    _, x_url = fake_x
+def test_oauth_start_needs_the_one_time_link_from_a_tool_result(fake_x: tuple[FakeX, str]) -> None:
+    """A page on another site cannot start a consent flow: not by a plain link, not with an Origin."""
+    fake, x_url = fake_x
     with run_xapi_mcp(lazy_env(x_url)) as mcp_url:
-        start = mcp_url.replace("/mcp", "/oauth/start")
-        response = httpx.get(start, follow_redirects=False)
+        start, status = mcp_url.replace("/mcp", "/oauth/start"), mcp_url.replace("/mcp", "/oauth/status")
+        evil = {"Origin": "http://evil.example"}
+        for url, headers, code in (
+            (start, {}, 403),  # a top-level navigation from another site: no Origin, no code
+            (f"{start}?kind=oauth1&nonce=guessed", {}, 403),
+            (f"{start}?kind=oauth2&nonce=", {}, 403),
+            (start, evil, 403),
+            (start, {"Host": "evil.example"}, 421),
+            (status, evil, 403),
+            (status, {"Origin": "null"}, 403),
+            (status, {"Host": "evil.example"}, 421),
+        ):
+            response = httpx.get(url, headers=headers, follow_redirects=False)
+            assert response.status_code == code, (url, headers, response.text)
+        refused = httpx.get(start)
+        assert "cannot start an authorisation" in refused.text and "xapi-mcp auth" in refused.text
+        assert refused.headers["content-type"].startswith("text/html")
+        assert fake.request_tokens == {}, "no refused request reached X"
+        assert httpx.get(status).json()["pending"] == []
+
+        _, text = call(mcp_url, "createPosts", {"text": "hi"})
+        link = LINK.search(text).group(1)
+        assert httpx.get(link, headers=evil, follow_redirects=False).status_code == 403
+        wrong = link[:-4] + ("AAAA" if not link.endswith("AAAA") else "BBBB")
+        assert httpx.get(wrong, follow_redirects=False).status_code == 403
+        response = httpx.get(link, follow_redirects=False)  # the person's click
         assert response.status_code == 302
         assert response.headers["location"].startswith(f"{x_url}/oauth/authorize?oauth_token=req-")
-        assert httpx.get(start, headers={"Host": "evil.example"}).status_code == 421
+        reused = httpx.get(link, follow_redirects=False)
+        assert reused.status_code == 403 and "already used" in reused.text
+        assert len(fake.request_tokens) == 1
+        assert httpx.get(status).json()["pending"] == ["OAUTH1_USER"]
+
+
+def test_revoked_user_token_answer_carries_a_link_to_authorise_again(fake_x: tuple[FakeX, str]) -> None:
+    fake, x_url = fake_x
+    env = server_env(x_url, X_OAUTH_OPEN_BROWSER="0", X_OAUTH_ACCESS_TOKEN_SECRET="revoked-secret")
+    with run_xapi_mcp(env) as mcp_url:
+        is_error, text = call(mcp_url, "getUsersMe", {})
+        assert is_error and "X rejected the credentials" in text and "authorise again" in text
+        assert fake.requests[-1].auth_kind == "oauth1-bad-signature"
+        page = browser(LINK.search(text).group(1))
+        assert page.status_code == 200 and f"@{fx.SCREEN_NAME}" in page.text
+        is_error, text = call(mcp_url, "getUsersMe", {})
+        assert not is_error, text
+        assert fake.requests[-1].auth_kind == "oauth1"
+
+
+def test_oauth2_callback_with_wrong_or_missing_state_changes_nothing(fake_x: tuple[FakeX, str]) -> None:
+    fake, x_url = fake_x
+    fake.oauth2_tokens.clear()
+    with run_xapi_mcp(pkce_env(x_url)) as mcp_url:
+        _, text = call(mcp_url, "getUsersBookmarks", {"id": "42"})
+        x_page = httpx.get(LINK.search(text).group(1)).headers["location"]
+        callback = httpx.URL(httpx.get(x_page).headers["location"])  # where X would send the browser
+        params = dict(callback.params)
+        assert params["state"] and params["code"]
+        base = str(callback.copy_with(query=None))
+        for bad in (
+            {**params, "state": "forged"},
+            {"code": params["code"]},
+            {**params, "state": ""},
+            {"error": "access_denied", "state": "forged"},
+            {"error": "access_denied"},
+        ):
+            page = httpx.get(base, params=bad)
+            assert page.status_code == 400 and "does not belong to the authorisation in progress" in page.text, bad
+        assert fake.token_requests == [], "no code was exchanged"
         status = httpx.get(mcp_url.replace("/mcp", "/oauth/status")).json()
-        assert status["pending"] == ["OAUTH1_USER"] and status["oauth1_user"] is False
+        assert status["oauth2_user"] is False and status["pending"] == ["OAUTH2_USER"]
+        assert httpx.get(base, params=params).status_code == 200  # the real redirect still completes
+        assert not call(mcp_url, "getUsersBookmarks", {"id": "42"})[0]
 
 
 def flow(x_url: str, timeout: float = 60) -> tuple[OAuth1Flow, TokenStore]:
@@ -288,7 +358,7 @@ def test_pkce_flow_bookmarks_and_refresh_after_401(fake_x: tuple[FakeX, str]) ->
     with run_xapi_mcp(pkce_env(x_url)) as mcp_url:
         is_error, text = call(mcp_url, "getUsersBookmarks", {"id": "42"})
         assert is_error and "no user has authorised" in text
-        consent_url = URL.search(text).group(1)
+        consent_url = httpx.get(LINK.search(text).group(1)).headers["location"]  # X's page
         scope = httpx.URL(consent_url).params["scope"].split()
         assert {"bookmark.read", "offline.access"} <= set(scope) and "dm.write" not in scope
         page = browser(consent_url)

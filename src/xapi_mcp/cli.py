@@ -446,6 +446,9 @@ def _serve(startup: Startup) -> None:
             print(f"xapi-mcp: {_bind_problem(settings, exc)}", file=sys.stderr)
             raise SystemExit(2) from None
     consent = build_consent(startup, store)
+    if settings.transport == "http":  # consent links go through /oauth/start, which wants our one-time code
+        host = settings.mcp_host if settings.mcp_host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        consent.start_url = f"http://{f'[{host}]' if ':' in host else host}:{settings.mcp_port}/oauth/start"
     executor = Executor(
         settings.api_base_url,
         store,
@@ -472,7 +475,7 @@ def _serve(startup: Startup) -> None:
 
     if settings.transport == "stdio":
         log.info("Serving %s over stdio", _serving(startup))
-        asyncio.run(_serve_stdio(server, shutdown))
+        asyncio.run(_serve_stdio(server, shutdown, settings.shutdown_grace))
         return
 
     def health() -> dict[str, Any]:
@@ -489,10 +492,13 @@ def _serve(startup: Startup) -> None:
         on_shutdown=shutdown,
         extra_routes=routes,
         auth_token=auth_token,
+        session_idle_timeout=settings.session_idle_timeout,
+        max_sessions=settings.max_sessions,
     )
     host = f"[{settings.mcp_host}]" if ":" in settings.mcp_host else settings.mcp_host
     url = f"http://{host}:{settings.mcp_port}/mcp"
-    run_http(app, sockets, on_started=lambda: log.info("Serving %s at %s", _serving(startup), url))
+    announce = lambda: log.info("Serving %s at %s", _serving(startup), url)  # noqa: E731
+    run_http(app, sockets, announce, in_flight=app.state.in_flight, grace=settings.shutdown_grace)
 
 
 def _serving(startup: Startup) -> str:
@@ -552,11 +558,16 @@ def _log_credentials(settings: Settings) -> None:
         )
 
 
-async def _serve_stdio(server: Any, shutdown: Any) -> None:
+async def _serve_stdio(server: Any, shutdown: Any, grace: float) -> None:
     from mcp.server.stdio import stdio_server
+
+    from xapi_mcp.shutdown import answer_before_eof
+
+    async def run(read_stream: Any, write_stream: Any) -> None:
+        await server.run(read_stream, write_stream, server.create_initialization_options())
 
     try:
         async with stdio_server() as (read_stream, write_stream):
-            await server.run(read_stream, write_stream, server.create_initialization_options())
+            await answer_before_eof(run, read_stream, write_stream, grace)
     finally:
         await shutdown()

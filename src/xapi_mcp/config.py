@@ -49,6 +49,11 @@ class Settings(BaseModel):
     mcp_port: int = Field(8000, ge=1, le=65535, alias="MCP_PORT")
     # Required when MCP_HOST is not loopback: clients send `Authorization: Bearer <token>` on /mcp.
     mcp_auth_token: SecretStr | None = Field(None, alias="MCP_AUTH_TOKEN")
+    # 2025-11-25 sessions: closed after this long without a request; at most this many open at once.
+    session_idle_timeout: float = Field(1800.0, gt=0, alias="MCP_SESSION_IDLE_TIMEOUT")
+    max_sessions: int = Field(1000, ge=1, alias="MCP_MAX_SESSIONS")
+    # On SIGTERM (HTTP) or end of input (stdio): how long calls in flight may take to finish.
+    shutdown_grace: float = Field(10.0, ge=0, le=3600, alias="MCP_SHUTDOWN_GRACE")
 
     # Credentials. Only ever held in memory.
     consumer_key: SecretStr | None = Field(None, alias="X_OAUTH_CONSUMER_KEY")

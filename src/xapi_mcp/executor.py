@@ -10,6 +10,7 @@ connection never opened (the request cannot have reached X): a post must never b
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -23,7 +24,7 @@ import httpx2 as httpx
 
 from xapi_mcp import __version__
 from xapi_mcp.arguments import ArgumentError, PreparedRequest, prepare, validate_arguments
-from xapi_mcp.auth.consent import Consent
+from xapi_mcp.auth.consent import USER_KINDS, Consent
 from xapi_mcp.auth.credentials import CredentialKind, MissingCredentials, TokenStore
 from xapi_mcp.catalog import ToolDef
 from xapi_mcp.media import MediaError, read_media, resolve_media_path
@@ -183,7 +184,11 @@ class Executor:
                 continue
             body = parse_json(response)
             if status >= 400:
-                return http_error(tool, request.method, request.path, kind, response, body)
+                outcome = http_error(tool, request.method, request.path, kind, response, body)
+                if status == 401 and self.consent is not None and self.consent.start_url and kind in USER_KINDS:
+                    again = f" To authorise again, open (works once): {self.consent.link(kind)}"
+                    outcome = dataclasses.replace(outcome, text=outcome.text + again)
+                return outcome
             return success(tool, response, body, self.max_result_bytes)
 
     def _build(self, request: PreparedRequest) -> httpx.Request:

@@ -193,7 +193,7 @@ def _advice(tool: ToolDef, status: int, kind: CredentialKind, body: Any) -> str:
     if status == 401:
         return (
             f"X rejected the credentials (sent with {kind.value}; this operation accepts {accepted}). The token "
-            "may be revoked or expired: check the keys in .env, or authorise again via /oauth/start."
+            "may be revoked or expired: check the keys in .env, or authorise again."
         )
     if status == 403:
         if "oauth1-permissions" in problem or "permission" in text:

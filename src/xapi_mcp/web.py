@@ -13,6 +13,7 @@ import html
 import ipaddress
 import json
 import logging
+import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
@@ -31,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from xapi_mcp.auth.consent import Consent
 from xapi_mcp.auth.credentials import CredentialKind
 from xapi_mcp.auth.pending import ConsentError
+from xapi_mcp.shutdown import GracefulServer, InFlight
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,16 @@ def host_allowed(request: Request, bound_host: str) -> bool:
     )
 
 
+def _foreign(request: Request, host: str) -> Response | None:
+    """The refusal for a request from another site (Host -> 421, Origin -> 403), as on /mcp; else None."""
+    if not host_allowed(request, host):
+        return Response("Invalid Host header", status_code=421)
+    origin = request.headers.get("origin")
+    if origin is not None and not _origin_allowed(origin, host):
+        return Response("Invalid Origin header", status_code=403)
+    return None
+
+
 def _page(title: str, message: str, status: int) -> HTMLResponse:
     body = (
         "<!doctype html><html><head><meta charset='utf-8'><title>xapi-mcp</title></head>"
@@ -96,11 +108,21 @@ def oauth_routes(
         return endpoint
 
     async def start(request: Request) -> Response:
-        if not host_allowed(request, host):
-            return Response("Invalid Host header", status_code=421)
+        if (refused := _foreign(request, host)) is not None:
+            return refused
         kind = (
             CredentialKind.OAUTH2_USER if request.query_params.get("kind") == "oauth2" else (CredentialKind.OAUTH1_USER)
         )
+        if not consent.redeem(kind, request.query_params.get("nonce", "")):
+            # A plain link or a page on another site must not start a flow (CSRF): only our links do.
+            return _page(
+                "This link cannot start an authorisation",
+                "xapi-mcp starts an authorisation only from the one-time link it gives out (in the result of "
+                "the tool call that needs it, and in its log). This link has no such code, a wrong one, or one "
+                "already used or expired, so it may come from another web site. To authorise: call the tool "
+                "again from your MCP client and open the new link, or run `xapi-mcp auth` in a terminal.",
+                403,
+            )
         try:
             url = await consent.begin(kind)
         except ConsentError as exc:
@@ -108,8 +130,8 @@ def oauth_routes(
         return RedirectResponse(url, status_code=302)
 
     async def status(request: Request) -> Response:
-        if not host_allowed(request, host):
-            return Response("Invalid Host header", status_code=421)
+        if (refused := _foreign(request, host)) is not None:
+            return refused
         return JSONResponse(consent.status())
 
     routes = [
@@ -162,14 +184,70 @@ class JsonWhenPossible:
                 return {"type": "http.request", "body": body, "more_body": more}
             return await receive()
 
+        if not more and _lone_surrogate(body):
+            error = {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": _SURROGATE}}
+            await JSONResponse(error, status_code=400)(scope, replay, send)
+            return
         target = self.json_app if not more and _plain_request(body, self._PLAIN) else self.stream_app
         await target(scope, replay, send)
+
+
+class ExplainSessionLimit:
+    """Turn the SDK's bare "Too many open sessions" (503) into what to do about it."""
+
+    def __init__(self, app: ASGIApp, max_sessions: int, idle_timeout: float) -> None:
+        self.app = app
+        self.message = (
+            f"Too many open sessions: this server keeps at most {max_sessions} (MCP_MAX_SESSIONS) 2025-11-25 "
+            "sessions at once. Close the sessions you no longer use (end the clients, or send DELETE /mcp with "
+            f"their Mcp-Session-Id), retry later (idle sessions close after {idle_timeout:g} s, "
+            "MCP_SESSION_IDLE_TIMEOUT), or raise MCP_MAX_SESSIONS."
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or any(k == b"mcp-session-id" for k, _ in scope.get("headers") or []):
+            await self.app(scope, receive, send)
+            return
+        refused = False
+
+        async def explain(message: Message) -> None:
+            nonlocal refused
+            if message["type"] == "http.response.start" and message["status"] == 503:  # only the session cap
+                refused = True
+                error = {"jsonrpc": "2.0", "id": None, "error": {"code": -32603, "message": self.message}}
+                await JSONResponse(error, status_code=503)(scope, receive, send)
+            elif not refused:
+                await send(message)
+
+        await self.app(scope, receive, explain)
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = "Parse error: a \\uD800-\\uDFFF escape that is not half of a surrogate pair is not Unicode text"
+
+
+def _lone_surrogate(body: bytes) -> bool:
+    """JSON lets "\\ud800" stand alone, Unicode does not; the SDK's 2026-07-28 parser lets it through
+    (its 2025-11-25 parser refuses it) and it would fail deep inside a tool call."""
+    if _SURROGATE_ESCAPE.search(body) is None:
+        return False
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):
+        return False  # the SDK answers with a parse error
+    try:
+        json.dumps(message, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True
+    except (ValueError, RecursionError):
+        return False
+    return False
 
 
 def _plain_request(body: bytes, methods: frozenset[str]) -> bool:
     try:
         message = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # the SDK answers these with a JSON-RPC parse error
         return False
     if not isinstance(message, dict) or message.get("method") not in methods:
         return False
@@ -209,23 +287,12 @@ def bind_sockets(host: str, port: int) -> list[socket.socket]:
     return bound
 
 
-class _AnnouncingServer(uvicorn.Server):
-    """Says it is serving once it really is (bound, lifespan started)."""
-
-    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
-        super().__init__(config)
-        self.on_started = on_started
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if self.started:
-            self.on_started()
-
-
-def run_http(app: ASGIApp, sockets: list[socket.socket], on_started: Callable[[], None]) -> None:
-    """Serve `app` on sockets from bind_sockets until SIGINT/SIGTERM (what uvicorn.run does)."""
+def run_http(
+    app: ASGIApp, sockets: list[socket.socket], on_started: Callable[[], None], *, in_flight: InFlight, grace: float
+) -> None:
+    """Serve `app` on sockets from bind_sockets until SIGINT/SIGTERM, draining calls in flight first."""
     config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_keep_alive=KEEP_ALIVE_SECONDS)
-    server = _AnnouncingServer(config, on_started)
+    server = GracefulServer(config, in_flight=in_flight, grace=grace, on_started=on_started)
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=sockets)
     if not server.started:
@@ -311,19 +378,36 @@ def build_app(
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
     extra_routes: list[Route] | None = None,
     auth_token: str | None = None,
+    session_idle_timeout: float = 1800.0,
+    max_sessions: int = 1000,
 ) -> Starlette:
+    """The app; `app.state.in_flight` counts the /mcp requests being answered (for shutdown)."""
     checks = security_settings(host)
     if auth_token and not is_loopback(host):
         # Clients reach a 0.0.0.0 bind under names we cannot list; the token (plus Origin) guards it.
         checks = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    streams = StreamableHTTPSessionManager(app=server, security_settings=checks)
-    plain = StreamableHTTPSessionManager(app=server, json_response=True, security_settings=checks)
-    mcp_endpoint: ASGIApp = JsonWhenPossible(StreamableHTTPASGIApp(plain), StreamableHTTPASGIApp(streams))
+    limits: dict[str, Any] = {"session_idle_timeout": session_idle_timeout, "max_sessions": max_sessions}
+    streams = StreamableHTTPSessionManager(app=server, security_settings=checks, **limits)
+    plain = StreamableHTTPSessionManager(app=server, json_response=True, security_settings=checks, **limits)
+    stream_app = ExplainSessionLimit(StreamableHTTPASGIApp(streams), max_sessions, session_idle_timeout)
+    mcp_endpoint: ASGIApp = JsonWhenPossible(StreamableHTTPASGIApp(plain), stream_app)
     if auth_token:
         mcp_endpoint = RequireBearer(mcp_endpoint, auth_token, host)
+    in_flight = InFlight(mcp_endpoint)
+    expected = f"Bearer {auth_token}".encode() if auth_token else None
 
-    async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", **health()})
+    async def healthz(request: Request) -> Response:
+        """Up or not for anyone who may ask; the details (version, tools) only where /mcp would answer."""
+        given = request.headers.get("authorization", "").encode("latin-1", "replace")
+        authorised = expected is not None and hmac.compare_digest(given, expected)
+        origin = request.headers.get("origin")
+        if origin is not None and not _origin_allowed(origin, host):
+            return Response("Invalid Origin header", status_code=403)
+        if not (authorised and not is_loopback(host)) and not host_allowed(request, host):
+            return Response("Invalid Host header", status_code=421)
+        if is_loopback(host) or authorised:
+            return JSONResponse({"status": "ok", **health()})
+        return JSONResponse({"status": "ok"})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -334,11 +418,13 @@ def build_app(
                 if on_shutdown is not None:
                     await on_shutdown()
 
-    return Starlette(
+    app = Starlette(
         routes=[
-            Route("/mcp", endpoint=mcp_endpoint, methods=["GET", "POST", "DELETE"]),
+            Route("/mcp", endpoint=in_flight, methods=["GET", "POST", "DELETE"]),
             Route("/healthz", endpoint=healthz, methods=["GET"]),
             *(extra_routes or []),
         ],
         lifespan=lifespan,
     )
+    app.state.in_flight = in_flight
+    return app

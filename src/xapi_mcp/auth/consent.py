@@ -8,7 +8,10 @@ startup mode), a small listener runs only while a flow is pending.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import secrets
+import time
 import webbrowser
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -69,6 +72,9 @@ class Consent:
         self._listening = False
         self._lock = anyio.Lock()
         self._stopper: asyncio.Task[None] | None = None
+        # Where the HTTP server serves /oauth/start; unset (stdio, terminal): links go straight to X.
+        self.start_url: str | None = None
+        self._links: dict[str, tuple[CredentialKind, float]] = {}  # one-time code -> kind, expiry
 
     def secrets(self) -> list[str]:
         """Secrets of pending flows (the tokens they obtain go to the store), for redaction."""
@@ -82,11 +88,34 @@ class Consent:
                     url = await self.begin(kind)
                 except ConsentError as exc:
                     return f"This tool needs a user's authorisation, and starting it failed: {exc}"
+                if self.start_url is not None:
+                    url = self.link(kind)
+                    log.info("Consent link (works once): %s", url)
                 return (
                     "This tool acts as an X user, and no user has authorised xapi-mcp yet. Open this URL "
                     f"in a browser and approve access: {url} — then call the tool again."
                 )
         return None
+
+    def link(self, kind: CredentialKind) -> str:
+        """A one-time link to /oauth/start: only the links we hand out may start a flow there (CSRF)."""
+        now = time.monotonic()
+        self._links = {n: v for n, v in self._links.items() if v[1] > now}
+        while len(self._links) >= 32:  # a model calling again and again must not grow this
+            del self._links[next(iter(self._links))]
+        nonce = secrets.token_urlsafe(24)
+        timeout = getattr(self.flows.get(kind), "timeout", 300.0)
+        self._links[nonce] = (kind, now + timeout)
+        name = "oauth2" if kind is CredentialKind.OAUTH2_USER else "oauth1"
+        return f"{self.start_url}?kind={name}&nonce={nonce}"
+
+    def redeem(self, kind: CredentialKind, nonce: str) -> bool:
+        """True once for a link we handed out for `kind`, before it expires; False for anything else."""
+        found = next((n for n in self._links if hmac.compare_digest(n.encode(), nonce.encode())), None)
+        if found is None:
+            return False
+        link_kind, expires = self._links.pop(found)
+        return link_kind is kind and expires > time.monotonic()
 
     async def begin(self, kind: CredentialKind) -> str:
         flow = self.flows.get(kind)
