@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -141,7 +140,7 @@ class MemoryLedger(_Clocked):
 
     async def reserve(self, tool: str, usd: Decimal, why: str = "") -> Reservation:
         now = self._now()
-        reservation = Reservation(uuid.uuid4().hex, tool, usd, utc_day(now))
+        reservation = Reservation(os.urandom(12).hex(), tool, usd, utc_day(now))
         with self._lock:
             self._held = {k: v for k, v in self._held.items() if v[1] > now}
             held = sum((r.usd for r, _ in self._held.values() if r.day == reservation.day), Decimal(0))
@@ -197,16 +196,25 @@ CREATE TABLE IF NOT EXISTS resources (
     day TEXT NOT NULL, tool TEXT NOT NULL, category TEXT NOT NULL, count INTEGER NOT NULL,
     PRIMARY KEY (day, tool, category)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS reservations (
-    id TEXT PRIMARY KEY, day TEXT NOT NULL, tool TEXT NOT NULL, usd_micros INTEGER NOT NULL, expires REAL NOT NULL);
+    id TEXT PRIMARY KEY, day TEXT NOT NULL, tool TEXT NOT NULL, usd_micros INTEGER NOT NULL, expires REAL NOT NULL
+    ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS seen (day TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (day, key)) WITHOUT ROWID;
 """
-_CHUNK = 500  # keys per `IN (...)`, well under SQLite's parameter limit
+# Holds of calls that never settled (a crash) stop counting when they expire; deleted once a day.
+_SPENT_AND_HELD = (
+    "SELECT (SELECT COALESCE(SUM(usd_micros), 0) FROM spend WHERE day = ?1), "
+    "(SELECT COALESCE(SUM(usd_micros), 0) FROM reservations WHERE day = ?1 AND expires > ?2)"
+)
 
 
 class SqliteLedger(_Clocked):
     """A small SQLite file, so the daily budget survives restarts and is shared by every process using it.
 
     Money is stored as integer micro-dollars (exact sums in SQL); a rate finer than that rounds up.
+    The once-a-day dedup reads this process's copy of the day's charged keys (loaded from the file
+    when the day is first asked for, kept in step with what this process settles): a lookup in the
+    file on every call cost more than the rest of the ledger. A resource that another process
+    sharing the file charged after that load is counted again here: an overstatement, never less.
     """
 
     def __init__(self, path: str | Path, budget: Decimal | None = DEFAULT_BUDGET, *, now: Clock = utc_now) -> None:
@@ -221,6 +229,8 @@ class SqliteLedger(_Clocked):
             self._db.execute("PRAGMA synchronous=NORMAL")  # durable across crashes of this process
             self._db.executescript(_SCHEMA)
         self._pruned: date | None = None
+        self._seen_day: date | None = None
+        self._seen_keys: set[str] = set()
 
     def close(self) -> None:
         with self._lock:
@@ -228,14 +238,12 @@ class SqliteLedger(_Clocked):
 
     async def reserve(self, tool: str, usd: Decimal, why: str = "") -> Reservation:
         now = self._now()
-        reservation = Reservation(uuid.uuid4().hex, tool, usd, utc_day(now))
+        reservation = Reservation(os.urandom(12).hex(), tool, usd, utc_day(now))
         if usd <= 0:
             return reservation  # holds nothing; settle still records the call
         day = reservation.day.isoformat()
         with self._write() as db:
-            db.execute("DELETE FROM reservations WHERE expires <= ?", (now.timestamp(),))
-            spent = _scalar(db, "SELECT SUM(usd_micros) FROM spend WHERE day = ?", day)
-            held = _scalar(db, "SELECT SUM(usd_micros) FROM reservations WHERE day = ?", day)
+            spent, held = db.execute(_SPENT_AND_HELD, (day, now.timestamp())).fetchone()
             self._check(usd, _usd(spent), _usd(held), why, now)
             db.execute(
                 "INSERT INTO reservations VALUES (?, ?, ?, ?, ?)",
@@ -259,27 +267,21 @@ class SqliteLedger(_Clocked):
                 [(*key, category, count) for category, count in charge.resources.items()],
             )
             self._mark(db, day, charge.keys)
+        self._remember(day, charge.keys)
 
     async def release(self, reservation: Reservation) -> None:
         with self._write() as db:
             db.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
 
     async def seen(self, day: date, keys: Collection[str]) -> set[str]:
-        wanted = list(dict.fromkeys(keys))
-        found: set[str] = set()
         with self._lock:
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start : start + _CHUNK]
-                rows = self._db.execute(
-                    f"SELECT key FROM seen WHERE day = ? AND key IN ({','.join('?' * len(chunk))})",
-                    (day.isoformat(), *chunk),
-                )
-                found.update(row[0] for row in rows)
-        return found
+            return set(keys) & self._keys_of(day)
 
     async def mark_seen(self, day: date, keys: Iterable[str]) -> None:
+        keys = list(keys)
         with self._write() as db:
             self._mark(db, day, keys)
+        self._remember(day, keys)
 
     async def day_total(self, day: date) -> Decimal:
         with self._lock:
@@ -307,11 +309,26 @@ class SqliteLedger(_Clocked):
                 raise
             self._db.execute("COMMIT")
 
-    def _mark(self, db: sqlite3.Connection, day: date, keys: Iterable[str]) -> None:
+    def _keys_of(self, day: date) -> set[str]:
+        """This process's copy of `day`'s charged keys, read from the file when the day is first asked for."""
+        if self._seen_day != day:
+            rows = self._db.execute("SELECT key FROM seen WHERE day = ?", (day.isoformat(),))
+            self._seen_keys, self._seen_day = {row[0] for row in rows}, day
+        return self._seen_keys
+
+    def _remember(self, day: date, keys: Collection[str]) -> None:
+        """Add what the file now holds to this process's copy (after the commit: never ahead of the file)."""
+        with self._lock:
+            if day == self._seen_day:
+                self._seen_keys.update(keys)
+
+    def _mark(self, db: sqlite3.Connection, day: date, keys: Collection[str]) -> None:
         if self._pruned != day:  # X charges again from the next UTC day: older rows are of no use
             db.execute("DELETE FROM seen WHERE day < ?", (day.isoformat(),))
+            db.execute("DELETE FROM reservations WHERE expires <= ?", (self._now().timestamp(),))
             self._pruned = day
-        db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", [(day.isoformat(), key) for key in keys])
+        stamp = day.isoformat()
+        db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", [(stamp, key) for key in keys])
 
 
 def budget_from_env(environ: Mapping[str, str] | None = None) -> Decimal | None:
