@@ -87,6 +87,7 @@ def test_owned_reads_only_when_the_caller_says_so(rules: dict[str, BillingRule])
     assert estimate(rule, arguments, PRICES).usd == Decimal("0.500")
     owned = estimate(rule, arguments, PRICES, owner_context=True)
     assert (owned.usd, owned.resources) == (Decimal("0.100"), {"Owned Reads": 100})
+    assert owned.why == "up to 100 posts at $0.001 (Owned Reads: the app owner's own data)"
     response = {"data": posts(1, 2), "includes": {"tweets": posts(3), "users": [{"id": "9"}]}}
     paid = charge(rule, response, set(), PRICES, owner_context=True)
     # The owner's own posts at $0.001; what expansions pull in keeps its own rate.
@@ -183,6 +184,10 @@ def test_an_overridden_rate_is_what_estimate_and_charge_use(rules: dict[str, Bil
     guess = estimate(rules["searchPostsRecent"], {"max_results": 10}, table)
     assert guess.usd == Decimal("0.0450") and guess.why == "up to 10 posts at $0.0045"
     assert charge(rules["searchPostsRecent"], {"data": posts(1)}, set(), table).usd == Decimal("0.0045")
+    # A rate overridden to zero is zero, not "unknown".
+    free_links = PriceTable({**PRICES.rates, "Content: Create with URL": Decimal(0)}, PRICES.date, PRICES.source)
+    linked = {"data": {"id": "1", "text": "https://t.co/x"}}
+    assert charge(rules["createPosts"], linked, set(), free_links).usd == 0
 
 
 def test_money_format() -> None:

@@ -140,7 +140,6 @@ def unpriced(document: Mapping[str, Any], only: Iterable[str] | None = None) -> 
 
 def _rule(resolver: RefResolver, method: str, path: str, operation: dict[str, Any], shared: list[Any]) -> BillingRule:
     op_id = str(operation.get("operationId") or f"{method} {path}")
-    params = _params(resolver, shared, operation)
     if method != "GET":
         return _write_rule(op_id, method, path)
     base = BillingRule(operation_id=op_id, method=method, path=path, category=None, per="resource", basis="")
@@ -157,6 +156,7 @@ def _rule(resolver: RefResolver, method: str, path: str, operation: dict[str, An
     category, kind, id_field = known
     if base.category is None:
         base = _replace(base, category=category, basis=f"response data {item or top}")
+    params = _params(resolver, shared, operation)
     limit = next((params[name] for name in LIMIT_PARAMS if name in params), None)
     count = _count_param(params) if limit is None and not single else None
     return _replace(

@@ -136,7 +136,8 @@ def estimate(
     """Worst case for `arguments`. `owner_context`: `{id}` is the app owner's own and so are the tokens."""
     rate = prices.rate(rule.category)
     if rule.category is None or rate is None:
-        return Estimate(Decimal(0), {}, f"no known price for {rule.operation_id} ({rule.basis}); counted as $0", False)
+        why = f"no known price for {rule.operation_id} ({rule.basis}); counted as $0"
+        return Estimate(Decimal(0), {}, why, priced=False)
     if rule.per == "request":
         url = find_url(arguments.get("text")) if rule.url_category else None
         url_rate = prices.rate(rule.url_category) if url else None
@@ -149,7 +150,8 @@ def estimate(
     noun = _NOUNS.get(rule.kind or "", ("resource", "resources"))[count != 1]
     total = rate * count
     resources = {category: count}
-    parts = [f"{'up to ' if not rule.single else ''}{count} {noun}{bound} at {usd(rate)}"]
+    owned = " (Owned Reads: the app owner's own data)" if category != rule.category else ""
+    parts = [f"{'up to ' if not rule.single else ''}{count} {noun}{bound} at {usd(rate)}{owned}"]
     if rule.expansions and assumptions.bill_includes:
         for key, extra, names in _expanded(arguments.get("expansions"), assumptions):
             inc_category = INCLUDES[key][0]
@@ -189,8 +191,8 @@ def charge(
         sent = (arguments or {}).get("text"), data.get("text") if isinstance(data, dict) else None
         if rule.url_category and any(find_url(text) for text in sent):
             category = rule.url_category
-        amount = prices.rate(category) or rate
-        return Charge(amount, {category: 1})
+        amount = prices.rate(category)
+        return Charge(rate if amount is None else amount, {category: 1})
     data_category, data_rate = _data_category(rule, prices, owner_context, rate)
     counted: dict[str, int] = {}
     total, repeats, fresh = Decimal(0), 0, set()
