@@ -1,0 +1,172 @@
+"""What cost control adds to one tool call: estimate, reserve, dedup lookup, charge, settle.
+
+    python benchmarks/ledger_bench.py             # 2,000 calls per series, in interleaved rounds
+    python benchmarks/ledger_bench.py --quick     # a few calls, to prove it works (CI)
+    python benchmarks/ledger_bench.py --dir PATH  # put the SQLite file there (default: the temp dir)
+
+Each "call" is the bookkeeping of a `searchPostsRecent` with `max_results=10` and `author_id`: the
+estimate, the reservation against the budget, the lookup of which returned posts/users X already
+charged today, the charge, and the settlement (which marks them charged). Every answer has 10 posts
+(2 of them seen before) and 3 users, so the dedup table grows as it would through a day. Series:
+`pricing only` (estimate + charge, no ledger), `memory`, `sqlite` (a fresh file, WAL), and
+`2 bare txns`: two one-row write transactions, the floor under the SQLite ledger's two. The
+SQLite statements run inline on the event loop (see ledger.py), so the per-operation times below
+are also how long one call blocks the loop. Goal: at most 0.2 ms median added per call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.conftest import load_document  # noqa: E402
+from xapi_mcp.billing import BillingRule, billing_rules  # noqa: E402
+from xapi_mcp.cost import charge, estimate, resource_keys  # noqa: E402
+from xapi_mcp.ledger import MemoryLedger, SpendLedger, SqliteLedger  # noqa: E402
+from xapi_mcp.prices import PriceTable, shipped_prices  # noqa: E402
+
+ARGUMENTS = {"query": "from:xdevelopers", "max_results": 10, "expansions": ["author_id"]}
+BUDGET = Decimal("1000000")  # never reached: every call pays for the full check
+
+
+def answer(n: int) -> dict[str, Any]:
+    """The n-th search answer: 8 new posts, 2 from the previous answer, 3 users."""
+    posts = [{"id": str(10_000_000 + n * 8 + i), "text": "hello", "author_id": str(i % 3)} for i in range(8)]
+    posts += [{"id": str(10_000_000 + max(n - 1, 0) * 8 + i), "text": "again"} for i in range(2)]
+    return {"data": posts, "includes": {"users": [{"id": str(i)} for i in range(3)]}, "meta": {"result_count": 10}}
+
+
+# One call's bookkeeping for one X answer: nanoseconds per part.
+Step = Callable[[int, dict[str, Any]], Awaitable[dict[str, int]]]
+
+
+def pricing_only(rule: BillingRule, prices: PriceTable) -> Step:
+    async def call(n: int, response: dict[str, Any]) -> dict[str, int]:
+        t0 = time.perf_counter_ns()
+        estimate(rule, ARGUMENTS, prices)
+        charge(rule, response, set(), prices)
+        return {"total": time.perf_counter_ns() - t0}
+
+    return call
+
+
+def with_ledger(rule: BillingRule, prices: PriceTable, ledger: SpendLedger) -> Step:
+    async def call(n: int, response: dict[str, Any]) -> dict[str, int]:
+        t0 = time.perf_counter_ns()
+        guess = estimate(rule, ARGUMENTS, prices)
+        hold = await ledger.reserve("searchPostsRecent", guess.usd, guess.why)
+        t1 = time.perf_counter_ns()
+        day = ledger.today()
+        already = await ledger.seen(day, resource_keys(rule, response))
+        t2 = time.perf_counter_ns()
+        cost = charge(rule, response, already, prices)
+        t3 = time.perf_counter_ns()
+        await ledger.settle(hold, cost)
+        t4 = time.perf_counter_ns()
+        return {"total": t4 - t0, "reserve": t1 - t0, "seen": t2 - t1, "settle": t4 - t3}
+
+    return call
+
+
+def bare_transactions(db: sqlite3.Connection) -> Step:
+    """The floor under the SQLite ledger: two write transactions of one row each (hold, then free)."""
+
+    async def call(n: int, response: dict[str, Any]) -> dict[str, int]:
+        t0 = time.perf_counter_ns()
+        for statement in ("INSERT INTO hold VALUES (?)", "DELETE FROM hold WHERE id = ?"):
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(statement, (n,))
+            db.execute("COMMIT")
+        return {"total": time.perf_counter_ns() - t0}
+
+    return call
+
+
+async def measure(series: dict[str, Step], calls: int, rounds: int) -> dict[str, dict[str, list[int]]]:
+    """Per series and part, nanoseconds per call; series interleaved round by round against drift."""
+    samples: dict[str, dict[str, list[int]]] = {name: {} for name in series}
+    per_round = max(1, calls // rounds)
+    counter = 0
+    for step in series.values():  # warm-up: imports, caches, SQLite pages
+        for _ in range(min(200, per_round)):
+            counter += 1
+            await step(counter, answer(counter))
+    for _ in range(rounds):
+        for name, step in series.items():
+            for _ in range(per_round):
+                counter += 1
+                response = answer(counter)
+                cpu = time.thread_time_ns()
+                parts = await step(counter, response)
+                parts["cpu"] = time.thread_time_ns() - cpu  # what this thread ran: the wall time less waiting
+                for part, ns in parts.items():
+                    samples[name].setdefault(part, []).append(ns)
+    return samples
+
+
+def summary(values: list[int]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "median_us": statistics.median(ordered) / 1000,
+        "p90_us": ordered[int(len(ordered) * 0.9)] / 1000,
+        "p99_us": ordered[int(len(ordered) * 0.99)] / 1000,
+        "max_us": ordered[-1] / 1000,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="200 calls per series")
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--dir", type=Path, default=None, help="directory for the SQLite file")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args()
+    calls = 200 if args.quick else args.calls
+    rule = billing_rules(load_document("2.159"))["searchPostsRecent"]
+    prices = shipped_prices()
+    with tempfile.TemporaryDirectory(dir=args.dir, prefix="ledger-bench-") as folder:
+        sqlite = SqliteLedger(Path(folder) / "spend.sqlite3", BUDGET)
+        bare = sqlite3.connect(Path(folder) / "bare.sqlite3", isolation_level=None)
+        bare.execute("PRAGMA journal_mode=WAL")
+        bare.execute("PRAGMA synchronous=NORMAL")
+        bare.execute("CREATE TABLE hold (id INTEGER PRIMARY KEY)")
+        series = {
+            "2 bare txns": bare_transactions(bare),
+            "pricing only": pricing_only(rule, prices),
+            "memory": with_ledger(rule, prices, MemoryLedger(BUDGET)),
+            "sqlite": with_ledger(rule, prices, sqlite),
+        }
+        samples = asyncio.run(measure(series, calls, args.rounds))
+        sqlite.close()
+        bare.close()
+        where = folder
+    results = {name: {part: summary(v) for part, v in parts.items()} for name, parts in samples.items()}
+    print(f"{calls} calls per series, {args.rounds} interleaved rounds; SQLite file in {where}")
+    print(f"{'series':14} {'part':8} {'median µs':>10} {'p90 µs':>9} {'p99 µs':>9} {'max µs':>9}")
+    for name, parts in results.items():
+        for part, s in parts.items():
+            row = f"{s['median_us']:10.1f} {s['p90_us']:9.1f} {s['p99_us']:9.1f} {s['max_us']:9.1f}"
+            print(f"{name:14} {part:8} {row}")
+    for name in ("memory", "sqlite"):
+        median = results[name]["total"]["median_us"]
+        print(f"{name}: {median:.1f} µs median per call, goal ≤ 200 µs: {'met' if median <= 200 else 'NOT met'}")
+    if args.json:
+        args.json.write_text(json.dumps({"calls": calls, "rounds": args.rounds, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
