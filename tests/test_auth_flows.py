@@ -432,7 +432,7 @@ def test_one_port_for_mcp_and_both_callbacks(fake_x: tuple[FakeX, str], tmp_path
         ):
             is_error, text = call(mcp_url, tool, arguments)
             assert is_error and "no user has authorised xapi-mcp yet" in text, text
-            page = browser(URL.search(text).group(1))
+            page = browser(LINK.search(text).group(1))
             assert page.status_code == 200 and str(page.url).startswith(f"http://127.0.0.1:{port}{callback}?")
             is_error, text = call(mcp_url, tool, arguments)
             assert not is_error, text

@@ -140,7 +140,7 @@ def test_consent_url_comes_before_any_question(fake_x: tuple[FakeX, str]) -> Non
         for mode in MODES:
             result, asked = call(url, mode, "accept", "createPosts", {"text": "before consent"})
             text = result.content[0].text
-            assert result.is_error and "Open this URL" in text and "/oauth/authorize?oauth_token=" in text, text
+            assert result.is_error and "Open this URL" in text and "/oauth/start?kind=oauth1&nonce=" in text, text
             assert asked == [], mode
     assert fake.count("/2/tweets") == 0 and fake.request_tokens  # the consent started; nothing was posted
 

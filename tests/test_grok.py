@@ -335,7 +335,8 @@ def test_stdio_server_that_fails_to_start_is_explained(fake_x: tuple[FakeX, str]
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.splitlines() == [
         f"xapi-mcp: The spec file {tmp_path / 'missing.json'} does not exist. Fix: pass an existing OpenAPI JSON "
-        "file with --spec PATH (or X_API_SPEC), or leave both unset to download https://api.x.com/2/openapi.json.",
+        "file (.json or .json.gz) with --spec PATH (or X_API_SPEC), X_API_SPEC=bundled for the copy shipped with "
+        "xapi-mcp, or leave both unset to download https://api.x.com/2/openapi.json.",
         "xapi-mcp: The xapi-mcp server started over stdio stopped before it answered; its message is above.",
     ]
 

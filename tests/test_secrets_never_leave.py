@@ -23,7 +23,8 @@ from tests import fake_x as fx
 from tests.fake_x import ECHOES, FakeX
 from tests.servers import LOG_DIR, run_stdio_raw, run_xapi_mcp, serve_asgi, server_env
 
-CONSENT_URL = re.compile(r"(http://127\.0\.0\.1:\d+/(?:oauth/authorize|2/oauth2/authorize)\?[^\s\"'<>\\]+)")
+# Our one-time /oauth/start link (over HTTP), which sends the browser on to X's page.
+CONSENT_URL = re.compile(r"(http://127\.0\.0\.1:\d+/oauth/start\?kind=oauth[12]&nonce=[\w-]+)")
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 64).decode()
 # A tool per credential kind (OAuth 1.0a user, app bearer, OAuth 2.0 user), a POST (never retried), the
 # chunked upload workflow.

@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "grok":
         from xapi_mcp import grok  # a client of the server: nothing of it is needed to serve
 
+        if not args.verbose:  # the client prints its own lines; its settings chatter only with -v
+            logging.getLogger().setLevel(logging.WARNING)
+
         raise SystemExit(grok.main(args))
     from xapi_mcp.allowlist import AllowlistError
     from xapi_mcp.config import ConfigError
