@@ -42,7 +42,7 @@ from mcp.client.stdio import StdioServerParameters  # noqa: E402
 from tests import fake_x as fx  # noqa: E402
 from tests.servers import SPEC_159, free_port, server_env  # noqa: E402
 from xapi_mcp.auth.credentials import CredentialKind, TokenStore  # noqa: E402
-from xapi_mcp.web import KEEP_ALIVE_SECONDS  # noqa: E402
+from xapi_mcp.server.http import KEEP_ALIVE_SECONDS  # noqa: E402
 
 # The tests' fake X keeps every request for its assertions; over thousands of benchmark calls that
 # list would grow its heap (and its garbage collector's work) through the run, so keep the last few.

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests import fake_x as fx
 from xapi_mcp.auth.credentials import CredentialKind, TokenStore
-from xapi_mcp.web import KEEP_ALIVE_SECONDS
+from xapi_mcp.server.http import KEEP_ALIVE_SECONDS
 
 
 def relay(x_url: str) -> Any:

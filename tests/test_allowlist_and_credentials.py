@@ -8,9 +8,9 @@ import pytest
 
 from tests.conftest import catalog_for
 from tests.servers import REPO
-from xapi_mcp.allowlist import Allowlist, AllowlistError
 from xapi_mcp.auth.credentials import CredentialKind, MissingCredentials, TokenStore
-from xapi_mcp.media import upload_tool
+from xapi_mcp.calls.media import upload_tool
+from xapi_mcp.tools.allowlist import Allowlist, AllowlistError
 
 
 @pytest.fixture(scope="module")

@@ -29,8 +29,8 @@ from tests.fake_x import (
 )
 from tests.prism import request_violations, run_prism
 from xapi_mcp.auth.credentials import TokenStore
-from xapi_mcp.executor import Executor
-from xapi_mcp.mcp_app import build_server
+from xapi_mcp.calls.executor import Executor
+from xapi_mcp.server.mcp_server import build_server
 
 pytestmark = pytest.mark.conformance
 

@@ -13,7 +13,7 @@ from tests import fake_x as fx
 from tests.conftest import catalog_for
 from tests.fake_x import FakeX
 from xapi_mcp.auth.credentials import TokenStore
-from xapi_mcp.executor import Executor, ToolOutcome
+from xapi_mcp.calls.executor import Executor, ToolOutcome
 
 CALLS = [
     ("createPosts", {"text": "dry 🎉", "poll": {"options": ["a", "b"], "duration_minutes": 10}}),
@@ -60,7 +60,7 @@ def test_dry_run_shows_exactly_what_is_sent(fake_x: tuple[FakeX, str], index: in
 def test_dry_run_of_the_upload_workflow_shows_its_first_request(fake_x: tuple[FakeX, str]) -> None:
     import base64
 
-    from xapi_mcp.media import upload_tool
+    from xapi_mcp.calls.media import upload_tool
 
     fake, url = fake_x
     tools = dict(catalog_for("2.159").tools)

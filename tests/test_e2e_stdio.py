@@ -15,10 +15,10 @@ from mcp.shared.exceptions import MCPError
 from tests.conftest import catalog_for
 from tests.fake_x import FakeX
 from tests.servers import REPO, SPEC_159, server_env, stdio_log
-from xapi_mcp.allowlist import Allowlist
 from xapi_mcp.auth.credentials import TokenStore
-from xapi_mcp.executor import Executor
-from xapi_mcp.mcp_app import build_server
+from xapi_mcp.calls.executor import Executor
+from xapi_mcp.server.mcp_server import build_server
+from xapi_mcp.tools.allowlist import Allowlist
 
 
 def unwrap(error: BaseException) -> BaseException:

@@ -26,9 +26,9 @@ from tests.argument_gen import arguments_for
 from tests.conftest import catalog_for
 from tests.prism import request_violations, run_prism
 from xapi_mcp.auth.credentials import TokenStore
-from xapi_mcp.catalog import ToolDef
-from xapi_mcp.executor import Executor
-from xapi_mcp.mcp_app import build_server
+from xapi_mcp.calls.executor import Executor
+from xapi_mcp.server.mcp_server import build_server
+from xapi_mcp.tools.catalog import ToolDef
 
 pytestmark = pytest.mark.conformance
 

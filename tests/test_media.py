@@ -18,10 +18,10 @@ from tests import fake_x as fx
 from tests.conftest import catalog_for
 from tests.fake_x import FakeX
 from tests.servers import PIDS, run_xapi_mcp, serve_asgi, server_env
-from xapi_mcp import media
 from xapi_mcp.auth.credentials import TokenStore
-from xapi_mcp.executor import Executor
-from xapi_mcp.mcp_app import build_server
+from xapi_mcp.calls import media
+from xapi_mcp.calls.executor import Executor
+from xapi_mcp.server.mcp_server import build_server
 
 
 def png_bytes(width: int = 2, height: int = 2) -> bytes:

@@ -16,7 +16,7 @@ from tests.conftest import catalog_for
 from tests.fake_x import FakeX, Fault
 from tests.servers import free_port, serve_asgi, serve_resetting
 from xapi_mcp.auth.credentials import TokenStore
-from xapi_mcp.executor import Executor, ToolOutcome
+from xapi_mcp.calls.executor import Executor, ToolOutcome
 
 USER = "/2/users/by/username/jack"
 POSTS = "/2/tweets"

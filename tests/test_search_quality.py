@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tests.conftest import catalog_for
-from xapi_mcp.discovery import SearchIndex
-from xapi_mcp.media import upload_tool
+from xapi_mcp.calls.media import upload_tool
+from xapi_mcp.tools.discovery import SearchIndex
 
 QUERIES = {
     "who follows @jack": "getUsersFollowers",

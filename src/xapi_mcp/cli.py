@@ -23,10 +23,10 @@ from xapi_mcp import __version__, logs
 if TYPE_CHECKING:
     from xapi_mcp.auth.consent import Consent
     from xapi_mcp.auth.credentials import CredentialKind, TokenStore
-    from xapi_mcp.catalog import Catalog, ToolDef
     from xapi_mcp.config import Settings
-    from xapi_mcp.profiles import Profile
     from xapi_mcp.spec import LoadedSpec
+    from xapi_mcp.tools.catalog import Catalog, ToolDef
+    from xapi_mcp.tools.profiles import Profile
 
 log = logging.getLogger("xapi_mcp")
 
@@ -46,15 +46,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parse(sys.argv[1:] if argv is None else list(argv))
     _setup_logging(args.verbose)
     if args.command == "grok":
-        from xapi_mcp import grok  # a client of the server: nothing of it is needed to serve
+        from xapi_mcp.clients import grok  # a client of the server: nothing of it is needed to serve
 
         if not args.verbose:  # the client prints its own lines; its settings chatter only with -v
             logging.getLogger().setLevel(logging.WARNING)
 
         raise SystemExit(grok.main(args))
-    from xapi_mcp.allowlist import AllowlistError
     from xapi_mcp.config import ConfigError
     from xapi_mcp.spec import SpecError
+    from xapi_mcp.tools.allowlist import AllowlistError
 
     try:
         startup = _start(args)
@@ -148,11 +148,11 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _start(args: argparse.Namespace) -> Startup:
-    from xapi_mcp.allowlist import Allowlist, AllowlistError
-    from xapi_mcp.catalog import build_catalog
+    from xapi_mcp.calls.media import upload_tool
     from xapi_mcp.config import Settings
-    from xapi_mcp.media import upload_tool
     from xapi_mcp.spec import load_spec
+    from xapi_mcp.tools.allowlist import Allowlist, AllowlistError
+    from xapi_mcp.tools.catalog import build_catalog
 
     settings = Settings.load(dotenv_path=args.env_file).with_overrides(
         spec=args.spec,
@@ -219,7 +219,7 @@ def token_store(settings: Settings) -> TokenStore:
 
 def listing_size(tools: dict[str, ToolDef], profile: Profile = "full") -> tuple[int, dict[str, int]]:
     """Bytes of the tools/list result as sent, and of each tool in it (as `full` shows it, for discovery)."""
-    from xapi_mcp.mcp_app import listing
+    from xapi_mcp.server.mcp_server import listing
 
     shown = listing(tools, profile)
     each = shown if profile != "discovery" else listing(tools, "full")
@@ -263,7 +263,7 @@ def _print_tools(
 
 def _print_discovery(reach: int, total: int, sizes: dict[Profile, int], *, as_json: bool) -> None:
     """What a discovery server lists: its 3 tools, and how many allowed tools they reach."""
-    from xapi_mcp.mcp_app import listing
+    from xapi_mcp.server.mcp_server import listing
 
     rows: list[dict[str, Any]] = [
         {
@@ -292,7 +292,7 @@ def build_consent(startup: Startup, store: TokenStore, *, listener_always: bool 
     from xapi_mcp.auth.consent import Consent
     from xapi_mcp.auth.oauth1 import OAuth1Flow
     from xapi_mcp.auth.oauth2 import OAuth2PkceFlow
-    from xapi_mcp.web import CallbackListener
+    from xapi_mcp.server.http import CallbackListener
 
     settings = startup.settings
     base = settings.callback_base()
@@ -340,7 +340,7 @@ def oauth2_scopes(tools: dict[str, ToolDef], *, oauth1_available: bool) -> list[
 
 
 def _oauth_routes(consent: Consent, settings: Settings, *, control: bool) -> list[Any]:
-    from xapi_mcp.web import oauth_routes
+    from xapi_mcp.server.http import oauth_routes
 
     return oauth_routes(
         consent,
@@ -414,9 +414,9 @@ def _serve(startup: Startup) -> None:
 
     from xapi_mcp.auth.credentials import CredentialKind
     from xapi_mcp.auth.pending import ConsentError
-    from xapi_mcp.executor import Executor
-    from xapi_mcp.mcp_app import build_server
-    from xapi_mcp.web import bind_sockets, build_app, is_loopback, run_http
+    from xapi_mcp.calls.executor import Executor
+    from xapi_mcp.server.http import bind_sockets, build_app, is_loopback, run_http
+    from xapi_mcp.server.mcp_server import build_server
 
     settings = startup.settings
     auth_token = settings.mcp_auth_token.get_secret_value() if settings.mcp_auth_token else None
@@ -564,7 +564,7 @@ def _log_credentials(settings: Settings) -> None:
 async def _serve_stdio(server: Any, shutdown: Any, grace: float) -> None:
     from mcp.server.stdio import stdio_server
 
-    from xapi_mcp.shutdown import answer_before_eof
+    from xapi_mcp.server.shutdown import answer_before_eof
 
     async def run(read_stream: Any, write_stream: Any) -> None:
         await server.run(read_stream, write_stream, server.create_initialization_options())

@@ -24,12 +24,12 @@ import anyio
 import anyio.to_thread
 from jsonschema import Draft202012Validator
 
-from xapi_mcp.arguments import ArgumentError, prepare, validate_arguments
-from xapi_mcp.catalog import ToolDef
-from xapi_mcp.results import ToolOutcome, dumps, snippet
+from xapi_mcp.calls.arguments import ArgumentError, prepare, validate_arguments
+from xapi_mcp.calls.results import ToolOutcome, dumps, snippet
+from xapi_mcp.tools.catalog import ToolDef
 
 if TYPE_CHECKING:
-    from xapi_mcp.executor import Executor
+    from xapi_mcp.calls.executor import Executor
 
 Progress = Callable[[float, float | None, str], Awaitable[None]]
 

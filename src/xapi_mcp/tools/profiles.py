@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
-from xapi_mcp.catalog import ToolDef
-from xapi_mcp.schema import Schema, trim_description
+from xapi_mcp.tools.catalog import ToolDef
+from xapi_mcp.tools.schema import Schema, trim_description
 
 Profile = Literal["full", "lean", "discovery"]
 PROFILES: tuple[Profile, ...] = ("full", "lean", "discovery")
@@ -89,6 +89,6 @@ def _pruned(schema: Schema, keep: Callable[[str, Any], bool]) -> Schema:
 
 
 def discovery_schemas() -> dict[str, Any]:
-    from xapi_mcp.discovery import discovery_tools
+    from xapi_mcp.tools.discovery import discovery_tools
 
     return {tool["name"]: tool["inputSchema"] for tool in discovery_tools()}

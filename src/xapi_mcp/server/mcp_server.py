@@ -15,13 +15,14 @@ import mcp_types as types
 from mcp.server import Server, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
-from xapi_mcp import __version__, confirm
-from xapi_mcp.catalog import ToolDef
-from xapi_mcp.discovery import DESCRIBE, SEARCH, SearchIndex, describe_result, discovery_tools, search_result
-from xapi_mcp.executor import Executor, ToolOutcome
+from xapi_mcp import __version__
+from xapi_mcp.calls import confirm
+from xapi_mcp.calls.executor import Executor, ToolOutcome
+from xapi_mcp.calls.results import snippet
 from xapi_mcp.logs import redact, redact_value, redactor
-from xapi_mcp.profiles import FULL_BUDGET, LEAN_NOTE, Profile, view
-from xapi_mcp.results import snippet
+from xapi_mcp.tools.catalog import ToolDef
+from xapi_mcp.tools.discovery import DESCRIBE, SEARCH, SearchIndex, describe_result, discovery_tools, search_result
+from xapi_mcp.tools.profiles import FULL_BUDGET, LEAN_NOTE, Profile, view
 
 log = logging.getLogger(__name__)
 

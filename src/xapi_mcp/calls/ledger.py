@@ -26,8 +26,8 @@ from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Protocol
 
-from xapi_mcp.cost import Charge
-from xapi_mcp.cost import usd as money
+from xapi_mcp.calls.cost import Charge
+from xapi_mcp.calls.cost import usd as money
 
 ENV_BUDGET = "X_API_BUDGET_USD"
 ENV_SPEND_DB = "X_API_SPEND_DB"

@@ -23,13 +23,13 @@ import anyio
 import httpx2 as httpx
 
 from xapi_mcp import __version__
-from xapi_mcp.arguments import ArgumentError, PreparedRequest, prepare, validate_arguments
 from xapi_mcp.auth.consent import USER_KINDS, Consent
 from xapi_mcp.auth.credentials import CredentialKind, MissingCredentials, TokenStore
-from xapi_mcp.catalog import ToolDef
-from xapi_mcp.media import MediaError, read_media, resolve_media_path
-from xapi_mcp.ratelimits import RateLimits
-from xapi_mcp.results import ToolOutcome, dumps, http_error, parse_json, rate_limited, snippet, success
+from xapi_mcp.calls.arguments import ArgumentError, PreparedRequest, prepare, validate_arguments
+from xapi_mcp.calls.media import MediaError, read_media, resolve_media_path
+from xapi_mcp.calls.ratelimits import RateLimits
+from xapi_mcp.calls.results import ToolOutcome, dumps, http_error, parse_json, rate_limited, snippet, success
+from xapi_mcp.tools.catalog import ToolDef
 
 Progress = Callable[[float, float | None, str], Awaitable[None]]
 

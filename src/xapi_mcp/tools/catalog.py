@@ -17,7 +17,7 @@ from jsonschema import Draft4Validator, Draft202012Validator
 from jsonschema.protocols import Validator
 
 from xapi_mcp.auth.credentials import AuthRequirement, CredentialKind, scheme_kinds
-from xapi_mcp.schema import (
+from xapi_mcp.tools.schema import (
     FORMATS,
     RefResolver,
     Schema,

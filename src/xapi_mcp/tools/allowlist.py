@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xapi_mcp.catalog import ToolDef
+from xapi_mcp.tools.catalog import ToolDef
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from typing import Any
 import httpx2 as httpx
 
 from xapi_mcp.auth.credentials import CredentialKind
-from xapi_mcp.catalog import ToolDef
+from xapi_mcp.calls.ratelimits import describe_reset
 from xapi_mcp.logs import redact
-from xapi_mcp.ratelimits import describe_reset
+from xapi_mcp.tools.catalog import ToolDef
 
 NOT_JSON: Any = object()
 _MAX_SHRINK_STEPS = 80

@@ -17,8 +17,8 @@ from urllib.parse import quote
 from jsonschema import ValidationError
 from jsonschema.exceptions import best_match
 
-from xapi_mcp.catalog import ParamPlan, ToolDef
-from xapi_mcp.schema import RefResolver, Schema
+from xapi_mcp.tools.catalog import ParamPlan, ToolDef
+from xapi_mcp.tools.schema import RefResolver, Schema
 
 _MAX_MESSAGES = 6
 _MAX_MESSAGE_CHARS = 400
