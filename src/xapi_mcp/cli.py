@@ -52,13 +52,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             logging.getLogger().setLevel(logging.WARNING)
 
         raise SystemExit(grok.main(args))
-    from xapi_mcp.config import ConfigError
-    from xapi_mcp.spec import SpecError
-    from xapi_mcp.tools.allowlist import AllowlistError
+    from xapi_mcp.errors import XapiMcpError
 
     try:
         startup = _start(args)
-    except (ConfigError, SpecError, AllowlistError) as exc:
+    except XapiMcpError as exc:
         print(f"xapi-mcp: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     if args.command == "tools":
@@ -366,7 +364,7 @@ def _auth_in_terminal(startup: Startup, *, oauth2: bool) -> int:
     import asyncio
 
     from xapi_mcp.auth.credentials import CredentialKind
-    from xapi_mcp.auth.pending import ConsentError
+    from xapi_mcp.errors import ConsentError
 
     settings = startup.settings
     store = token_store(settings)
@@ -413,8 +411,8 @@ def _serve(startup: Startup) -> None:
     import asyncio
 
     from xapi_mcp.auth.credentials import CredentialKind
-    from xapi_mcp.auth.pending import ConsentError
     from xapi_mcp.calls.executor import Executor
+    from xapi_mcp.errors import ConsentError
     from xapi_mcp.server.http import bind_sockets, build_app, is_loopback, run_http
     from xapi_mcp.server.mcp_server import build_server
 

@@ -22,7 +22,8 @@ import anyio.to_thread
 from xapi_mcp.auth.credentials import AuthRequirement, CredentialKind, TokenStore
 from xapi_mcp.auth.oauth1 import OAuth1Flow
 from xapi_mcp.auth.oauth2 import OAuth2PkceFlow
-from xapi_mcp.auth.pending import CallbackResult, ConsentError
+from xapi_mcp.auth.pending import CallbackResult
+from xapi_mcp.errors import ConsentError
 
 log = logging.getLogger(__name__)
 

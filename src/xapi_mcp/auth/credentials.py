@@ -16,6 +16,8 @@ from typing import Any
 import httpx2 as httpx
 from authlib.oauth1 import ClientAuth
 
+from xapi_mcp.errors import MissingCredentials
+
 
 class CredentialKind(enum.Enum):
     OAUTH1_USER = "OAuth 1.0a user context"
@@ -38,10 +40,6 @@ WHAT_TO_SET = {
     ),
     CredentialKind.BEARER: "X_BEARER_TOKEN (your X app's bearer token)",
 }
-
-
-class MissingCredentials(Exception):
-    """No credential we hold is accepted by the operation; the message says what to configure."""
 
 
 class BearerAuth(httpx.Auth):

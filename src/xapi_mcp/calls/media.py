@@ -26,6 +26,7 @@ from jsonschema import Draft202012Validator
 
 from xapi_mcp.calls.arguments import ArgumentError, prepare, validate_arguments
 from xapi_mcp.calls.results import ToolOutcome, dumps, snippet
+from xapi_mcp.errors import MediaError
 from xapi_mcp.tools.catalog import ToolDef
 
 if TYPE_CHECKING:
@@ -50,10 +51,6 @@ CATEGORY_LIMITS = {
 }
 MAX_PROCESSING_WAIT = 300.0
 UPLOAD_STEPS = ("initializeMediaUpload", "appendMediaUpload", "finalizeMediaUpload")
-
-
-class MediaError(Exception):
-    """A file cannot be uploaded; the message says why and what is allowed."""
 
 
 def resolve_media_path(user_path: str, media_dir: Path | None) -> Path:

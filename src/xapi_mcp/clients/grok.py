@@ -32,6 +32,7 @@ from mcp.shared.exceptions import MCPError
 
 from xapi_mcp import logs
 from xapi_mcp.config import ConfigError, Settings
+from xapi_mcp.errors import XapiMcpError
 
 SYSTEM = (
     "You operate the X (Twitter) API through the tools provided. Use them to answer; IDs are numeric "
@@ -44,7 +45,7 @@ _COMPACT_KEYS = {"type", "properties", "required", "items", "enum"}
 _SHORT_ENUM = 8
 
 
-class GrokError(Exception):
+class GrokError(XapiMcpError):
     """The loop cannot go on; the message says what failed and what to fix."""
 
 

@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from xapi_mcp.auth.consent import Consent
 from xapi_mcp.auth.credentials import CredentialKind
-from xapi_mcp.auth.pending import ConsentError
+from xapi_mcp.errors import ConsentError
 from xapi_mcp.server.shutdown import GracefulServer, InFlight
 
 log = logging.getLogger(__name__)
