@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx2 as httpx
 import uvicorn
 
-from xapi_mcp.server.http import KEEP_ALIVE_SECONDS
+from xapi_mcp.server.run import KEEP_ALIVE_SECONDS
 from xapi_mcp.spec import BUNDLED_FILE
 
 REPO = Path(__file__).resolve().parent.parent

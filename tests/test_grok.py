@@ -526,6 +526,7 @@ def test_grok_imports_nothing_of_the_server() -> None:
         "xapi_mcp",
         "xapi_mcp.clients",
         "xapi_mcp.clients.grok",
+        "xapi_mcp.clients.terminal",
         "xapi_mcp.config",
         "xapi_mcp.errors",
         "xapi_mcp.logs",

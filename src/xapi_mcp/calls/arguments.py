@@ -18,8 +18,8 @@ from jsonschema import ValidationError
 from jsonschema.exceptions import best_match
 
 from xapi_mcp.errors import ArgumentError
-from xapi_mcp.tools.catalog import ParamPlan, ToolDef
 from xapi_mcp.tools.schema import RefResolver, Schema
+from xapi_mcp.tools.tooldef import ParamPlan, ToolDef
 
 _MAX_MESSAGES = 6
 _MAX_MESSAGE_CHARS = 400

@@ -1,149 +1,30 @@
-"""The HTTP side: Streamable HTTP MCP at /mcp, /healthz, served by uvicorn.
+"""The HTTP app: Streamable HTTP MCP at /mcp and /healthz, with the JSON-only fast path.
 
-DNS-rebinding protection is always on: a web page in the user's browser must not be able to
-drive an X account through a server on 127.0.0.1 (bad Host -> 421, bad Origin -> 403).
+Who may call it is decided in guards.py; the OAuth pages are in oauth_pages.py; running it
+(sockets, uvicorn, shutdown) is in run.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hmac
-import html
-import ipaddress
 import json
-import logging
 import re
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import uvicorn
 from mcp.server import Server
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from xapi_mcp.auth.consent import Consent
-from xapi_mcp.auth.credentials import CredentialKind
-from xapi_mcp.errors import ConsentError
-from xapi_mcp.server.shutdown import GracefulServer, InFlight
-
-log = logging.getLogger(__name__)
-
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
-# How long an idle client connection stays open. It must outlast the clients' own idle limit: the
-# `mcp` client's httpx pool keeps a connection 5 s, uvicorn's default is also 5 s, and a call sent
-# as the server closes that connection fails with ReadError (an agent pausing ~5 s between bursts
-# of calls hit it in 4 of 10 tries). 75 s is nginx's default.
-KEEP_ALIVE_SECONDS = 75
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def security_settings(host: str) -> TransportSecuritySettings:
-    """Hosts/origins a local client legitimately uses, plus the bound host when it is not loopback."""
-    names = list(LOOPBACK_NAMES)
-    if not is_loopback(host) and host not in ("0.0.0.0", "::"):
-        names.append(f"[{host}]" if ":" in host else host)
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=[*names, *(f"{n}:*" for n in names)],
-        allowed_origins=[*(f"http://{n}" for n in names), *(f"http://{n}:*" for n in names)],
-    )
-
-
-def host_allowed(request: Request, bound_host: str) -> bool:
-    """The Host check of the MCP endpoint, for our own routes (DNS rebinding)."""
-    settings = security_settings(bound_host)
-    host = request.headers.get("host", "")
-    return host in settings.allowed_hosts or any(
-        pattern.endswith(":*") and host.startswith(pattern[:-1]) for pattern in settings.allowed_hosts
-    )
-
-
-def _foreign(request: Request, host: str) -> Response | None:
-    """The refusal for a request from another site (Host -> 421, Origin -> 403), as on /mcp; else None."""
-    if not host_allowed(request, host):
-        return Response("Invalid Host header", status_code=421)
-    origin = request.headers.get("origin")
-    if origin is not None and not _origin_allowed(origin, host):
-        return Response("Invalid Origin header", status_code=403)
-    return None
-
-
-def _page(title: str, message: str, status: int) -> HTMLResponse:
-    body = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>xapi-mcp</title></head>"
-        "<body style='font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;line-height:1.5'>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
-    )
-    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
-
-
-def oauth_routes(
-    consent: Consent, *, host: str, oauth1_path: str, oauth2_path: str, control: bool = True
-) -> list[Route]:
-    """X's redirects land here; `/oauth/start` and `/oauth/status` are for people."""
-
-    def callback(kind: CredentialKind) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            result = await consent.complete(kind, dict(request.query_params))
-            if result.ok:
-                return _page("Authorised", result.message, 200)
-            return _page("Authorisation not completed", result.message, 400)
-
-        return endpoint
-
-    async def start(request: Request) -> Response:
-        if (refused := _foreign(request, host)) is not None:
-            return refused
-        kind = (
-            CredentialKind.OAUTH2_USER if request.query_params.get("kind") == "oauth2" else (CredentialKind.OAUTH1_USER)
-        )
-        if not consent.redeem(kind, request.query_params.get("nonce", "")):
-            # A plain link or a page on another site must not start a flow (CSRF): only our links do.
-            return _page(
-                "This link cannot start an authorisation",
-                "xapi-mcp starts an authorisation only from the one-time link it gives out (in the result of "
-                "the tool call that needs it, and in its log). This link has no such code, a wrong one, or one "
-                "already used or expired, so it may come from another web site. To authorise: call the tool "
-                "again from your MCP client and open the new link, or run `xapi-mcp auth` in a terminal.",
-                403,
-            )
-        try:
-            url = await consent.begin(kind)
-        except ConsentError as exc:
-            return _page("Cannot start the authorisation", str(exc), 400)
-        return RedirectResponse(url, status_code=302)
-
-    async def status(request: Request) -> Response:
-        if (refused := _foreign(request, host)) is not None:
-            return refused
-        return JSONResponse(consent.status())
-
-    routes = [
-        Route(oauth1_path, callback(CredentialKind.OAUTH1_USER), methods=["GET"]),
-        Route(oauth2_path, callback(CredentialKind.OAUTH2_USER), methods=["GET"]),
-    ]
-    if control:
-        routes += [
-            Route("/oauth/start", start, methods=["GET"]),
-            Route("/oauth/status", status, methods=["GET"]),
-        ]
-    return routes
+from xapi_mcp.server.guards import RequireBearer, host_allowed, is_loopback, origin_allowed, security_settings
+from xapi_mcp.server.shutdown import InFlight
 
 
 class JsonWhenPossible:
@@ -256,120 +137,6 @@ def _plain_request(body: bytes, methods: frozenset[str]) -> bool:
     return not (isinstance(meta, dict) and "progressToken" in meta)
 
 
-class _SignalFreeServer(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to whoever owns the process."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-def bind_sockets(host: str, port: int) -> list[socket.socket]:
-    """Bind host:port before serving, so that a port in use is an error before "Serving", not after.
-
-    Every address the name resolves to, with the options asyncio's create_server uses for uvicorn.
-    Raises OSError (socket.gaierror for an unknown name).
-    """
-    bound: list[socket.socket] = []
-    try:
-        infos = socket.getaddrinfo(host.strip("[]") or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-        for family, kind, proto, _, address in dict.fromkeys(infos):
-            sock = socket.socket(family, kind, proto)
-            bound.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind(address)
-    except OSError:
-        for sock in bound:
-            sock.close()
-        raise
-    return bound
-
-
-def run_http(
-    app: ASGIApp, sockets: list[socket.socket], on_started: Callable[[], None], *, in_flight: InFlight, grace: float
-) -> None:
-    """Serve `app` on sockets from bind_sockets until SIGINT/SIGTERM, draining calls in flight first."""
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_keep_alive=KEEP_ALIVE_SECONDS)
-    server = GracefulServer(config, in_flight=in_flight, grace=grace, on_started=on_started)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run(sockets=sockets)
-    if not server.started:
-        raise SystemExit(3)  # uvicorn's startup failure code; its log says why
-
-
-class CallbackListener:
-    """Serves only the OAuth callbacks, on their own host:port, while a consent flow is pending."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.app: Starlette | None = None
-        self._server: _SignalFreeServer | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        if self._task is not None and not self._task.done():
-            return
-        assert self.app is not None, "set CallbackListener.app before starting it"
-        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning", lifespan="off")
-        self._server = _SignalFreeServer(config)
-        self._task = asyncio.create_task(self._run(self._server))
-        while not self._server.started:
-            if self._task.done():
-                raise ConsentError(
-                    f"Cannot listen on {self.host}:{self.port} for X's OAuth callback (is the port in use?). "
-                    "Set X_OAUTH_CALLBACK_PORT to a free port and register the new callback URL in your X app."
-                )
-            await asyncio.sleep(0.01)
-        log.info("Listening for the OAuth callback on http://%s:%d", self.host, self.port)
-
-    @staticmethod
-    async def _run(server: _SignalFreeServer) -> None:
-        with contextlib.suppress(SystemExit):  # uvicorn exits on bind errors; start() reports it
-            await server.serve()
-
-    async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
-            self._server = self._task = None
-
-
-class RequireBearer:
-    """`Authorization: Bearer <MCP_AUTH_TOKEN>` on every request to the wrapped app (401 otherwise).
-
-    With a token, a browser page cannot drive the server (it cannot know the token), so on a
-    non-loopback bind the Host check gives way to it; a foreign Origin is still refused (403).
-    """
-
-    def __init__(self, app: ASGIApp, token: str, host: str) -> None:
-        self.app, self.expected, self.host = app, f"Bearer {token}".encode(), host
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers = dict(scope.get("headers") or [])
-            given = headers.get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
-                response = Response(
-                    "Missing or wrong bearer token: send Authorization: Bearer <MCP_AUTH_TOKEN>.",
-                    status_code=401,
-                    headers={"WWW-Authenticate": 'Bearer realm="xapi-mcp"'},
-                )
-                await response(scope, receive, send)
-                return
-            origin = headers.get(b"origin", b"").decode("latin-1")
-            if origin and not _origin_allowed(origin, self.host):
-                await Response("Invalid Origin header", status_code=403)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-def _origin_allowed(origin: str, host: str) -> bool:
-    allowed = security_settings(host).allowed_origins
-    return origin in allowed or any(p.endswith(":*") and origin.startswith(p[:-1]) for p in allowed)
-
-
 def build_app(
     server: Server[Any],
     *,
@@ -401,7 +168,7 @@ def build_app(
         given = request.headers.get("authorization", "").encode("latin-1", "replace")
         authorised = expected is not None and hmac.compare_digest(given, expected)
         origin = request.headers.get("origin")
-        if origin is not None and not _origin_allowed(origin, host):
+        if origin is not None and not origin_allowed(origin, host):
             return Response("Invalid Origin header", status_code=403)
         if not (authorised and not is_loopback(host)) and not host_allowed(request, host):
             return Response("Invalid Host header", status_code=421)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xapi_mcp.errors import AllowlistError
-from xapi_mcp.tools.catalog import ToolDef
+from xapi_mcp.tools.tooldef import ToolDef
 
 log = logging.getLogger(__name__)
 

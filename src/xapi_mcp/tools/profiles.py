@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
-from xapi_mcp.tools.catalog import ToolDef
 from xapi_mcp.tools.schema import Schema, trim_description
+from xapi_mcp.tools.tooldef import ToolDef
 
 Profile = Literal["full", "lean", "discovery"]
 PROFILES: tuple[Profile, ...] = ("full", "lean", "discovery")
@@ -28,7 +28,7 @@ LEAN_NOTE = (
     " Tool schemas are abbreviated: list arguments such as ids, *_fields and expansions take comma-separated "
     "values, and when an argument is wrong the error names what is allowed."
 )
-FULL_BUDGET = 128_000  # bytes of tools/list JSON: issue 5's ceiling for the full profile
+FULL_BUDGET = 128_000  # bytes of tools/list JSON the full profile may fill with X's argument descriptions
 _LEAN_KEYS = {"type", "properties", "required", "items", "enum"}
 _SHORT_ENUM = 8
 
