@@ -41,8 +41,9 @@ from mcp.client.stdio import StdioServerParameters  # noqa: E402
 
 from tests import fake_x as fx  # noqa: E402
 from tests.servers import SPEC_159, free_port, server_env  # noqa: E402
-from xapi_mcp.auth.credentials import CredentialKind, TokenStore  # noqa: E402
-from xapi_mcp.web import KEEP_ALIVE_SECONDS  # noqa: E402
+from xapi_mcp.auth.credentials import Signers  # noqa: E402
+from xapi_mcp.server.run import KEEP_ALIVE_SECONDS  # noqa: E402
+from xapi_mcp.stores import CredentialKind, MemoryTokenStore  # noqa: E402
 
 # The tests' fake X keeps every request for its assertions; over thousands of benchmark calls that
 # list would grow its heap (and its garbage collector's work) through the run, so keep the last few.
@@ -184,12 +185,12 @@ async def measure_calls(
     x_url: str, urls: dict[str, str], pids: dict[str, int], sequential: int, concurrent_total: int, rounds: int
 ) -> dict[str, Any]:
     """Every series in the same run, interleaved in rounds so that drift hits them all alike."""
-    store = TokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET)
+    store = MemoryTokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET)
     # Every client as it comes: httpx's default pool (100 connections, 20 kept alive) and the `mcp`
     # client's own. Keeping 100 alive avoids reconnections under 50 concurrent calls but costs more:
     # httpcore probes every idle connection on each request (in one run, 367 vs 444 calls/s).
     async with (
-        httpx.AsyncClient(auth=store.signer(CredentialKind.OAUTH1_USER)) as signed,
+        httpx.AsyncClient(auth=Signers(store).signer(CredentialKind.OAUTH1_USER)) as signed,
         httpx.AsyncClient() as plain,
         Client(urls["full"]) as full,
         Client(urls["lean"]) as lean,

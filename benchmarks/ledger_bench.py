@@ -33,10 +33,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.conftest import load_document  # noqa: E402
-from xapi_mcp.billing import BillingRule, billing_rules  # noqa: E402
-from xapi_mcp.cost import charge, estimate, resource_keys  # noqa: E402
-from xapi_mcp.ledger import MemoryLedger, SpendLedger, SqliteLedger  # noqa: E402
-from xapi_mcp.prices import PriceTable, shipped_prices  # noqa: E402
+from xapi_mcp.calls.billing import BillingRule, billing_rules  # noqa: E402
+from xapi_mcp.calls.cost import charge, estimate, resource_keys  # noqa: E402
+from xapi_mcp.calls.ledger import MemoryLedger, SpendLedger, SqliteLedger  # noqa: E402
+from xapi_mcp.calls.prices import PriceTable, shipped_prices  # noqa: E402
 
 ARGUMENTS = {"query": "from:xdevelopers", "max_results": 10, "expansions": ["author_id"]}
 BUDGET = Decimal("1000000")  # never reached: every call pays for the full check

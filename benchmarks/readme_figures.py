@@ -23,11 +23,10 @@ sys.path.insert(0, str(REPO))
 import mcp_types as types  # noqa: E402
 
 from tests.servers import SPEC_159  # noqa: E402
-from xapi_mcp.catalog import build_catalog  # noqa: E402
 from xapi_mcp.cli import listing_size  # noqa: E402
-from xapi_mcp.mcp_app import to_mcp_tool  # noqa: E402
-from xapi_mcp.media import upload_tool  # noqa: E402
+from xapi_mcp.server.mcp_server import to_mcp_tool  # noqa: E402
 from xapi_mcp.spec import load_spec  # noqa: E402
+from xapi_mcp.tools.catalog import build_catalog, upload_tool  # noqa: E402
 
 README = REPO / "README.md"
 FIGURE = re.compile(r"(<!-- figure:([a-z_]+) -->)(.*?)(<!-- /figure -->)")

@@ -22,12 +22,13 @@ import uvicorn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests import fake_x as fx
-from xapi_mcp.auth.credentials import CredentialKind, TokenStore
-from xapi_mcp.web import KEEP_ALIVE_SECONDS
+from xapi_mcp.auth.credentials import Signers
+from xapi_mcp.server.run import KEEP_ALIVE_SECONDS
+from xapi_mcp.stores import CredentialKind, MemoryTokenStore
 
 
 def relay(x_url: str) -> Any:
-    store = TokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET)
+    store = MemoryTokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET)
     client: httpx.AsyncClient | None = None
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -38,7 +39,7 @@ def relay(x_url: str) -> Any:
                 await send({"type": f"lifespan.{step}.complete"})
             return
         if client is None:
-            client = httpx.AsyncClient(auth=store.signer(CredentialKind.OAUTH1_USER))
+            client = httpx.AsyncClient(auth=Signers(store).signer(CredentialKind.OAUTH1_USER))
         body, more = b"", True
         while more:
             message = await receive()

@@ -13,7 +13,7 @@ from hypothesis import find
 from hypothesis import strategies as st
 from jsonschema import Draft4Validator
 
-from xapi_mcp.catalog import ToolDef
+from xapi_mcp.tools.tooldef import ToolDef
 
 _FORMATS = {
     "date-time": "2024-05-01T12:00:00.000Z",

@@ -18,9 +18,9 @@ from tests.prism import (  # noqa: F401  (hooks: Prism is installed, or its abse
     pytest_terminal_summary,
 )
 from tests.servers import LOG_DIR, SPEC_157, serve_asgi
-from xapi_mcp.catalog import Catalog, build_catalog
 from xapi_mcp.logs import RedactingFormatter
 from xapi_mcp.spec import BUNDLED_VERSION, load_bundled, load_spec
+from xapi_mcp.tools.catalog import Catalog, build_catalog
 
 CONFIGURED_SECRETS = (
     fx.CONSUMER_KEY,

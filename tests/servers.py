@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx2 as httpx
 import uvicorn
 
+from xapi_mcp.server.run import KEEP_ALIVE_SECONDS
 from xapi_mcp.spec import BUNDLED_FILE
-from xapi_mcp.web import KEEP_ALIVE_SECONDS
 
 REPO = Path(__file__).resolve().parent.parent
 # Every server this test session starts logs at DEBUG here; conftest scans it all for secrets at session end.

@@ -35,10 +35,10 @@ from agents.mcp.util import MCPUtil
 from google.genai._mcp_utils import mcp_to_gemini_tool
 
 from tests.conftest import catalog_for
-from xapi_mcp.catalog import ToolDef
-from xapi_mcp.mcp_app import listing
-from xapi_mcp.media import upload_tool
-from xapi_mcp.profiles import PROFILES, Profile
+from xapi_mcp.server.mcp_server import listing
+from xapi_mcp.tools.catalog import upload_tool
+from xapi_mcp.tools.profiles import PROFILES, Profile
+from xapi_mcp.tools.tooldef import ToolDef
 
 Schema = dict[str, Any]
 

@@ -8,9 +8,11 @@ import pytest
 
 from tests.conftest import catalog_for
 from tests.servers import REPO
-from xapi_mcp.allowlist import Allowlist, AllowlistError
-from xapi_mcp.auth.credentials import CredentialKind, MissingCredentials, TokenStore
-from xapi_mcp.media import upload_tool
+from xapi_mcp.auth.credentials import Signers
+from xapi_mcp.errors import MissingCredentials
+from xapi_mcp.stores import CredentialKind, MemoryTokenStore
+from xapi_mcp.tools.allowlist import Allowlist, AllowlistError
+from xapi_mcp.tools.catalog import upload_tool
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +106,8 @@ def test_unknown_names_get_suggestions(tools) -> None:
     assert "did you mean tag:Users" in warnings[1]
 
 
-def full_store() -> TokenStore:
-    return TokenStore("ck", "cs", "at", "ats", bearer_token="bt", oauth2_access_token="o2")
+def full_store() -> MemoryTokenStore:
+    return MemoryTokenStore("ck", "cs", "at", "ats", bearer_token="bt", oauth2_access_token="o2")
 
 
 def test_user_context_preferred_and_bearer_only_stays_bearer(tools) -> None:
@@ -116,7 +118,7 @@ def test_user_context_preferred_and_bearer_only_stays_bearer(tools) -> None:
     assert tools["getUsersBookmarks"].auth.choose(store) is CredentialKind.OAUTH2_USER
     # Bearer + OAuth 2.0 user: the user token when there is one, else the app token.
     assert tools["getSpacesById"].auth.choose(store) is CredentialKind.OAUTH2_USER
-    assert tools["getSpacesById"].auth.choose(TokenStore(bearer_token="bt")) is CredentialKind.BEARER
+    assert tools["getSpacesById"].auth.choose(MemoryTokenStore(bearer_token="bt")) is CredentialKind.BEARER
 
 
 def test_never_sends_oauth1_where_the_operation_does_not_accept_it(tools) -> None:
@@ -128,16 +130,16 @@ def test_never_sends_oauth1_where_the_operation_does_not_accept_it(tools) -> Non
 
 def test_missing_credentials_say_what_to_set(tools) -> None:
     with pytest.raises(MissingCredentials) as err:
-        tools["getPostsCountsRecent"].auth.choose(TokenStore())
+        tools["getPostsCountsRecent"].auth.choose(MemoryTokenStore())
     assert "needs app bearer token" in str(err.value) and "X_BEARER_TOKEN" in str(err.value)
     with pytest.raises(MissingCredentials) as err:
-        tools["getUsersBookmarks"].auth.choose(TokenStore(bearer_token="bt"))
+        tools["getUsersBookmarks"].auth.choose(MemoryTokenStore(bearer_token="bt"))
     assert "X_OAUTH2_ACCESS_TOKEN" in str(err.value) and "bookmark.read" in str(err.value)
     with pytest.raises(MissingCredentials, match="X_OAUTH_ACCESS_TOKEN_SECRET"):
-        tools["createPosts"].auth.choose(TokenStore(bearer_token="bt"))
+        tools["createPosts"].auth.choose(MemoryTokenStore(bearer_token="bt"))
 
 
 def test_store_repr_hides_secrets() -> None:
     store = full_store()
     assert "cs" not in repr(store).replace("holds", "") and "ats" not in repr(store)
-    assert repr(store.signer(CredentialKind.BEARER)) == "BearerAuth(***)"
+    assert repr(Signers(store).signer(CredentialKind.BEARER)) == "BearerAuth(***)"

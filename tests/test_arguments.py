@@ -6,8 +6,8 @@ import pytest
 
 from tests.conftest import catalog_for, load_document
 from tests.synthetic import synthetic_spec
-from xapi_mcp.arguments import MAX_SAFE_INTEGER, ArgumentError, prepare
-from xapi_mcp.catalog import build_catalog
+from xapi_mcp.calls.arguments import MAX_SAFE_INTEGER, ArgumentError, prepare
+from xapi_mcp.tools.catalog import build_catalog
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,9 @@ from mcp import Client
 from tests import fake_x as fx
 from tests.fake_x import FakeX
 from tests.servers import REPO, SPEC_159, free_port, run_xapi_mcp, server_env
-from xapi_mcp.auth.credentials import CredentialKind, TokenStore
+from xapi_mcp.auth.credentials import Signers
 from xapi_mcp.auth.oauth1 import ConsentError, OAuth1Flow
+from xapi_mcp.stores import CredentialKind, MemoryTokenStore
 
 URL = re.compile(r"(http://127\.0\.0\.1:\d+/(?:oauth/authorize|2/oauth2/authorize)\?[^\s\"'<>]+)")  # X's page
 # What a tool result hands out over HTTP: our /oauth/start with a one-time code, which redirects to X.
@@ -217,8 +218,8 @@ def test_oauth2_callback_with_wrong_or_missing_state_changes_nothing(fake_x: tup
         assert not call(mcp_url, "getUsersBookmarks", {"id": "42"})[0]
 
 
-def flow(x_url: str, timeout: float = 60) -> tuple[OAuth1Flow, TokenStore]:
-    store = TokenStore(consumer_key=fx.CONSUMER_KEY, consumer_secret=fx.CONSUMER_SECRET)
+def flow(x_url: str, timeout: float = 60) -> tuple[OAuth1Flow, MemoryTokenStore]:
+    store = MemoryTokenStore(consumer_key=fx.CONSUMER_KEY, consumer_secret=fx.CONSUMER_SECRET)
     return OAuth1Flow(store, oauth_base_url=x_url, callback_url="http://127.0.0.1:1/cb", timeout=timeout), store
 
 
@@ -407,9 +408,9 @@ def test_fake_x_really_checks_signatures(
 ) -> None:
     """The fake is only a judge if a wrong secret fails: sign with our signer and each secret."""
     fake, x_url = fake_x
-    store = TokenStore(fx.CONSUMER_KEY, consumer_secret, fx.ACCESS_TOKEN, token_secret)
+    store = MemoryTokenStore(fx.CONSUMER_KEY, consumer_secret, fx.ACCESS_TOKEN, token_secret)
     response = httpx.post(
-        f"{x_url}/2/tweets?x=1,2", json={"text": "signed"}, auth=store.signer(CredentialKind.OAUTH1_USER)
+        f"{x_url}/2/tweets?x=1,2", json={"text": "signed"}, auth=Signers(store).signer(CredentialKind.OAUTH1_USER)
     )
     assert fake.requests[-1].auth_kind == expected
     assert fake.requests[-1].body == {"text": "signed"}

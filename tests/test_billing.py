@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_document
-from xapi_mcp.billing import billing_rules, rule_for, unpriced
-from xapi_mcp.prices import shipped_prices
+from xapi_mcp.calls.billing import billing_rules, rule_for, unpriced
+from xapi_mcp.calls.prices import shipped_prices
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from xapi_mcp.billing_errors import DEFAULT_PAUSE, billing_stop, is_rate_limit
+from xapi_mcp.calls.billing_errors import DEFAULT_PAUSE, billing_stop, is_rate_limit
 
 # Shapes from X's docs and public issue trackers (REFERENCE.md, "Billing and enrolment errors").
 USAGE_CAP = {

@@ -10,10 +10,10 @@ import pytest
 
 from tests.conftest import catalog_for
 from tests.synthetic import synthetic_spec
-from xapi_mcp.auth.credentials import CredentialKind
-from xapi_mcp.catalog import build_catalog
 from xapi_mcp.cli import listing_size
-from xapi_mcp.schema import trim_description
+from xapi_mcp.stores import CredentialKind
+from xapi_mcp.tools.catalog import build_catalog
+from xapi_mcp.tools.schema import trim_description
 
 PORTABLE_KEYS = {
     "type",

@@ -19,7 +19,7 @@ from tests.servers import REPO, SPEC_159, run_xapi_mcp, serve_asgi, server_env
 from tests.test_spec_and_config import SpecServer, run_cli
 from xapi_mcp.cli import PROFILE_NAMES
 from xapi_mcp.config import Settings
-from xapi_mcp.profiles import PROFILES
+from xapi_mcp.tools.profiles import PROFILES
 
 SPEC = str(SPEC_159)
 
@@ -228,7 +228,7 @@ def test_discovery_startup_and_failed_calls_are_logged(fake_x: tuple[FakeX, str]
     failed = [line for line in log.splitlines() if "Tool call failed" in line]
     assert len(failed) == 2, failed
     assert (
-        " INFO xapi_mcp.mcp_app: Tool call failed: call_x_api (HTTP 403): getUsersMe: X API returned HTTP 403"
+        " INFO xapi_mcp.server.mcp_server: Tool call failed: call_x_api (HTTP 403): getUsersMe: X API returned HTTP 403"
         in (failed[0])
     )
     assert "call_x_api (no answer from X): " in failed[1] and "username" in failed[1]

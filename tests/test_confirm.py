@@ -166,7 +166,7 @@ def test_unreadable_upload_file_is_reported_before_anyone_is_asked(stack, fake: 
 
 def test_the_question_shows_the_whole_post_and_every_argument(catalog: Any) -> None:
     """A person approves what is sent: a long post is shown whole, other arguments too; media blobs by size."""
-    from xapi_mcp.confirm import describe_action
+    from xapi_mcp.calls.confirm import describe_action
 
     text = "word " * 150  # 750 characters: premium accounts post far more than 280
     question = describe_action(catalog.tools["createPosts"], {"text": text, "reply_settings": "following"}, "me")

@@ -28,9 +28,9 @@ from tests.fake_x import (
     OAUTH2_USER_TOKEN,
 )
 from tests.prism import request_violations, run_prism
-from xapi_mcp.auth.credentials import TokenStore
-from xapi_mcp.executor import Executor
-from xapi_mcp.mcp_app import build_server
+from xapi_mcp.calls.executor import Executor
+from xapi_mcp.server.mcp_server import build_server
+from xapi_mcp.stores import MemoryTokenStore
 
 pytestmark = pytest.mark.conformance
 
@@ -77,7 +77,7 @@ def test_every_tool_sends_spec_valid_requests_with_the_right_credentials(prism: 
         seen.append((response.request, response))
 
     client = httpx.AsyncClient(event_hooks={"response": [record]}, timeout=30)
-    store = TokenStore(
+    store = MemoryTokenStore(
         CONSUMER_KEY, CONSUMER_SECRET, ACCESS_TOKEN, ACCESS_TOKEN_SECRET, BEARER_TOKEN, OAUTH2_USER_TOKEN
     )
     executor = Executor(base, store, client=client)

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_document
-from xapi_mcp.billing import BillingRule, billing_rules
-from xapi_mcp.cost import Assumptions, charge, estimate, find_url, resource_keys, usd
-from xapi_mcp.prices import PriceTable, shipped_prices
+from xapi_mcp.calls.billing import BillingRule, billing_rules
+from xapi_mcp.calls.cost import Assumptions, charge, estimate, find_url, resource_keys, usd
+from xapi_mcp.calls.prices import PriceTable, shipped_prices
 
 PRICES = shipped_prices()
 

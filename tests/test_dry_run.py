@@ -12,8 +12,8 @@ import pytest
 from tests import fake_x as fx
 from tests.conftest import catalog_for
 from tests.fake_x import FakeX
-from xapi_mcp.auth.credentials import TokenStore
-from xapi_mcp.executor import Executor, ToolOutcome
+from xapi_mcp.calls.executor import Executor, ToolOutcome
+from xapi_mcp.stores import MemoryTokenStore
 
 CALLS = [
     ("createPosts", {"text": "dry 🎉", "poll": {"options": ["a", "b"], "duration_minutes": 10}}),
@@ -25,7 +25,9 @@ CALLS = [
 
 def run(url: str, dry_run: bool) -> list[ToolOutcome]:
     tools = catalog_for("2.159").tools
-    store = TokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET, fx.BEARER_TOKEN)
+    store = MemoryTokenStore(
+        fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET, fx.BEARER_TOKEN
+    )
 
     async def go() -> list[ToolOutcome]:
         executor = Executor(url, store, dry_run=dry_run)
@@ -60,7 +62,7 @@ def test_dry_run_shows_exactly_what_is_sent(fake_x: tuple[FakeX, str], index: in
 def test_dry_run_of_the_upload_workflow_shows_its_first_request(fake_x: tuple[FakeX, str]) -> None:
     import base64
 
-    from xapi_mcp.media import upload_tool
+    from xapi_mcp.tools.catalog import upload_tool
 
     fake, url = fake_x
     tools = dict(catalog_for("2.159").tools)
@@ -68,7 +70,9 @@ def test_dry_run_of_the_upload_workflow_shows_its_first_request(fake_x: tuple[Fa
     assert upload is not None
 
     async def go() -> ToolOutcome:
-        executor = Executor(url, TokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, "t", "s"), tools=tools, dry_run=True)
+        executor = Executor(
+            url, MemoryTokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, "t", "s"), tools=tools, dry_run=True
+        )
         try:
             data = base64.b64encode(b"\x89PNG" + b"0" * 60).decode()
             return await executor.call(upload, {"data": data, "media_type": "image/png"})

@@ -15,10 +15,10 @@ from mcp.shared.exceptions import MCPError
 from tests.conftest import catalog_for
 from tests.fake_x import FakeX
 from tests.servers import REPO, SPEC_159, server_env, stdio_log
-from xapi_mcp.allowlist import Allowlist
-from xapi_mcp.auth.credentials import TokenStore
-from xapi_mcp.executor import Executor
-from xapi_mcp.mcp_app import build_server
+from xapi_mcp.calls.executor import Executor
+from xapi_mcp.server.mcp_server import build_server
+from xapi_mcp.stores import MemoryTokenStore
+from xapi_mcp.tools.allowlist import Allowlist
 
 
 def unwrap(error: BaseException) -> BaseException:
@@ -54,7 +54,7 @@ def test_stdio_lists_and_calls(fake_x: tuple[FakeX, str], mode: str) -> None:
 def test_tool_removed_by_allowlist_is_refused_like_an_unknown_tool(fake_x: tuple[FakeX, str]) -> None:
     fake, x_url = fake_x
     tools, _ = Allowlist.from_sources(allow="tag:Users", deny="unfollowUser").apply(catalog_for("2.159").tools)
-    executor = Executor(x_url, TokenStore(bearer_token="t"))
+    executor = Executor(x_url, MemoryTokenStore(bearer_token="t"))
     server = build_server(tools, executor)
 
     async def run() -> tuple[list[str], str, str]:

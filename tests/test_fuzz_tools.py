@@ -25,10 +25,10 @@ from tests import fake_x as fx
 from tests.argument_gen import arguments_for
 from tests.conftest import catalog_for
 from tests.prism import request_violations, run_prism
-from xapi_mcp.auth.credentials import TokenStore
-from xapi_mcp.catalog import ToolDef
-from xapi_mcp.executor import Executor
-from xapi_mcp.mcp_app import build_server
+from xapi_mcp.calls.executor import Executor
+from xapi_mcp.server.mcp_server import build_server
+from xapi_mcp.stores import MemoryTokenStore
+from xapi_mcp.tools.tooldef import ToolDef
 
 pytestmark = pytest.mark.conformance
 
@@ -77,7 +77,7 @@ def mcp(tmp_path_factory) -> Iterator[tuple[BlockingPortal, Client, list[httpx.R
         seen.append(response)
 
     with run_prism("2.159", tmp_path_factory.mktemp("fuzz")) as base, start_blocking_portal() as portal:
-        store = TokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET)
+        store = MemoryTokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET)
         store.bearer_token, store.oauth2_access_token = fx.BEARER_TOKEN, fx.OAUTH2_USER_TOKEN
         http = portal.call(lambda: _client(record))
         executor = Executor(base, store, client=http, max_retries=0)

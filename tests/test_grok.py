@@ -28,7 +28,7 @@ from tests.fake_x import FakeX
 from tests.fake_xai import HANG, FakeXai, answer, tool_call
 from tests.servers import REPO, SPEC_159, free_port, run_xapi_mcp, serve_asgi, server_env
 from tests.test_profiles import catalog
-from xapi_mcp.grok import (
+from xapi_mcp.clients.grok import (
     MAX_TOOLS,
     ChildStderr,
     GrokConfig,
@@ -38,7 +38,7 @@ from xapi_mcp.grok import (
     child_environment,
     run,
 )
-from xapi_mcp.mcp_app import listing
+from xapi_mcp.server.mcp_server import listing
 
 
 def transcript(
@@ -520,6 +520,14 @@ def test_stdio_child_environment_has_no_xai_key(fake_x: tuple[FakeX, str], tmp_p
 
 
 def test_grok_imports_nothing_of_the_server() -> None:
-    code = "import sys, xapi_mcp.grok; print(sorted(m for m in sys.modules if m.startswith('xapi_mcp')))"
+    code = "import sys, xapi_mcp.clients.grok; print(sorted(m for m in sys.modules if m.startswith('xapi_mcp')))"
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert re.findall(r"'([\w.]+)'", shown) == ["xapi_mcp", "xapi_mcp.config", "xapi_mcp.grok", "xapi_mcp.logs"]
+    assert re.findall(r"'([\w.]+)'", shown) == [
+        "xapi_mcp",
+        "xapi_mcp.clients",
+        "xapi_mcp.clients.grok",
+        "xapi_mcp.clients.terminal",
+        "xapi_mcp.config",
+        "xapi_mcp.errors",
+        "xapi_mcp.logs",
+    ]

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from xapi_mcp.cost import Charge
-from xapi_mcp.ledger import (
+from xapi_mcp.calls.cost import Charge
+from xapi_mcp.calls.ledger import (
     BudgetExceeded,
     MemoryLedger,
     SpendLedger,

@@ -11,8 +11,8 @@ import logging
 import sys
 from urllib.parse import quote
 
-from xapi_mcp.auth.credentials import TokenStore
 from xapi_mcp.logs import RedactingFormatter, redact, watch_secrets
+from xapi_mcp.stores import MemoryTokenStore
 
 ACCESS = "1445880548472328192-Ab3dEfGh1jKlMnOpQrStUvWxYz0123"  # not held by any store: patterns only
 BEARER = "AAAAAAAAAAAAAAAAAAAAAMLheAAAAAAA0%2BuSeid%2BULvsea4JtiGRiSDSJSI%3DEUifiRBkKG5E2XzMDjRfl76ZC9Ub0wnz4X"
@@ -71,7 +71,7 @@ def test_escaped_quotes_in_a_json_body_of_the_debug_log_are_redacted() -> None:
 
 
 def test_values_held_by_the_store_are_redacted_anywhere() -> None:
-    store = TokenStore("Fk3CnsKeY9dLq2WmZr8TbVx1u", "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3", bearer_token=BEARER)
+    store = MemoryTokenStore("Fk3CnsKeY9dLq2WmZr8TbVx1u", "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3", bearer_token=BEARER)
     watch_secrets(store.secrets)
     consented = ("42-Ab3dEf_Gh1jKl-MnOpQr", "LswwdoUaIvS8-ltyTt5jkRh4J_50vUP")
     store.set_oauth1_user(*consented)  # obtained at run time, after the watch began

@@ -18,10 +18,11 @@ from tests import fake_x as fx
 from tests.conftest import catalog_for
 from tests.fake_x import FakeX
 from tests.servers import PIDS, run_xapi_mcp, serve_asgi, server_env
-from xapi_mcp import media
-from xapi_mcp.auth.credentials import TokenStore
-from xapi_mcp.executor import Executor
-from xapi_mcp.mcp_app import build_server
+from xapi_mcp.calls import media
+from xapi_mcp.calls.executor import Executor
+from xapi_mcp.server.mcp_server import build_server
+from xapi_mcp.stores import MemoryTokenStore
+from xapi_mcp.tools.catalog import upload_tool
 
 
 def png_bytes(width: int = 2, height: int = 2) -> bytes:
@@ -48,7 +49,7 @@ def media_dir(tmp_path: Path) -> Path:
 
 def tools() -> dict[str, Any]:
     catalog = dict(catalog_for("2.159").tools)
-    upload = media.upload_tool(catalog)
+    upload = upload_tool(catalog)
     assert upload is not None
     catalog[upload.name] = upload
     return catalog
@@ -57,7 +58,9 @@ def tools() -> dict[str, Any]:
 def call(x_url: str, media_dir: Path | None, name: str, args: dict[str, Any]) -> tuple[bool, str, list[float]]:
     """Through the MCP client, with a progress callback, as an agent would."""
     catalog = tools()
-    store = TokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET, fx.BEARER_TOKEN)
+    store = MemoryTokenStore(
+        fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET, fx.BEARER_TOKEN
+    )
     executor = Executor(x_url, store, media_dir=media_dir, tools=catalog)
     server = build_server(catalog, executor, confirm_writes=False)
     seen: list[float] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xapi_mcp.posting_rules import (
+from xapi_mcp.calls.posting_rules import (
     CASHTAG_RULE,
     REPLY_RULE,
     cashtags,

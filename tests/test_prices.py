@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from xapi_mcp import billing, cost
-from xapi_mcp.prices import PriceFileError, load_prices, prices_from_env, shipped_prices
+from xapi_mcp.calls import billing, cost
+from xapi_mcp.calls.prices import PriceFileError, load_prices, prices_from_env, shipped_prices
 
 # X's pricing page, November 2026 (the brief's and REFERENCE.md's table).
 PUBLISHED = {

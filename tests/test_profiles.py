@@ -13,13 +13,13 @@ from tests import fake_x as fx
 from tests.conftest import catalog_for
 from tests.fake_x import FakeX
 from tests.test_catalog import PORTABLE_KEYS, walk_schemas
-from xapi_mcp.allowlist import Allowlist
-from xapi_mcp.auth.credentials import TokenStore
+from xapi_mcp.calls.executor import Executor
 from xapi_mcp.cli import listing_size
-from xapi_mcp.executor import Executor
-from xapi_mcp.mcp_app import build_server, listing, to_mcp_tool
-from xapi_mcp.media import upload_tool
-from xapi_mcp.profiles import FULL_BUDGET
+from xapi_mcp.server.mcp_server import build_server, listing, to_mcp_tool
+from xapi_mcp.stores import MemoryTokenStore
+from xapi_mcp.tools.allowlist import Allowlist
+from xapi_mcp.tools.catalog import upload_tool
+from xapi_mcp.tools.profiles import FULL_BUDGET
 
 
 def catalog() -> dict[str, Any]:
@@ -95,7 +95,7 @@ def test_lean_shows_less_but_enforces_everything(fake_x: tuple[FakeX, str]) -> N
             assert set(node) <= PORTABLE_KEYS, (tool.name, where)
             assert len(node.get("enum", [])) <= 8
 
-    from xapi_mcp.arguments import ArgumentError, prepare
+    from xapi_mcp.calls.arguments import ArgumentError, prepare
 
     with pytest.raises(ArgumentError, match="choose from: affiliation, confirmed_email"):
         prepare(tools["getUsersByUsername"], {"username": "jack", "user_fields": "id,nope"})
@@ -111,7 +111,9 @@ def test_lean_shows_less_but_enforces_everything(fake_x: tuple[FakeX, str]) -> N
 
 def server_and_fake(fake_url: str, profile: str, allow: str = "") -> tuple[Any, Executor]:
     tools, _ = Allowlist.from_sources(allow=allow).apply(catalog())
-    store = TokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET, fx.BEARER_TOKEN)
+    store = MemoryTokenStore(
+        fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET, fx.BEARER_TOKEN
+    )
     executor = Executor(fake_url, store, tools=tools)
     return build_server(tools, executor, profile=profile, confirm_writes=False), executor  # type: ignore[arg-type]
 

@@ -15,15 +15,17 @@ from tests import fake_x as fx
 from tests.conftest import catalog_for
 from tests.fake_x import FakeX, Fault
 from tests.servers import free_port, serve_asgi, serve_resetting
-from xapi_mcp.auth.credentials import TokenStore
-from xapi_mcp.executor import Executor, ToolOutcome
+from xapi_mcp.calls.executor import Executor, ToolOutcome
+from xapi_mcp.stores import MemoryTokenStore
 
 USER = "/2/users/by/username/jack"
 POSTS = "/2/tweets"
 
 
-def store() -> TokenStore:
-    return TokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET, fx.BEARER_TOKEN)
+def store() -> MemoryTokenStore:
+    return MemoryTokenStore(
+        fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET, fx.BEARER_TOKEN
+    )
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tests.conftest import catalog_for
-from xapi_mcp.discovery import SearchIndex
-from xapi_mcp.media import upload_tool
+from xapi_mcp.tools.catalog import upload_tool
+from xapi_mcp.tools.discovery import SearchIndex
 
 QUERIES = {
     "who follows @jack": "getUsersFollowers",
@@ -76,7 +76,7 @@ QUERIES = {
     "like this post": "likePost",
     "recent posts count": "getPostsCountsRecent",
 }
-# The examples issue 5 names: these must come first.
+# The examples the discovery profile was designed around: these must come first.
 MUST_BE_FIRST = (
     "who follows @jack",
     "post a tweet with a poll",

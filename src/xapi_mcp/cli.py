@@ -7,26 +7,22 @@ that says what to fix; never a traceback.
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import logging
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from xapi_mcp import __version__, logs
 
-# Only what argument parsing needs is imported here: `--help` and `--version` must not pay for
-# pydantic, the MCP SDK, starlette/uvicorn, jsonschema or authlib. Each command imports its own.
+# Only what argument parsing needs is imported here: `--help` and `--version` must not pay for pydantic,
+# the MCP SDK, starlette/uvicorn, jsonschema or authlib. Each command imports its own; the wiring is app.py's.
 if TYPE_CHECKING:
-    from xapi_mcp.auth.consent import Consent
-    from xapi_mcp.auth.credentials import CredentialKind, TokenStore
-    from xapi_mcp.catalog import Catalog, ToolDef
-    from xapi_mcp.config import Settings
-    from xapi_mcp.profiles import Profile
+    from xapi_mcp.app import Startup
     from xapi_mcp.spec import LoadedSpec
+    from xapi_mcp.tools.profiles import Profile
+    from xapi_mcp.tools.tooldef import ToolDef
 
 log = logging.getLogger("xapi_mcp")
 
@@ -34,39 +30,29 @@ log = logging.getLogger("xapi_mcp")
 PROFILE_NAMES: tuple[Profile, ...] = ("full", "lean", "discovery")
 
 
-@dataclass
-class Startup:
-    settings: Settings
-    spec: LoadedSpec
-    catalog: Catalog
-    tools: dict[str, ToolDef]
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parse(sys.argv[1:] if argv is None else list(argv))
     _setup_logging(args.verbose)
     if args.command == "grok":
-        from xapi_mcp import grok  # a client of the server: nothing of it is needed to serve
+        from xapi_mcp.clients import grok  # a client of the server: nothing of it is needed to serve
 
         if not args.verbose:  # the client prints its own lines; its settings chatter only with -v
             logging.getLogger().setLevel(logging.WARNING)
 
         raise SystemExit(grok.main(args))
-    from xapi_mcp.allowlist import AllowlistError
-    from xapi_mcp.config import ConfigError
-    from xapi_mcp.spec import SpecError
+    from xapi_mcp.errors import XapiMcpError
 
     try:
         startup = _start(args)
-    except (ConfigError, SpecError, AllowlistError) as exc:
+        if args.command == "tools":
+            _print_tools(startup.tools, as_json=args.json, profile=startup.settings.tool_profile, spec=startup.spec)
+        elif args.command == "auth":
+            raise SystemExit(_auth_in_terminal(startup, oauth2=args.oauth2))
+        else:
+            _serve(startup)
+    except XapiMcpError as exc:
         print(f"xapi-mcp: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    if args.command == "tools":
-        _print_tools(startup.tools, as_json=args.json, profile=startup.settings.tool_profile, spec=startup.spec)
-    elif args.command == "auth":
-        raise SystemExit(_auth_in_terminal(startup, oauth2=args.oauth2))
-    else:
-        _serve(startup)
 
 
 def _port(text: str) -> int:
@@ -148,11 +134,8 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _start(args: argparse.Namespace) -> Startup:
-    from xapi_mcp.allowlist import Allowlist, AllowlistError
-    from xapi_mcp.catalog import build_catalog
+    from xapi_mcp.app import load
     from xapi_mcp.config import Settings
-    from xapi_mcp.media import upload_tool
-    from xapi_mcp.spec import load_spec
 
     settings = Settings.load(dotenv_path=args.env_file).with_overrides(
         spec=args.spec,
@@ -161,65 +144,12 @@ def _start(args: argparse.Namespace) -> Startup:
         mcp_port=getattr(args, "port", None),
         tool_profile=getattr(args, "profile", None),
     )
-    if settings.debug:
-        logging.getLogger().setLevel(logging.DEBUG)
-    spec = load_spec(settings.spec, settings.spec_cache_dir, timeout=settings.api_timeout)
-    catalog = build_catalog(spec.document)
-    upload = upload_tool(catalog.tools)
-    if upload is not None:
-        catalog.tools[upload.name] = upload
-    allowlist = Allowlist.from_sources(
-        allow=settings.tool_allowlist,
-        deny=settings.tool_denylist,
-        tags=settings.tool_tags,
-        file=settings.tool_allowlist_file,
-    )
-    tools, warnings = allowlist.apply(catalog.tools)
-    for warning in warnings:
-        log.warning(warning)
-    if catalog.tools and not tools:
-        raise AllowlistError(
-            "The allowlist removes every tool, so the server would offer nothing. Fix "
-            "X_API_TOOL_ALLOWLIST / X_API_TOOL_ALLOWLIST_FILE / X_API_TOOL_TAGS (see the warnings "
-            "above and `xapi-mcp tools`), or unset them to offer every tool."
-        )
-    operations = sum(1 for tool in catalog.tools.values() if tool.runner is None)
-    log.info(
-        "Offering %d tools: %d of %d operations (%d streaming/webhook excluded) plus %d workflow tools, "
-        "after the allowlist removed %d",
-        len(tools),
-        sum(1 for tool in tools.values() if tool.runner is None),
-        operations + len(catalog.excluded),
-        len(catalog.excluded),
-        sum(1 for tool in tools.values() if tool.runner is not None),
-        len(catalog.tools) - len(tools),
-    )
-    return Startup(settings, spec, catalog, tools)
-
-
-def token_store(settings: Settings) -> TokenStore:
-    from xapi_mcp.auth.credentials import TokenStore
-
-    def reveal(secret: Any) -> str | None:
-        return secret.get_secret_value() if secret is not None else None
-
-    oauth2_secret = reveal(settings.oauth2_client_secret)
-    logs.watch_secrets(lambda: [oauth2_secret] if oauth2_secret else [])
-    store = TokenStore(
-        consumer_key=reveal(settings.consumer_key),
-        consumer_secret=reveal(settings.consumer_secret),
-        access_token=reveal(settings.access_token),
-        access_token_secret=reveal(settings.access_token_secret),
-        bearer_token=reveal(settings.bearer_token),
-        oauth2_access_token=reveal(settings.oauth2_access_token),
-    )
-    logs.watch_secrets(store.secrets)
-    return store
+    return load(settings)
 
 
 def listing_size(tools: dict[str, ToolDef], profile: Profile = "full") -> tuple[int, dict[str, int]]:
     """Bytes of the tools/list result as sent, and of each tool in it (as `full` shows it, for discovery)."""
-    from xapi_mcp.mcp_app import listing
+    from xapi_mcp.server.mcp_server import listing
 
     shown = listing(tools, profile)
     each = shown if profile != "discovery" else listing(tools, "full")
@@ -263,7 +193,7 @@ def _print_tools(
 
 def _print_discovery(reach: int, total: int, sizes: dict[Profile, int], *, as_json: bool) -> None:
     """What a discovery server lists: its 3 tools, and how many allowed tools they reach."""
-    from xapi_mcp.mcp_app import listing
+    from xapi_mcp.server.mcp_server import listing
 
     rows: list[dict[str, Any]] = [
         {
@@ -285,94 +215,18 @@ def _print_discovery(reach: int, total: int, sizes: dict[Profile, int], *, as_js
     print("by profile: " + ", ".join(f"{p} {size:,} B" for p, size in sizes.items()))
 
 
-def build_consent(startup: Startup, store: TokenStore, *, listener_always: bool = False) -> Consent:
-    """The consent flows this configuration allows, and where their callbacks are served."""
-    from starlette.applications import Starlette
-
-    from xapi_mcp.auth.consent import Consent
-    from xapi_mcp.auth.oauth1 import OAuth1Flow
-    from xapi_mcp.auth.oauth2 import OAuth2PkceFlow
-    from xapi_mcp.web import CallbackListener
-
-    settings = startup.settings
-    base = settings.callback_base()
-    oauth1 = None
-    if settings.consumer_key and settings.consumer_secret:
-        oauth1 = OAuth1Flow(
-            store,
-            oauth_base_url=settings.oauth_base,
-            callback_url=base + settings.oauth_callback_path,
-            timeout=settings.oauth_callback_timeout,
-        )
-    oauth2 = None
-    if settings.oauth2_client_id:
-        oauth2 = OAuth2PkceFlow(
-            store,
-            client_id=settings.oauth2_client_id,
-            client_secret=settings.oauth2_client_secret.get_secret_value() if settings.oauth2_client_secret else None,
-            authorize_url=settings.oauth2_authorize_url,
-            token_url=settings.oauth2_token_endpoint,
-            callback_url=base + settings.oauth2_callback_path,
-            scopes=oauth2_scopes(startup.tools, oauth1_available=oauth1 is not None),
-            timeout=settings.oauth_callback_timeout,
-        )
-    listener = None
-    if listener_always or not settings.callback_on_mcp_app():
-        host, port = base.removeprefix("http://").rsplit(":", 1)
-        listener = CallbackListener(host, int(port))
-    consent = Consent(store, oauth1=oauth1, oauth2=oauth2, open_browser=settings.oauth_open_browser, listener=listener)
-    logs.watch_secrets(consent.secrets)
-    if listener is not None:
-        listener.app = Starlette(routes=_oauth_routes(consent, settings, control=False))
-    return consent
-
-
-def oauth2_scopes(tools: dict[str, ToolDef], *, oauth1_available: bool) -> list[str]:
-    """Scopes of the allowed operations that would use an OAuth 2.0 user token (least privilege)."""
-    from xapi_mcp.auth.credentials import CredentialKind
-
-    scopes: set[str] = set()
-    for tool in tools.values():
-        accepted = tool.auth.accepted
-        if CredentialKind.OAUTH2_USER in accepted and not (oauth1_available and CredentialKind.OAUTH1_USER in accepted):
-            scopes.update(tool.auth.scopes)
-    return sorted(scopes)
-
-
-def _oauth_routes(consent: Consent, settings: Settings, *, control: bool) -> list[Any]:
-    from xapi_mcp.web import oauth_routes
-
-    return oauth_routes(
-        consent,
-        host=settings.mcp_host,
-        oauth1_path=settings.oauth_callback_path,
-        oauth2_path=settings.oauth2_callback_path,
-        control=control,
-    )
-
-
-async def _run_consent(startup: Startup, store: TokenStore, kind: CredentialKind) -> bool:
-    """Startup mode and `xapi-mcp auth`: one flow, its own listener, wait for the person."""
-    consent = build_consent(startup, store, listener_always=True)
-    try:
-        url = await consent.begin(kind)
-        print(f"Open this URL in a browser to authorise xapi-mcp:\n\n  {url}\n", file=sys.stderr, flush=True)
-        return await consent.wait(kind)
-    finally:
-        await consent.aclose()
-
-
 def _auth_in_terminal(startup: Startup, *, oauth2: bool) -> int:
     import asyncio
 
-    from xapi_mcp.auth.credentials import CredentialKind
-    from xapi_mcp.auth.pending import ConsentError
+    from xapi_mcp.app import run_consent, token_store
+    from xapi_mcp.errors import ConsentError
+    from xapi_mcp.stores import CredentialKind
 
     settings = startup.settings
     store = token_store(settings)
     kind = CredentialKind.OAUTH2_USER if oauth2 else CredentialKind.OAUTH1_USER
     try:
-        done = asyncio.run(_run_consent(startup, store, kind))
+        done = asyncio.run(run_consent(startup, store, kind))
     except ConsentError as exc:
         print(f"xapi-mcp: {exc}", file=sys.stderr)
         return 2
@@ -410,167 +264,10 @@ def _auth_in_terminal(startup: Startup, *, oauth2: bool) -> int:
 
 
 def _serve(startup: Startup) -> None:
-    import asyncio
+    from xapi_mcp import app
 
-    from xapi_mcp.auth.credentials import CredentialKind
-    from xapi_mcp.auth.pending import ConsentError
-    from xapi_mcp.executor import Executor
-    from xapi_mcp.mcp_app import build_server
-    from xapi_mcp.web import bind_sockets, build_app, is_loopback, run_http
-
-    settings = startup.settings
-    auth_token = settings.mcp_auth_token.get_secret_value() if settings.mcp_auth_token else None
-    if auth_token:
-        logs.watch_secrets(lambda: [auth_token])
-    if settings.transport == "http" and not is_loopback(settings.mcp_host) and not auth_token:
-        print(
-            f"xapi-mcp: refusing to listen on {settings.mcp_host}: beyond this machine, anyone who reaches the "
-            "port could act as your X account. Set MCP_AUTH_TOKEN to a long random secret (clients then send "
-            "'Authorization: Bearer <token>'), or keep MCP_HOST=127.0.0.1.",
-            file=sys.stderr,
-        )
-        raise SystemExit(2)
-    store = token_store(settings)
-    _log_credentials(settings)
-    if settings.oauth_flow == "startup" and settings.consumer_key and not store.has_oauth1_user():
-        try:
-            done = asyncio.run(_run_consent(startup, store, CredentialKind.OAUTH1_USER))
-        except ConsentError as exc:
-            print(f"xapi-mcp: {exc}", file=sys.stderr)
-            raise SystemExit(2) from None
-        if not done:
-            print("xapi-mcp: X_OAUTH_FLOW=startup and the authorisation did not complete.", file=sys.stderr)
-            raise SystemExit(2)
-    sockets = []
-    if settings.transport == "http":  # bound before anything is announced (after startup consent: same port)
-        try:
-            sockets = bind_sockets(settings.mcp_host, settings.mcp_port)
-        except OSError as exc:
-            print(f"xapi-mcp: {_bind_problem(settings, exc)}", file=sys.stderr)
-            raise SystemExit(2) from None
-    consent = build_consent(startup, store)
-    if settings.transport == "http":  # consent links go through /oauth/start, which wants our one-time code
-        host = settings.mcp_host if settings.mcp_host not in ("0.0.0.0", "::", "") else "127.0.0.1"
-        consent.start_url = f"http://{f'[{host}]' if ':' in host else host}:{settings.mcp_port}/oauth/start"
-    executor = Executor(
-        settings.api_base_url,
-        store,
-        timeout=settings.api_timeout,
-        max_result_bytes=settings.max_result_bytes,
-        consent=consent,
-        rate_limit_wait=settings.rate_limit_wait,
-        media_dir=settings.media_dir,
-        tools=startup.catalog.tools,
-        dry_run=settings.dry_run,
-    )
-    server = build_server(
-        startup.tools,
-        executor,
-        spec_version=startup.spec.version,
-        profile=settings.tool_profile,
-        confirm_writes=settings.confirm_writes,
-    )
-
-    async def shutdown() -> None:
-        await consent.aclose()
-        await executor.aclose()
-        store.clear()
-
-    if settings.transport == "stdio":
-        log.info("Serving %s over stdio", _serving(startup))
-        asyncio.run(_serve_stdio(server, shutdown, settings.shutdown_grace))
-        return
-
-    def health() -> dict[str, Any]:
-        spec, count = startup.spec, len(startup.tools)
-        return {"spec_version": spec.version, "spec_source": spec.kind, "tools": count, "version": __version__}
-
-    routes = _oauth_routes(consent, settings, control=True)
-    if not settings.callback_on_mcp_app():
-        routes = [r for r in routes if r.path in ("/oauth/start", "/oauth/status")]
-    app = build_app(
-        server,
-        host=settings.mcp_host,
-        health=health,
-        on_shutdown=shutdown,
-        extra_routes=routes,
-        auth_token=auth_token,
-        session_idle_timeout=settings.session_idle_timeout,
-        max_sessions=settings.max_sessions,
-    )
-    host = f"[{settings.mcp_host}]" if ":" in settings.mcp_host else settings.mcp_host
-    url = f"http://{host}:{settings.mcp_port}/mcp"
-    announce = lambda: log.info("Serving %s at %s", _serving(startup), url)  # noqa: E731
-    run_http(app, sockets, announce, in_flight=app.state.in_flight, grace=settings.shutdown_grace)
-
-
-def _serving(startup: Startup) -> str:
-    """What the startup log says is served: in discovery, 3 tools that reach the allowed ones."""
-    profile, count = startup.settings.tool_profile, len(startup.tools)
-    if profile == "discovery":
-        what = f"3 discovery tools (search_x_api, describe_x_api, call_x_api) over {count} allowed tools"
+    built = app.build(startup)
+    if startup.settings.transport == "stdio":
+        app.serve_stdio(built)
     else:
-        what = f"{count} tools ({profile} profile)"
-    return f"{what}, X API spec {startup.spec.version},"
-
-
-def _bind_problem(settings: Settings, exc: OSError) -> str:
-    """One line: why host:port cannot be listened on, and the fix."""
-    where = f"{settings.mcp_host}:{settings.mcp_port}"
-    if exc.errno == errno.EADDRINUSE:
-        consent = settings.callback_on_mcp_app() and (settings.consumer_key or settings.oauth2_client_id)
-        moved = " (the OAuth callback URL moves with it)" if consent else ""
-        return (
-            f"cannot listen on {where}: the port is already in use (another xapi-mcp, or another program). "
-            f"Stop that program, or choose a free port: --port N or MCP_PORT=N{moved}."
-        )
-    if exc.errno == errno.EACCES:
-        return f"cannot listen on {where}: permission denied. Choose a port above 1023: --port N or MCP_PORT=N."
-    return (
-        f"cannot listen on {where} ({exc.strerror or exc}). MCP_HOST / --host must be an address of this "
-        "machine (default 127.0.0.1); MCP_PORT / --port a free port."
-    )
-
-
-def _log_credentials(settings: Settings) -> None:
-    """Which credential kinds are configured (never their values); a warning when calls cannot work."""
-    kinds = []
-    app_keys = bool(settings.consumer_key and settings.consumer_secret)
-    user_token = bool(settings.access_token and settings.access_token_secret)
-    if app_keys:
-        when = "before serving" if settings.oauth_flow == "startup" else "on the first call that needs a user"
-        kinds.append("OAuth 1.0a app keys + " + ("user token" if user_token else f"browser consent {when}"))
-    elif settings.consumer_key or settings.consumer_secret or settings.access_token or settings.access_token_secret:
-        log.warning(
-            "OAuth 1.0a is incomplete, so it is not used: it needs X_OAUTH_CONSUMER_KEY and X_OAUTH_CONSUMER_SECRET "
-            "(plus, optionally, both X_OAUTH_ACCESS_TOKEN and X_OAUTH_ACCESS_TOKEN_SECRET)."
-        )
-    if settings.bearer_token:
-        kinds.append("app bearer token")
-    if settings.oauth2_access_token:
-        kinds.append("OAuth 2.0 user token")
-    if settings.oauth2_client_id:
-        kinds.append("OAuth 2.0 client (browser consent on first use)")
-    if kinds:
-        log.info("Credentials: %s", "; ".join(kinds))
-    else:
-        log.warning(
-            "No X credentials are configured, so every tool call will fail. Set X_OAUTH_CONSUMER_KEY and "
-            "X_OAUTH_CONSUMER_SECRET (act as a user; consent runs in the browser) and/or X_BEARER_TOKEN (app-only "
-            "reads) in the environment or .env; see env.example."
-        )
-
-
-async def _serve_stdio(server: Any, shutdown: Any, grace: float) -> None:
-    from mcp.server.stdio import stdio_server
-
-    from xapi_mcp.shutdown import answer_before_eof
-
-    async def run(read_stream: Any, write_stream: Any) -> None:
-        await server.run(read_stream, write_stream, server.create_initialization_options())
-
-    try:
-        async with stdio_server() as (read_stream, write_stream):
-            await answer_before_eof(run, read_stream, write_stream, grace)
-    finally:
-        await shutdown()
+        app.serve_http(built)

@@ -16,14 +16,12 @@ from typing import Literal
 from dotenv import dotenv_values
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from xapi_mcp.errors import ConfigError
+
 DEFAULT_SPEC_URL = "https://api.x.com/2/openapi.json"
 DEFAULT_DOTENV = ".env"
 
 log = logging.getLogger("xapi_mcp")
-
-
-class ConfigError(Exception):
-    """A setting has a value we cannot use; the message names the variable and the fix."""
 
 
 def _default_cache_dir() -> Path:

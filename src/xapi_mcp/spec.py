@@ -27,6 +27,8 @@ from typing import Any, Literal
 
 import httpx2 as httpx
 
+from xapi_mcp.errors import SpecError
+
 log = logging.getLogger(__name__)
 
 SpecKind = Literal["file", "live", "cache", "bundled"]
@@ -40,10 +42,6 @@ BUNDLED_FROM = "https://api.x.com/2/openapi.json"
 
 # Connecting (DNS included) gets a few seconds: an absent network must not cost the whole timeout.
 CONNECT_TIMEOUT = 4.0
-
-
-class SpecError(Exception):
-    """No usable OpenAPI document; the message says what was tried and how to fix it."""
 
 
 class _BadDocument(SpecError):

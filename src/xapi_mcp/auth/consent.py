@@ -19,10 +19,12 @@ from typing import Any, Protocol
 import anyio
 import anyio.to_thread
 
-from xapi_mcp.auth.credentials import AuthRequirement, CredentialKind, TokenStore
 from xapi_mcp.auth.oauth1 import OAuth1Flow
 from xapi_mcp.auth.oauth2 import OAuth2PkceFlow
-from xapi_mcp.auth.pending import CallbackResult, ConsentError
+from xapi_mcp.auth.pending import CallbackResult
+from xapi_mcp.errors import ConsentError
+from xapi_mcp.stores import CredentialKind, TokenStore
+from xapi_mcp.tools.tooldef import AuthRequirement
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,10 @@ class Consent:
         self._links[nonce] = (kind, now + timeout)
         name = "oauth2" if kind is CredentialKind.OAUTH2_USER else "oauth1"
         return f"{self.start_url}?kind={name}&nonce={nonce}"
+
+    def relink(self, kind: CredentialKind) -> str | None:
+        """After X refused a user token: a one-time link to authorise again, where /oauth/start is served."""
+        return self.link(kind) if self.start_url and kind in USER_KINDS else None
 
     def redeem(self, kind: CredentialKind, nonce: str) -> bool:
         """True once for a link we handed out for `kind`, before it expires; False for anything else."""

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from xapi_mcp.auth.credentials import TokenStore
-from xapi_mcp.auth.pending import CallbackResult, ConsentError, PendingFlow
+from xapi_mcp.auth.pending import CallbackResult, PendingFlow
+from xapi_mcp.errors import ConsentError
 
 __all__ = ["OAuth1Flow"]
 

@@ -14,10 +14,6 @@ import anyio
 log = logging.getLogger(__name__)
 
 
-class ConsentError(Exception):
-    """The consent flow could not start or finish; the message says why and what to do."""
-
-
 @dataclass(frozen=True)
 class CallbackResult:
     ok: bool

@@ -18,11 +18,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from xapi_mcp.errors import XapiMcpError
+
 ENV_PRICES = "X_API_PRICES"
 _META_KEYS = {"date", "source", "currency"}
 
 
-class PriceFileError(ValueError):
+class PriceFileError(XapiMcpError, ValueError):
     """The price override file cannot be used; the message names the file, the problem and the fix."""
 
 

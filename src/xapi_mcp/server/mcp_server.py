@@ -15,13 +15,14 @@ import mcp_types as types
 from mcp.server import Server, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
-from xapi_mcp import __version__, confirm
-from xapi_mcp.catalog import ToolDef
-from xapi_mcp.discovery import DESCRIBE, SEARCH, SearchIndex, describe_result, discovery_tools, search_result
-from xapi_mcp.executor import Executor, ToolOutcome
+from xapi_mcp import __version__
+from xapi_mcp.calls import confirm
+from xapi_mcp.calls.executor import Executor, ToolOutcome
+from xapi_mcp.calls.results import snippet
 from xapi_mcp.logs import redact, redact_value, redactor
-from xapi_mcp.profiles import FULL_BUDGET, LEAN_NOTE, Profile, view
-from xapi_mcp.results import snippet
+from xapi_mcp.tools.discovery import DESCRIBE, SEARCH, SearchIndex, describe_result, discovery_tools, search_result
+from xapi_mcp.tools.profiles import FULL_BUDGET, LEAN_NOTE, Profile, view
+from xapi_mcp.tools.tooldef import ToolDef
 
 log = logging.getLogger(__name__)
 
@@ -108,15 +109,23 @@ def build_server(
                 outcome = target
             else:
                 tool, arguments = target
-                asked = None
+                asked: ToolOutcome | types.InputRequiredResult | None = None
+                checked = None
                 if confirm_writes and not executor.dry_run and confirm.needs_confirmation(tool):
-                    # Everything that would refuse the call after a "yes" is said before anyone is asked.
-                    asked = await executor.preflight(tool, arguments) or await confirm.ask(
-                        ctx, params, tool, arguments, executor.store.screen_name
-                    )
+                    # Everything that would refuse the call after a "yes" is said before anyone is asked;
+                    # the checked request travels with the "yes" to the executor.
+                    found = await executor.preflight(tool, arguments)
+                    if isinstance(found, ToolOutcome):
+                        asked = found
+                    else:
+                        checked = found
+                        asked = await confirm.ask(ctx, params, tool, arguments, executor.store.screen_name)
                 if isinstance(asked, types.InputRequiredResult):
                     return asked
-                outcome = asked or await executor.call(tool, arguments, progress)
+                if asked is not None:
+                    outcome = asked
+                else:
+                    outcome = await executor.call(tool, arguments, progress, checked=checked)
         except Exception:
             # The SDK would turn this into a bare JSON-RPC -32603; the model deserves a result it can read.
             log.exception("Unexpected error in %s", params.name)

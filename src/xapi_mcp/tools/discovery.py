@@ -15,8 +15,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from xapi_mcp.catalog import ToolDef
-from xapi_mcp.schema import trim_description
+from xapi_mcp.tools.schema import trim_description
+from xapi_mcp.tools.tooldef import ToolDef
 
 SEARCH, DESCRIBE, CALL = "search_x_api", "describe_x_api", "call_x_api"
 

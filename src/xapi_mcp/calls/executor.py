@@ -17,19 +17,20 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import httpx2 as httpx
 
 from xapi_mcp import __version__
-from xapi_mcp.arguments import ArgumentError, PreparedRequest, prepare, validate_arguments
-from xapi_mcp.auth.consent import USER_KINDS, Consent
-from xapi_mcp.auth.credentials import CredentialKind, MissingCredentials, TokenStore
-from xapi_mcp.catalog import ToolDef
-from xapi_mcp.media import MediaError, read_media, resolve_media_path
-from xapi_mcp.ratelimits import RateLimits
-from xapi_mcp.results import ToolOutcome, dumps, http_error, parse_json, rate_limited, snippet, success
+from xapi_mcp.auth.credentials import Signers
+from xapi_mcp.calls import media
+from xapi_mcp.calls.arguments import PreparedRequest, prepare, validate_arguments
+from xapi_mcp.calls.media import Workflow, read_media, resolve_media_path
+from xapi_mcp.calls.results import ToolOutcome, dumps, http_error, parse_json, rate_limited, snippet, success
+from xapi_mcp.errors import ArgumentError, MediaError, MissingCredentials
+from xapi_mcp.stores import CredentialKind, MemoryRateLimits, RateLimitState, TokenStore
+from xapi_mcp.tools.tooldef import AuthRequirement, ToolDef
 
 Progress = Callable[[float, float | None, str], Awaitable[None]]
 
@@ -39,7 +40,22 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 DEFAULT_RESET_WAIT = 60.0  # when a 429 carries no reset header
 
-__all__ = ["Executor", "ToolOutcome"]
+__all__ = ["ConsentPrompt", "Executor", "ToolOutcome"]
+
+# Workflow tools (ToolDef.workflow): the runner, and what it would refuse before anyone is asked.
+WORKFLOWS = {"uploadMedia": (media.run_upload, media.check_upload)}
+
+
+class ConsentPrompt(Protocol):
+    """What the executor may ask of the consent flow (auth/consent.py's `Consent`, wired in app.py)."""
+
+    async def prompt(self, requirement: AuthRequirement) -> str | None:
+        """Start consent for a user kind the operation accepts; the message saying where to go, or None."""
+        ...
+
+    def relink(self, kind: CredentialKind) -> str | None:
+        """A one-time link to authorise `kind` again (after X refused its token), or None."""
+        ...
 
 
 class Executor:
@@ -53,7 +69,9 @@ class Executor:
         timeout: float = 30.0,
         max_result_bytes: int = 100_000,
         client: httpx.AsyncClient | None = None,
-        consent: Consent | None = None,
+        consent: ConsentPrompt | None = None,
+        signers: Signers | None = None,
+        limits: RateLimitState | None = None,
         rate_limit_wait: float = 0.0,
         max_retries: int = 2,
         retry_base_delay: float = 0.5,
@@ -70,7 +88,8 @@ class Executor:
         self.max_retries = max_retries
         self.retry_base_delay = retry_base_delay
         self.retry_budget = retry_budget
-        self.limits = RateLimits()
+        self.signers = signers or Signers(store)
+        self.limits = limits or MemoryRateLimits()
         self.media_dir = media_dir
         self.tools = tools or {}  # the whole catalog: workflow tools call its operations
         self.dry_run = dry_run
@@ -86,16 +105,32 @@ class Executor:
         await self._client.aclose()
 
     async def call(
-        self, tool: ToolDef, arguments: dict[str, Any] | None, progress: Progress | None = None
+        self,
+        tool: ToolDef,
+        arguments: dict[str, Any] | None,
+        progress: Progress | None = None,
+        checked: PreparedRequest | dict[str, Any] | None = None,
     ) -> ToolOutcome:
-        if tool.runner is not None:
-            outcome: ToolOutcome = await tool.runner(self, tool, arguments, progress)
-            return outcome
-        try:
-            request = prepare(tool, arguments)
-        except ArgumentError as exc:
-            return ToolOutcome(str(exc), True)
+        """Run one call; `checked` is what `preflight` returned for it, so nothing is validated twice."""
+        if tool.workflow is not None:
+            runner, _ = WORKFLOWS[tool.workflow]
+            try:
+                args = checked if isinstance(checked, dict) else validate_arguments(tool, arguments)
+            except ArgumentError as exc:
+                return ToolOutcome(f"{tool.name}: {exc}", True)
+            return await runner(self.workflow(), tool, args, progress)
+        if isinstance(checked, PreparedRequest):
+            request = checked
+        else:
+            try:
+                request = prepare(tool, arguments)
+            except ArgumentError as exc:
+                return ToolOutcome(str(exc), True)
         return await self.execute(tool, request)
+
+    def workflow(self) -> Workflow:
+        """What a workflow tool may use: the catalog's operations and a "send this request" callable."""
+        return Workflow(send=self.execute, tools=self.tools, media_dir=self.media_dir, dry_run=self.dry_run)
 
     async def execute(self, tool: ToolDef, request: PreparedRequest) -> ToolOutcome:
         """Credentials (or a consent prompt), local files, then send."""
@@ -112,20 +147,24 @@ class Executor:
             return self._dry_run(tool, request, kind)
         return await self.send(tool, request, kind)
 
-    async def preflight(self, tool: ToolDef, arguments: dict[str, Any] | None) -> ToolOutcome | None:
-        """Why this call cannot reach X, found without sending anything; None when nothing stops it.
+    async def preflight(
+        self, tool: ToolDef, arguments: dict[str, Any] | None
+    ) -> ToolOutcome | PreparedRequest | dict[str, Any]:
+        """Why this call cannot reach X, found without sending anything; else the checked call for `call`.
 
         Runs before a person is asked to approve a write: arguments, local files, credentials (or the
         consent to give first, with its URL) and an endpoint X reported exhausted would all refuse the
-        call after a "yes", so nobody is asked about a call that cannot be made.
+        call after a "yes", so nobody is asked about a call that cannot be made. What it returns (the
+        prepared request, or a workflow's validated arguments) travels with the confirmation to `call`.
         """
+        checked: PreparedRequest | dict[str, Any]
         try:
-            if tool.runner is not None:
-                arguments = validate_arguments(tool, arguments)
-                if tool.precheck is not None:
-                    tool.precheck(self, arguments)
+            if tool.workflow is not None:
+                checked = validate_arguments(tool, arguments)
+                WORKFLOWS[tool.workflow][1](self.workflow(), checked)
             else:
-                for path in prepare(tool, arguments).file_paths.values():
+                checked = prepare(tool, arguments)
+                for path in checked.file_paths.values():
                     resolve_media_path(path, self.media_dir)
         except ArgumentError as exc:
             return ToolOutcome(str(exc), True)
@@ -135,7 +174,7 @@ class Executor:
         if isinstance(kind, ToolOutcome):
             return kind
         reset = self.limits.exhausted_until(f"{tool.plan.method} {tool.plan.path}")
-        return rate_limited(tool, reset, locally=True) if reset is not None else None
+        return rate_limited(tool, reset, locally=True) if reset is not None else checked
 
     async def _credentials(self, tool: ToolDef) -> CredentialKind | ToolOutcome:
         """The kind to sign with, or the error naming what to configure (or the consent URL)."""
@@ -152,7 +191,7 @@ class Executor:
         if reset is not None:
             return rate_limited(tool, reset, locally=True)
         deadline = time.monotonic() + self.retry_budget
-        attempt, refreshed, waited = 0, False, False
+        attempt, waited = 0, False
         while True:
             try:
                 response = await self._request(request, kind)
@@ -164,10 +203,6 @@ class Executor:
                 return self._transport_error(tool, request, exc, attempt)
             self.limits.update(endpoint, response.headers)
             status = response.status_code
-            if status == 401 and kind is CredentialKind.OAUTH2_USER and not refreshed and self.consent is not None:
-                refreshed = True
-                if await self.consent.refresh_oauth2():
-                    continue  # once, with the refreshed token
             if status == 429:
                 reset = _reset_time(response)
                 self.limits.mark_exhausted(endpoint, reset)
@@ -185,9 +220,11 @@ class Executor:
             body = parse_json(response)
             if status >= 400:
                 outcome = http_error(tool, request.method, request.path, kind, response, body)
-                if status == 401 and self.consent is not None and self.consent.start_url and kind in USER_KINDS:
-                    again = f" To authorise again, open (works once): {self.consent.link(kind)}"
-                    outcome = dataclasses.replace(outcome, text=outcome.text + again)
+                link = self.consent.relink(kind) if status == 401 and self.consent is not None else None
+                if link is not None:
+                    outcome = dataclasses.replace(
+                        outcome, text=f"{outcome.text} To authorise again, open (works once): {link}"
+                    )
                 return outcome
             return success(tool, response, body, self.max_result_bytes)
 
@@ -223,7 +260,7 @@ class Executor:
     async def _request(self, request: PreparedRequest, kind: CredentialKind) -> httpx.Response:
         started = time.perf_counter()
         response = await self._client.send(
-            self._build(request), auth=self.store.signer(kind) or httpx.USE_CLIENT_DEFAULT
+            self._build(request), auth=self.signers.signer(kind) or httpx.USE_CLIENT_DEFAULT
         )
         if log.isEnabledFor(logging.DEBUG):  # X_API_DEBUG / -v; the log formatter redacts secrets
             log.debug(

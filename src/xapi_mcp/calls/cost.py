@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from xapi_mcp.billing import BillingRule
-from xapi_mcp.prices import PriceTable
+from xapi_mcp.calls.billing import BillingRule
+from xapi_mcp.calls.prices import PriceTable
 
 # `includes` key -> (category, resource kind, ID field). Polls, places and topics have no price.
 INCLUDES: dict[str, tuple[str, str, str]] = {

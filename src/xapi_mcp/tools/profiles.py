@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
-from xapi_mcp.catalog import ToolDef
-from xapi_mcp.schema import Schema, trim_description
+from xapi_mcp.tools.schema import Schema, trim_description
+from xapi_mcp.tools.tooldef import ToolDef
 
 Profile = Literal["full", "lean", "discovery"]
 PROFILES: tuple[Profile, ...] = ("full", "lean", "discovery")
@@ -28,7 +28,7 @@ LEAN_NOTE = (
     " Tool schemas are abbreviated: list arguments such as ids, *_fields and expansions take comma-separated "
     "values, and when an argument is wrong the error names what is allowed."
 )
-FULL_BUDGET = 128_000  # bytes of tools/list JSON: issue 5's ceiling for the full profile
+FULL_BUDGET = 128_000  # bytes of tools/list JSON the full profile may fill with X's argument descriptions
 _LEAN_KEYS = {"type", "properties", "required", "items", "enum"}
 _SHORT_ENUM = 8
 
@@ -89,6 +89,6 @@ def _pruned(schema: Schema, keep: Callable[[str, Any], bool]) -> Schema:
 
 
 def discovery_schemas() -> dict[str, Any]:
-    from xapi_mcp.discovery import discovery_tools
+    from xapi_mcp.tools.discovery import discovery_tools
 
     return {tool["name"]: tool["inputSchema"] for tool in discovery_tools()}

@@ -20,8 +20,8 @@ import mcp_types as types
 from mcp.server import ServerRequestContext
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from xapi_mcp.catalog import ToolDef
-from xapi_mcp.results import ToolOutcome
+from xapi_mcp.calls.results import ToolOutcome
+from xapi_mcp.tools.tooldef import ToolDef
 
 KEY = "confirm"
 _BLOB_CHARS = 2_000  # longer strings are media data, not words a person reads

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from jsonschema import Draft4Validator, Draft202012Validator
 from jsonschema.protocols import Validator
 
-from xapi_mcp.auth.credentials import AuthRequirement, CredentialKind, scheme_kinds
-from xapi_mcp.schema import (
+from xapi_mcp.tools.schema import (
     FORMATS,
     RefResolver,
     Schema,
@@ -25,6 +22,17 @@ from xapi_mcp.schema import (
     to_portable,
     trim_description,
     validation_components,
+)
+from xapi_mcp.tools.tooldef import (
+    AuthRequirement,
+    BodyPlan,
+    Catalog,
+    CredentialKind,
+    Location,
+    ParamPlan,
+    RequestPlan,
+    ToolDef,
+    scheme_kinds,
 )
 
 log = logging.getLogger(__name__)
@@ -34,81 +42,8 @@ SAFE_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 # Stricter than MCP's 1-128 of [A-Za-z0-9_.-]: Windsurf rejects dots, and Claude Code prefixes
 # names with mcp__<server>__, so long names break there.
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+UPLOAD_STEPS = ("initializeMediaUpload", "appendMediaUpload", "finalizeMediaUpload")
 _DESTRUCTIVE_WORDS = re.compile(r"delete|remove|replace|unfollow|unlike|unpin|unmute|unblock|revoke", re.I)
-
-Location = Literal["path", "query", "header"]
-
-
-@dataclass(frozen=True)
-class ParamPlan:
-    """One path/query/header parameter: `arg` is the tool argument, `name` the spec's spelling."""
-
-    arg: str
-    name: str
-    location: Location
-    required: bool
-    is_array: bool = False
-    explode: bool = True
-    scalar_type: str | None = None  # "integer" / "number" / "boolean" / "string", for light coercion
-
-
-@dataclass(frozen=True)
-class BodyPlan:
-    """The JSON request body: its top-level properties are flat tool arguments."""
-
-    content_type: str
-    args: dict[str, str]  # tool argument -> body property
-    required: bool
-    validator: Validator | None
-    note: str = ""  # for oneOf/anyOf bodies: which argument combinations are valid
-    file_args: dict[str, str] = field(default_factory=dict)  # `media_path` -> `media`: sent as multipart
-
-
-@dataclass(frozen=True)
-class RequestPlan:
-    method: str
-    path: str
-    params: tuple[ParamPlan, ...]
-    body: BodyPlan | None
-    security: tuple[dict[str, list[str]], ...] | None  # None = no security declared anywhere
-
-
-@dataclass
-class ToolDef:
-    name: str
-    title: str
-    description: str
-    input_schema: Schema
-    annotations: dict[str, Any]
-    plan: RequestPlan
-    tags: tuple[str, ...]
-    operation_id: str
-    args_validator: Validator
-    auth: AuthRequirement
-    aliases: dict[str, str] = field(default_factory=dict)  # spec spelling -> tool argument
-    arg_types: dict[str, ParamPlan] = field(default_factory=dict)
-    # Argument descriptions every profile shows: ours (file arguments), and where a name cannot say
-    # it (an `id` that must be the caller's own). The rest of X's wording is in describe_x_api.
-    notes: dict[str, str] = field(default_factory=dict)
-    # Tools that are a workflow of several requests (uploadMedia): (executor, tool, arguments, progress).
-    runner: Callable[..., Awaitable[Any]] | None = None
-    # What a workflow tool's runner would refuse, checked before anyone is asked: (executor, arguments).
-    precheck: Callable[..., None] | None = None
-
-    @property
-    def arg_names(self) -> list[str]:
-        return list(self.input_schema.get("properties", {}))
-
-
-@dataclass
-class Catalog:
-    tools: dict[str, ToolDef]
-    spec_version: str
-    excluded: list[str]
-    security_schemes: dict[str, Any]
-
-    def __len__(self) -> int:
-        return len(self.tools)
 
 
 def is_streaming(path: str, operation: dict[str, Any]) -> bool:
@@ -122,8 +57,11 @@ def is_streaming(path: str, operation: dict[str, Any]) -> bool:
     )
 
 
-def build_catalog(document: dict[str, Any], *, include_streaming: bool = False) -> Catalog:
-    """Every operation of `document` as a tool, in the document's own (deterministic) order."""
+def build_catalog(document: dict[str, Any], *, include_streaming: bool = False, workflows: bool = False) -> Catalog:
+    """Every operation of `document` as a tool, in the document's own (deterministic) order.
+
+    With `workflows`, also the workflow tools built on those operations (uploadMedia), after them.
+    """
     resolver = RefResolver(document)
     openapi_version = str(document.get("openapi", "3.0"))
     components = validation_components(document, openapi_version)
@@ -163,6 +101,8 @@ def build_catalog(document: dict[str, Any], *, include_streaming: bool = False) 
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("Skipping %s %s (%s): cannot read it: %s", method.upper(), path, name, exc)
                 excluded.append(name)
+    if workflows and (upload := upload_tool(tools)) is not None:
+        tools[upload.name] = upload
     version = str((document.get("info") or {}).get("version", "unknown"))
     return Catalog(tools=tools, spec_version=version, excluded=excluded, security_schemes=schemes)
 
@@ -434,3 +374,45 @@ def _binary_properties(schema: Any, resolver: RefResolver) -> list[str]:
             if any(o.get("format") == "binary" for o in options) and name not in found:
                 found.append(name)
     return found
+
+
+# Workflow tools: several requests of the catalog's own operations, run by the executor (calls/).
+
+
+def upload_tool(tools: dict[str, ToolDef]) -> ToolDef | None:
+    """The `uploadMedia` tool, when the spec has the chunked-upload operations it builds on."""
+    if not all(name in tools for name in UPLOAD_STEPS):
+        return None
+    init = tools["initializeMediaUpload"]
+    init_props = init.input_schema.get("properties", {})
+    properties: dict[str, Any] = {
+        "path": {"type": "string", "description": "A file inside X_MEDIA_DIR (absolute, or relative to it)."},
+        "data": {"type": "string", "description": "The file's bytes, base64-encoded (instead of path)."},
+    }
+    for name, note in (
+        ("media_type", "MIME type; guessed from the file name when omitted."),
+        ("media_category", "How the media will be used; guessed from the type when omitted."),
+    ):
+        if name in init_props:
+            properties[name] = {
+                **{k: v for k, v in init_props[name].items() if k != "description"},
+                "description": note,
+            }
+    schema = {"type": "object", "properties": properties}
+    return ToolDef(
+        name="uploadMedia",
+        title="Upload media (chunked)",
+        description=(
+            "Upload an image, GIF, video or subtitle file in one call (INIT, APPEND chunks, FINALIZE, and waiting "
+            "while X processes video). Returns media_id for createPosts' media.media_ids."
+        ),
+        input_schema=schema,
+        annotations={"destructiveHint": False},
+        plan=init.plan,
+        tags=("Media",),
+        operation_id="uploadMedia",
+        args_validator=Draft202012Validator({**schema, "additionalProperties": False}),
+        auth=init.auth,
+        workflow="uploadMedia",
+        notes={name: prop["description"] for name, prop in properties.items()},
+    )

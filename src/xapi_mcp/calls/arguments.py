@@ -17,8 +17,9 @@ from urllib.parse import quote
 from jsonschema import ValidationError
 from jsonschema.exceptions import best_match
 
-from xapi_mcp.catalog import ParamPlan, ToolDef
-from xapi_mcp.schema import RefResolver, Schema
+from xapi_mcp.errors import ArgumentError
+from xapi_mcp.tools.schema import RefResolver, Schema
+from xapi_mcp.tools.tooldef import ParamPlan, ToolDef
 
 _MAX_MESSAGES = 6
 _MAX_MESSAGE_CHARS = 400
@@ -28,10 +29,6 @@ MAX_DEPTH = 32
 # doubles: an ID sent as a number that large has probably lost its last digits before reaching us.
 MAX_SAFE_INTEGER = 2**53 - 1
 _FORMAT_EXAMPLES = {"date-time": "2024-05-01T12:00:00Z", "date": "2024-05-01", "uri": "https://example.com/x"}
-
-
-class ArgumentError(Exception):
-    """The arguments cannot make a valid request; the message names each argument at fault."""
 
 
 @dataclass

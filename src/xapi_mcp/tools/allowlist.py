@@ -21,16 +21,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xapi_mcp.catalog import ToolDef
+from xapi_mcp.errors import AllowlistError
+from xapi_mcp.tools.tooldef import ToolDef
 
 log = logging.getLogger(__name__)
 
 PRESETS = {"@all", "@read-only", "@write", "@no-dm"}
 _DM = re.compile(r"DirectMessages|Dms$|Chat")
-
-
-class AllowlistError(Exception):
-    """The allowlist cannot be read; the message names the file and the line."""
 
 
 @dataclass(frozen=True)

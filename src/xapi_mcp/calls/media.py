@@ -18,18 +18,15 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 import anyio
 import anyio.to_thread
-from jsonschema import Draft202012Validator
 
-from xapi_mcp.arguments import ArgumentError, prepare, validate_arguments
-from xapi_mcp.catalog import ToolDef
-from xapi_mcp.results import ToolOutcome, dumps, snippet
-
-if TYPE_CHECKING:
-    from xapi_mcp.executor import Executor
+from xapi_mcp.calls.arguments import PreparedRequest, prepare
+from xapi_mcp.calls.results import ToolOutcome, dumps, snippet
+from xapi_mcp.errors import ArgumentError, MediaError
+from xapi_mcp.tools.tooldef import ToolDef
 
 Progress = Callable[[float, float | None, str], Awaitable[None]]
 
@@ -49,11 +46,6 @@ CATEGORY_LIMITS = {
     "subtitles": (5 * MB, "subtitles"),
 }
 MAX_PROCESSING_WAIT = 300.0
-UPLOAD_STEPS = ("initializeMediaUpload", "appendMediaUpload", "finalizeMediaUpload")
-
-
-class MediaError(Exception):
-    """A file cannot be uploaded; the message says why and what is allowed."""
 
 
 def resolve_media_path(user_path: str, media_dir: Path | None) -> Path:
@@ -117,53 +109,22 @@ def read_media(user_path: str, media_dir: Path | None, fields: dict[str, Any] | 
     return real.name, content, mime
 
 
-def upload_tool(tools: dict[str, ToolDef]) -> ToolDef | None:
-    """The `uploadMedia` tool, when the spec has the chunked-upload operations it builds on."""
-    if not all(name in tools for name in UPLOAD_STEPS):
-        return None
-    init = tools["initializeMediaUpload"]
-    init_props = init.input_schema.get("properties", {})
-    properties: dict[str, Any] = {
-        "path": {"type": "string", "description": "A file inside X_MEDIA_DIR (absolute, or relative to it)."},
-        "data": {"type": "string", "description": "The file's bytes, base64-encoded (instead of path)."},
-    }
-    for name, note in (
-        ("media_type", "MIME type; guessed from the file name when omitted."),
-        ("media_category", "How the media will be used; guessed from the type when omitted."),
-    ):
-        if name in init_props:
-            properties[name] = {
-                **{k: v for k, v in init_props[name].items() if k != "description"},
-                "description": note,
-            }
-    schema = {"type": "object", "properties": properties}
-    return ToolDef(
-        name="uploadMedia",
-        title="Upload media (chunked)",
-        description=(
-            "Upload an image, GIF, video or subtitle file in one call (INIT, APPEND chunks, FINALIZE, and waiting "
-            "while X processes video). Returns media_id for createPosts' media.media_ids."
-        ),
-        input_schema=schema,
-        annotations={"destructiveHint": False},
-        plan=init.plan,
-        tags=("Media",),
-        operation_id="uploadMedia",
-        args_validator=Draft202012Validator({**schema, "additionalProperties": False}),
-        auth=init.auth,
-        runner=run_upload,
-        precheck=check_upload,
-        notes={name: prop["description"] for name, prop in properties.items()},
-    )
+@dataclass(frozen=True)
+class Workflow:
+    """What a workflow tool gets: the catalog's operations, and `send` for one prepared request of one
+    of them (credentials, rate limits, retries and dry runs as for any tool call)."""
+
+    send: Callable[[ToolDef, PreparedRequest], Awaitable[ToolOutcome]]
+    tools: dict[str, ToolDef]
+    media_dir: Path | None
+    dry_run: bool
 
 
-async def run_upload(
-    executor: Executor, tool: ToolDef, arguments: dict[str, Any] | None, progress: Progress | None
-) -> ToolOutcome:
-    tools = executor.tools
+async def run_upload(workflow: Workflow, tool: ToolDef, args: dict[str, Any], progress: Progress | None) -> ToolOutcome:
+    """uploadMedia with `args` already validated against its schema (Executor.call/preflight)."""
+    tools = workflow.tools
     try:
-        args = validate_arguments(tool, arguments)
-        source = _source(args, executor.media_dir)
+        source = _source(args, workflow.media_dir)
         media_type = args.get("media_type") or source.mime
         category = args.get("media_category") or _category(media_type)
         check_size(source.label, source.size, category, media_type)
@@ -179,10 +140,10 @@ async def run_upload(
             await progress(done, chunks + 2, message)
 
     init_args = {"media_type": media_type, "total_bytes": total, "media_category": category}
-    outcome, body = await _step(executor, tools["initializeMediaUpload"], init_args)
+    outcome, body = await _step(workflow, tools["initializeMediaUpload"], init_args)
     if outcome.is_error:
         return outcome
-    if executor.dry_run:  # the later steps need the media id X would have returned
+    if workflow.dry_run:  # the later steps need the media id X would have returned
         size = CHUNK_BYTES // 2**20
         plan = f"then {chunks} APPEND request(s) of up to {size} MB, FINALIZE and, for video, STATUS"
         return ToolOutcome(outcome.text, note=f"X_API_DRY_RUN=1: uploadMedia would send this INIT, {plan}.")
@@ -197,12 +158,12 @@ async def run_upload(
             if not chunk and total:
                 return ToolOutcome(f"uploadMedia: {source.label} got shorter while it was uploaded; try again.", True)
             segment = {"id": media_id, "segment_index": index, "media": "-"}
-            outcome, _ = await _step(executor, append, segment, files={"media": (source.name, chunk)})
+            outcome, _ = await _step(workflow, append, segment, files={"media": (source.name, chunk)})
             del chunk
             if outcome.is_error:
                 return ToolOutcome(f"uploadMedia: chunk {index + 1} of {chunks} failed. {outcome.text}", True)
             await report(1 + index + 1, f"uploaded chunk {index + 1} of {chunks}")
-    outcome, body = await _step(executor, tools["finalizeMediaUpload"], {"id": media_id})
+    outcome, body = await _step(workflow, tools["finalizeMediaUpload"], {"id": media_id})
     if outcome.is_error:
         return outcome
     info = _data(body).get("processing_info")
@@ -214,7 +175,7 @@ async def run_upload(
             return ToolOutcome(f"uploadMedia: X is still processing media {media_id}; check again later.", True)
         await anyio.sleep(min(float(info.get("check_after_secs", 1)), 10))
         status_args = {"media_id": media_id, "command": "STATUS"}
-        outcome, body = await _step(executor, tools["getMediaUploadStatus"], status_args)
+        outcome, body = await _step(workflow, tools["getMediaUploadStatus"], status_args)
         if outcome.is_error:
             return outcome
         info = _data(body).get("processing_info")
@@ -229,7 +190,7 @@ async def run_upload(
 
 
 async def _step(
-    executor: Executor,
+    workflow: Workflow,
     tool: ToolDef,
     arguments: dict[str, Any],
     files: dict[str, tuple[str, bytes]] | None = None,
@@ -241,19 +202,19 @@ async def _step(
     for prop, (name, content) in (files or {}).items():
         request.body.pop(prop, None)
         request.files[prop] = (name, content, "application/octet-stream")
-    outcome = await executor.execute(tool, request)
+    outcome = await workflow.send(tool, request)
     try:
         return outcome, json.loads(outcome.text) if not outcome.is_error else None
     except ValueError:
         return outcome, None
 
 
-def check_upload(executor: Executor, args: dict[str, Any]) -> None:
+def check_upload(workflow: Workflow, args: dict[str, Any]) -> None:
     """What run_upload would refuse (ArgumentError, MediaError), without reading the file."""
     if "path" in args and "data" not in args:
-        resolve_media_path(args["path"], executor.media_dir)
+        resolve_media_path(args["path"], workflow.media_dir)
     else:
-        _source(args, executor.media_dir)  # base64 data, or neither/both: no file is read
+        _source(args, workflow.media_dir)  # base64 data, or neither/both: no file is read
 
 
 def _data(body: Any) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 Two dialects, on purpose:
 - *portable* (shown to clients): self-contained and limited to keywords every major client accepts
-  (see DESIGN.md "Portable schemas"). Claude, Cursor, OpenAI and Gemini each reject some keyword;
-  a tool list that one of them rejects is a tool list nobody can use.
+  (`type`, `properties`, `required`, `items`, string `enum`, `description`, `pattern`, numeric and
+  length bounds, `default`; no `$ref`, top-level `oneOf`/`anyOf`/`allOf`, `format`, `const`,
+  `nullable`, `additionalProperties`). Claude, Cursor, OpenAI and Gemini each reject some other
+  keyword; a tool list that one of them rejects is a tool list nobody can use.
 - *validation* (kept server-side): the spec's own schemas, $refs intact, so nothing the spec
   enforces is lost by compaction.
 """

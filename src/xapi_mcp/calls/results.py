@@ -9,15 +9,16 @@ what to do, and the `x-transaction-id` X support asks for.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx2 as httpx
 
-from xapi_mcp.auth.credentials import CredentialKind
-from xapi_mcp.catalog import ToolDef
 from xapi_mcp.logs import redact
-from xapi_mcp.ratelimits import describe_reset
+from xapi_mcp.stores import CredentialKind
+from xapi_mcp.tools.tooldef import ToolDef
 
 NOT_JSON: Any = object()
 _MAX_SHRINK_STEPS = 80
@@ -212,3 +213,10 @@ def _advice(tool: ToolDef, status: int, kind: CredentialKind, body: Any) -> str:
     if status == 400:
         return "Fix the arguments named above and call again."
     return ""
+
+
+def describe_reset(reset: float, now: float | None = None) -> str:
+    """`2026-11-22 19:59:00 UTC (in 93 s)`: both the absolute time and how long to wait."""
+    now = time.time() if now is None else now
+    when = datetime.fromtimestamp(reset, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"{when} (in {max(0, round(reset - now))} s)"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from dataclasses import replace as _replace
 from typing import Any, Literal
 
-from xapi_mcp.schema import RefResolver
+from xapi_mcp.tools.schema import RefResolver
 
 Per = Literal["resource", "request"]
 _METHODS = ("get", "post", "put", "delete", "patch")

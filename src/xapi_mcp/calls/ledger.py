@@ -26,8 +26,9 @@ from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Protocol
 
-from xapi_mcp.cost import Charge
-from xapi_mcp.cost import usd as money
+from xapi_mcp.calls.cost import Charge
+from xapi_mcp.calls.cost import usd as money
+from xapi_mcp.errors import XapiMcpError
 
 ENV_BUDGET = "X_API_BUDGET_USD"
 ENV_SPEND_DB = "X_API_SPEND_DB"
@@ -67,7 +68,7 @@ class ToolSpend:
     resources: Mapping[str, int] = field(default_factory=dict)  # category -> count
 
 
-class BudgetExceeded(Exception):
+class BudgetExceeded(XapiMcpError):
     """A call's estimate would take today's spend over the daily budget; nothing was sent."""
 
     def __init__(
