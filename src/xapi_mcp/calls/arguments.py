@@ -49,17 +49,7 @@ class PreparedRequest:
 
 def prepare(tool: ToolDef, arguments: Mapping[str, Any] | None) -> PreparedRequest:
     """Normalise, validate and place `arguments`; raises ArgumentError with every problem found."""
-    if arguments is None:
-        arguments = {}
-    if not isinstance(arguments, Mapping):
-        raise ArgumentError(f"Arguments for {tool.name} must be a JSON object, got {type(arguments).__name__}.")
-    _check_size(tool, arguments)
-    args = _normalise(tool, arguments)
-
-    problems = [
-        _describe(err, root=tool.args_validator.schema)
-        for err in sorted(tool.args_validator.iter_errors(args), key=_error_order)
-    ]
+    args, problems = _checked(tool, arguments)
     body = tool.plan.body
     body_value: dict[str, Any] = {}
     file_paths: dict[str, str] = {}
@@ -90,19 +80,25 @@ def prepare(tool: ToolDef, arguments: Mapping[str, Any] | None) -> PreparedReque
 
 def validate_arguments(tool: ToolDef, arguments: Mapping[str, Any] | None) -> dict[str, Any]:
     """Normalise and validate against the tool's own schema, for tools that are not one request."""
+    args, problems = _checked(tool, arguments)
+    if problems:
+        raise ArgumentError(_problem_report(tool, problems))
+    return args
+
+
+def _checked(tool: ToolDef, arguments: Mapping[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
+    """The normalised arguments and what the tool's schema finds wrong with them (junk raises at once)."""
+    if arguments is None:
+        arguments = {}
     if not isinstance(arguments, Mapping):
-        arguments = {} if arguments is None else arguments
-        if not isinstance(arguments, Mapping):
-            raise ArgumentError(f"Arguments for {tool.name} must be a JSON object.")
+        raise ArgumentError(f"Arguments for {tool.name} must be a JSON object, got {type(arguments).__name__}.")
     _check_size(tool, arguments)
     args = _normalise(tool, arguments)
     problems = [
         _describe(err, root=tool.args_validator.schema)
         for err in sorted(tool.args_validator.iter_errors(args), key=_error_order)
     ]
-    if problems:
-        raise ArgumentError(_problem_report(tool, problems))
-    return args
+    return args, problems
 
 
 def _check_size(tool: ToolDef, arguments: Mapping[str, Any]) -> None:
