@@ -9,6 +9,7 @@ about 1,500 over the catalog).
 from __future__ import annotations
 
 import os
+import re
 import string
 from collections.abc import Iterator
 from typing import Any
@@ -49,6 +50,28 @@ JSON = st.recursive(
 NASTY_TEXT = st.sampled_from(
     ["", ".", "..", "../../2/users/me", "%2F..%2F", "a/b?c=d#e", "12?x=1", "\u202e\u0000", "🎉" * 50, "x" * 5000]
 ) | st.text(alphabet=st.characters(codec="utf-8"), max_size=60)
+
+
+# One path segment as sent: unreserved, sub-delims, ":" "@", or a percent-escape; never "/", "?" or "#".
+SEGMENT = r"(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+"
+
+
+def off_route(tool: ToolDef, raw_path: bytes) -> str | None:
+    """Why the path a request went to is not the tool's own route, or None when it is.
+
+    Each `{param}` of the template must be exactly one percent-encoded segment (not "." or ".."), and
+    nothing may come before, after or between the template's literal parts: a "/" or "?" left in a
+    path value would send the call to another endpoint, which Prism may well accept as valid.
+    """
+    path = raw_path.decode("ascii").split("?", 1)[0]
+    pieces = re.split(r"\{[^}]+\}", tool.plan.path)
+    pattern = f"({SEGMENT})".join(re.escape(piece) for piece in pieces)
+    match = re.fullmatch(pattern, path)
+    if match is None:
+        return f"{tool.name} sent {path!r}, which is not its route {tool.plan.path}"
+    if any(segment in (".", "..") for segment in match.groups()):
+        return f"{tool.name} sent a dot segment in {path!r}"
+    return None
 
 
 @st.composite
@@ -106,12 +129,56 @@ def test_any_arguments_to_every_tool(mcp, name: str, data: st.DataObject) -> Non
     STATS["cases"] += 1
     assert result.content and result.content[0].type == "text"
     for response in seen:
+        assert off_route(TOOLS[name], response.request.url.raw_path) is None, off_route(
+            TOOLS[name], response.request.url.raw_path
+        )
         assert response.status_code != 422 and not request_violations(response), (
             f"{name} sent a request that breaks the spec: {request_violations(response)}"
         )
     STATS["sent" if seen else "refused"] += 1
     if not seen:
         assert result.is_error, "no request was sent, so the result must say why"
+
+
+PATH_TOOLS = [name for name in NAMES if "{" in TOOLS[name].plan.path]
+
+
+@pytest.mark.parametrize("name", PATH_TOOLS)
+def test_path_values_stay_in_their_segment(mcp, name: str) -> None:
+    """Every path argument given "/", "?", "#" or "..": refused, or sent inside its own segment."""
+    portal, client, seen = mcp
+    tool = TOOLS[name]
+    for value in ("a/b?c=d#e", "../../2/tweets/1"):
+        args = arguments_for(tool, full=False)
+        args.update({p.arg: value for p in tool.plan.params if p.location == "path"})
+        seen.clear()
+        result = portal.call(client.call_tool, name, args)
+        assert result.content and result.content[0].type == "text"
+        for response in seen:
+            problem = off_route(tool, response.request.url.raw_path)
+            assert problem is None, problem
+        if not seen:
+            assert result.is_error and "nothing was sent" in result.content[0].text.lower(), result.content[0].text
+
+
+def test_route_check_catches_a_path_value_that_leaves_its_segment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check above is not vacuous: with an encoder that keeps "/", a value escapes its segment."""
+    from urllib.parse import quote
+
+    from xapi_mcp import arguments as placing
+
+    tool = TOOLS["getUsersBlocking"]  # /2/users/{id}/blocking: its id has no pattern in the spec
+    sent = placing.prepare(tool, {"id": "a/b?c"}).path
+    assert sent == "/2/users/a%2Fb%3Fc/blocking" and off_route(tool, sent.encode()) is None
+    monkeypatch.setattr(placing, "quote", lambda text, safe="": quote(text, safe="/"))
+    broken = placing.prepare(tool, {"id": "me/x"}).path
+    assert broken == "/2/users/me/x/blocking"
+    assert (
+        off_route(tool, broken.encode()) == f"getUsersBlocking sent {broken!r}, which is not its route {tool.plan.path}"
+    )
+    two = TOOLS["removeListsMemberByUserId"]  # /2/lists/{id}/members/{user_id}
+    assert off_route(two, b"/2/lists/1/members/2") is None and off_route(two, b"/2/lists/1/members/2/3") is not None
+    assert off_route(two, b"/2/lists/../members/2") is not None
 
 
 def test_still_responsive_after_fuzzing(mcp) -> None:
