@@ -15,16 +15,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2 as httpx
 import pytest
+
+if TYPE_CHECKING:
+    from xapi_mcp.catalog import ToolDef
 
 PRISM_VERSION = "5.16.0"
 PRISM_PACKAGE = f"@stoplight/prism-cli@{PRISM_VERSION}"
@@ -193,3 +197,25 @@ def request_violations(response: httpx.Response) -> list[dict[str, Any]]:
     return [
         v for v in json.loads(response.headers.get("sl-violations", "[]")) if v.get("location", [""])[0] == "request"
     ]
+
+
+# One path segment as sent: unreserved, sub-delims, ":" "@", or a percent-escape; never "/", "?" or "#".
+SEGMENT = r"(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+"
+
+
+def off_route(tool: ToolDef, raw_path: bytes) -> str | None:
+    """Why the path a request went to is not the tool's own route, or None when it is.
+
+    Each `{param}` of the template must be exactly one percent-encoded segment (not "." or ".."), and
+    nothing may come before, after or between the template's literal parts: a "/" or "?" left in a
+    path value would send the call to another endpoint, which Prism may well accept as valid.
+    """
+    path = raw_path.decode("ascii").split("?", 1)[0]
+    pieces = re.split(r"\{[^}]+\}", tool.plan.path)
+    pattern = f"({SEGMENT})".join(re.escape(piece) for piece in pieces)
+    match = re.fullmatch(pattern, path)
+    if match is None:
+        return f"{tool.name} sent {path!r}, which is not its route {tool.plan.path}"
+    if any(segment in (".", "..") for segment in match.groups()):
+        return f"{tool.name} sent a dot segment in {path!r}"
+    return None
