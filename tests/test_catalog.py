@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import catalog_for
 from tests.synthetic import synthetic_spec
 from xapi_mcp.auth.credentials import CredentialKind
-from xapi_mcp.catalog import build_catalog
+from xapi_mcp.catalog import HTTP_METHODS, build_catalog
 from xapi_mcp.cli import listing_size
 from xapi_mcp.schema import trim_description
 
@@ -73,8 +73,14 @@ def test_names_are_operation_ids_unique_and_ordered() -> None:
     assert document == "/2/users/by/username/{username}"
     first, second = build_catalog(_spec()), build_catalog(_spec())
     assert list(first.tools) == list(second.tools)
+    # Unique as generated: every operation is one tool or one exclusion, none overwritten by a namesake.
+    operations = [op for item in _spec()["paths"].values() for method, op in item.items() if method in HTTP_METHODS]
+    generated = [*first.tools, *first.excluded]
+    assert len(generated) == len(operations) == 156 and len(set(generated)) == len(generated)
+    same_id = {"operationId": "getThing", "responses": {"200": {"description": "ok"}}}
+    twins = build_catalog({"openapi": "3.1.0", "paths": {"/a": {"get": same_id}, "/b": {"get": same_id}}})
+    assert [(name, tool.plan.path) for name, tool in twins.tools.items()] == [("getThing", "/a"), ("getThing_2", "/b")]
     names = list(catalog_for("2.159").tools)
-    assert len(names) == len(set(names))
     assert all(re.match(r"^[A-Za-z0-9_-]{1,64}$", n) for n in names), "Windsurf rejects dots in names"
 
 
