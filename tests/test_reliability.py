@@ -79,18 +79,35 @@ def test_exhausted_window_from_a_200_is_respected(fake) -> None:
     assert x.count(USER) == 1
 
 
-def test_429_with_short_reset_waits_and_retries_once(fake) -> None:
+def record_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The executor's waits, recorded instead of slept (an injected clock): no test waits in real time."""
+    import xapi_mcp.executor as executor_module
+
+    slept: list[float] = []
+
+    class Clock:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(anyio, name)
+
+        async def sleep(self, seconds: float) -> None:
+            slept.append(seconds)
+            await anyio.lowlevel.checkpoint()
+
+    monkeypatch.setattr(executor_module, "anyio", Clock())
+    return slept
+
+
+def test_429_with_short_reset_waits_and_retries_once(fake, monkeypatch: pytest.MonkeyPatch) -> None:
     x, url = fake
+    slept = record_sleeps(monkeypatch)
     x.fail(USER, Fault(429, b"{}", headers=limit_headers(0, 1)), Fault(429, b"{}", headers=limit_headers(0, 1)))
-    started = time.monotonic()
     (outcome,) = run(url, [get_user()], rate_limit_wait=5)
-    assert time.monotonic() - started >= 0.5  # it waited for the reset
+    assert len(slept) == 1 and 0.5 <= slept[0] <= 1.5  # it waited once, for the reset (1 s away) and 0.5 s more
     assert outcome.is_error and "HTTP 429" in outcome.text  # the second 429 is reported: one retry only
     assert x.count(USER) == 2
-    x.fail(USER, Fault(429, b"{}", headers=limit_headers(0, 1)))
-    time.sleep(1.6)  # the window from before has reset
+    x.fail(USER, Fault(429, b"{}", headers=limit_headers(0, -1)))  # a window whose reset has already passed
     (outcome,) = run(url, [get_user()], rate_limit_wait=5)
-    assert not outcome.is_error and x.count(USER) == 4
+    assert not outcome.is_error and x.count(USER) == 4 and slept[1:] == [0.5]
 
 
 def test_get_503_then_200_is_retried(fake) -> None:
