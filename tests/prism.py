@@ -165,18 +165,29 @@ def run_prism(version: str, folder: Path) -> Iterator[str]:
     binary = require_prism()
     spec_path = folder / f"x-api-{version}-nosec.json"
     spec_path.write_text(json.dumps(without_security(load_document(version))))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with open(spec_path.with_suffix(".log"), "w+") as log:
-        proc = subprocess.Popen(
-            [binary, "mock", "-h", "127.0.0.1", "-p", str(port), str(spec_path)], stdout=log, stderr=log
-        )
-        try:
-            _wait_until_up(base, proc, log)
-            yield base
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    for attempt in range(3):
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        with open(spec_path.with_suffix(".log"), "w+") as log:
+            proc = subprocess.Popen(
+                [binary, "mock", "-h", "127.0.0.1", "-p", str(port), str(spec_path)], stdout=log, stderr=log
+            )
+            try:
+                try:
+                    _wait_until_up(base, proc, log)
+                except PortTaken:
+                    if attempt == 2:
+                        raise
+                    continue  # another process took the port before Prism bound it: another port
+                yield base
+                return
+            finally:
+                proc.terminate()
+                proc.wait(timeout=10)
+
+
+class PortTaken(RuntimeError):
+    """Prism's port was taken between choosing it and binding it."""
 
 
 def _wait_until_up(base: str, proc: subprocess.Popen[str], log: Any) -> None:
@@ -184,12 +195,17 @@ def _wait_until_up(base: str, proc: subprocess.Popen[str], log: Any) -> None:
     while True:
         try:
             httpx.get(f"{base}/2/openapi.json", timeout=2)
-            return
+            if proc.poll() is None:  # answered by Prism, not by whoever else holds the port
+                return
         except httpx.HTTPError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                raise RuntimeError(f"Prism did not start:\n{log.read()[-3000:]}") from None
-            time.sleep(0.3)
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            output = log.read()
+            if "EADDRINUSE" in output:
+                raise PortTaken(f"{base}: {output.strip().splitlines()[-1]}")
+            raise RuntimeError(f"Prism did not start:\n{output[-3000:]}") from None
+        time.sleep(0.3)
 
 
 def request_violations(response: httpx.Response) -> list[dict[str, Any]]:

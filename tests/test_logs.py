@@ -11,8 +11,9 @@ import logging
 import sys
 from urllib.parse import quote
 
+from tests.conftest import WATCHED_SECRETS, isolated_redaction
 from xapi_mcp.auth.credentials import TokenStore
-from xapi_mcp.logs import RedactingFormatter, redact, watch_secrets
+from xapi_mcp.logs import RedactingFormatter, _sources, redact, watch_secrets
 
 ACCESS = "1445880548472328192-Ab3dEfGh1jKlMnOpQrStUvWxYz0123"  # not held by any store: patterns only
 BEARER = "AAAAAAAAAAAAAAAAAAAAAMLheAAAAAAA0%2BuSeid%2BULvsea4JtiGRiSDSJSI%3DEUifiRBkKG5E2XzMDjRfl76ZC9Ub0wnz4X"
@@ -86,3 +87,14 @@ def test_values_held_by_the_store_are_redacted_anywhere() -> None:
     except ValueError:
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
     assert BEARER not in RedactingFormatter().format(record)  # tracebacks too
+
+
+def test_secrets_watched_inside_a_test_leave_with_it() -> None:
+    """The autouse fixture's isolation: a later test cannot pass on what an earlier one watched."""
+    secret = "Zq9-watched-only-in-here-7Hx"
+    before = len(_sources)
+    with isolated_redaction():
+        watch_secrets(lambda: [secret])
+        assert redact(f"token {secret}") == "token ***" and len(_sources) == before + 1
+    assert redact(f"token {secret}") == f"token {secret}" and len(_sources) == before
+    assert secret in WATCHED_SECRETS  # still looked for in the logs at session end

@@ -6,6 +6,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -55,17 +56,21 @@ def create_post() -> tuple[str, dict[str, Any]]:
     return ("createPosts", {"text": "only once"})
 
 
-def limit_headers(remaining: int, reset_in: float) -> dict[str, str]:
-    reset = str(int(time.time() + reset_in))
+def limit_headers(remaining: int, reset_in: float, now: float | None = None) -> dict[str, str]:
+    reset = str(int((time.time() if now is None else now) + reset_in))
     return {"x-rate-limit-limit": "15", "x-rate-limit-remaining": str(remaining), "x-rate-limit-reset": reset}
 
 
-def test_429_reports_reset_then_answers_locally(fake) -> None:
+def test_429_reports_reset_then_answers_locally(fake, monkeypatch: pytest.MonkeyPatch) -> None:
+    import xapi_mcp.ratelimits as ratelimits
+
+    now = float(int(time.time()))  # the rate-limit clock, stopped: "in 100 s" however slow the machine is
+    monkeypatch.setattr(ratelimits, "time", SimpleNamespace(time=lambda: now))
     x, url = fake
-    x.fail(USER, Fault(429, b'{"title":"Too Many Requests"}', headers=limit_headers(0, 100)))
+    x.fail(USER, Fault(429, b'{"title":"Too Many Requests"}', headers=limit_headers(0, 100, now)))
     first, second = run(url, [get_user(), get_user()])
     assert first.is_error and "rate limit reached" in first.text
-    assert re.search(r"resets at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in (99|100) s\)", first.text)
+    assert re.search(r"resets at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in 100 s\)", first.text), first.text
     assert second.is_error and "Nothing was sent to X." in second.text
     assert x.count(USER) == 1
 
