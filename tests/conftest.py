@@ -23,6 +23,7 @@ from tests.servers import LOG_DIR, SPEC_157, serve_asgi
 from xapi_mcp import logs
 from xapi_mcp.catalog import Catalog, build_catalog
 from xapi_mcp.logs import RedactingFormatter
+from xapi_mcp.media import upload_tool
 from xapi_mcp.spec import BUNDLED_VERSION, load_bundled, load_spec
 
 CONFIGURED_SECRETS = (
@@ -52,6 +53,41 @@ def load_document(version: str) -> dict[str, Any]:
 @lru_cache(maxsize=4)
 def catalog_for(version: str) -> Catalog:
     return build_catalog(load_document(version))
+
+
+def tools_with_upload() -> dict[str, Any]:
+    """The 2.159 catalog plus uploadMedia: every tool a full-profile server serves."""
+    tools = dict(catalog_for("2.159").tools)
+    upload = upload_tool(tools)
+    assert upload is not None
+    tools[upload.name] = upload
+    return tools
+
+
+PORTABLE_KEYS = {
+    "type",
+    "properties",
+    "required",
+    "items",
+    "enum",
+    "description",
+    "pattern",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+    "minLength",
+    "maxLength",
+    "default",
+}
+
+
+def walk_schemas(schema: dict[str, Any], path: str = "$"):
+    yield path, schema
+    for name, sub in (schema.get("properties") or {}).items():
+        yield from walk_schemas(sub, f"{path}.{name}")
+    if isinstance(schema.get("items"), dict):
+        yield from walk_schemas(schema["items"], f"{path}[]")
 
 
 def secrets_in_logs() -> list[str]:

@@ -166,6 +166,18 @@ def _start_xapi_mcp(
                 proc.kill()
 
 
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python server.py ARGS` to completion, with a bare environment (PATH and HOME only, plus `env`)."""
+    return subprocess.run(
+        [sys.executable, str(REPO / "server.py"), *args],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", **(env or {})},
+        timeout=60,
+        cwd="/",
+    )
+
+
 def stdio_log(name: str) -> Path:
     """A file in LOG_DIR for a stdio server's stderr (its log), so the session-end scan reads it too."""
     return Path(tempfile.mkstemp(prefix=f"stdio-{name}-", suffix=".log", dir=LOG_DIR)[1])

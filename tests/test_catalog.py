@@ -8,38 +8,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import catalog_for
+from tests.conftest import PORTABLE_KEYS, catalog_for, walk_schemas
 from tests.synthetic import synthetic_spec
 from xapi_mcp.auth.credentials import CredentialKind
 from xapi_mcp.catalog import HTTP_METHODS, build_catalog
 from xapi_mcp.cli import listing_size
 from xapi_mcp.schema import trim_description
 
-PORTABLE_KEYS = {
-    "type",
-    "properties",
-    "required",
-    "items",
-    "enum",
-    "description",
-    "pattern",
-    "minimum",
-    "maximum",
-    "minItems",
-    "maxItems",
-    "minLength",
-    "maxLength",
-    "default",
-}
 CLIENT_SAFE_PROPERTY = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-
-
-def walk_schemas(schema: dict[str, Any], path: str = "$"):
-    yield path, schema
-    for name, sub in (schema.get("properties") or {}).items():
-        yield from walk_schemas(sub, f"{path}.{name}")
-    if isinstance(schema.get("items"), dict):
-        yield from walk_schemas(schema["items"], f"{path}[]")
 
 
 @pytest.mark.parametrize("version", ["2.159", "2.157"])
