@@ -72,7 +72,7 @@ def test_escaped_quotes_in_a_json_body_of_the_debug_log_are_redacted() -> None:
 
 
 def test_values_held_by_the_store_are_redacted_anywhere() -> None:
-    store = TokenStore("Fk3CnsKeY9dLq2WmZr8TbVx1u", "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3", bearer_token=BEARER)
+    store = TokenStore("Fk3CnsKeY9dLq2WmZr8TbVx1u", "Lq7-tR2wXy9Zb4Nc8Vd1Fg6Hj3Km5Ps", bearer_token=BEARER)
     watch_secrets(store.secrets)
     consented = ("42-Ab3dEf_Gh1jKl-MnOpQr", "LswwdoUaIvS8-ltyTt5jkRh4J_50vUP")
     store.set_oauth1_user(*consented)  # obtained at run time, after the watch began
