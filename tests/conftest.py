@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -14,13 +16,14 @@ from tests.fake_x import FakeX
 from tests.prism import (  # noqa: F401  (hooks: Prism is installed, or its absence reported, once)
     pytest_collection_modifyitems,
     pytest_runtest_logreport,
-    pytest_sessionfinish,
     pytest_terminal_summary,
 )
+from tests.prism import pytest_sessionfinish as prism_sessionfinish
 from tests.servers import LOG_DIR, SPEC_157, serve_asgi
+from xapi_mcp import logs
 from xapi_mcp.logs import RedactingFormatter
 from xapi_mcp.spec import BUNDLED_VERSION, load_bundled, load_spec
-from xapi_mcp.tools.catalog import Catalog, build_catalog
+from xapi_mcp.tools.catalog import Catalog, build_catalog, upload_tool
 
 CONFIGURED_SECRETS = (
     fx.CONSUMER_KEY,
@@ -33,6 +36,9 @@ CONFIGURED_SECRETS = (
     fx.MCP_AUTH_TOKEN,
     fake_xai.API_KEY,
 )
+# Secrets that in-process code registered with logs.watch_secrets during a test (each test's sources are
+# dropped when it ends, see restore_watched_secrets): the session-end scan looks for these too.
+WATCHED_SECRETS: set[str] = set()
 
 
 @lru_cache(maxsize=4)
@@ -48,10 +54,45 @@ def catalog_for(version: str) -> Catalog:
     return build_catalog(load_document(version))
 
 
+def tools_with_upload() -> dict[str, Any]:
+    """The 2.159 catalog plus uploadMedia: every tool a full-profile server serves."""
+    tools = dict(catalog_for("2.159").tools)
+    upload = upload_tool(tools)
+    assert upload is not None
+    tools[upload.name] = upload
+    return tools
+
+
+PORTABLE_KEYS = {
+    "type",
+    "properties",
+    "required",
+    "items",
+    "enum",
+    "description",
+    "pattern",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+    "minLength",
+    "maxLength",
+    "default",
+}
+
+
+def walk_schemas(schema: dict[str, Any], path: str = "$"):
+    yield path, schema
+    for name, sub in (schema.get("properties") or {}).items():
+        yield from walk_schemas(sub, f"{path}.{name}")
+    if isinstance(schema.get("items"), dict):
+        yield from walk_schemas(schema["items"], f"{path}[]")
+
+
 def secrets_in_logs() -> list[str]:
     """Every log this session wrote to LOG_DIR (servers over HTTP, stdio servers' stderr, in-process flows),
     searched for every configured secret and every secret a fake handed out: "<log>: <secret's start>…"."""
-    secrets = [s for s in (*CONFIGURED_SECRETS, *fx.ISSUED_SECRETS) if s]
+    secrets = [s for s in (*CONFIGURED_SECRETS, *fx.ISSUED_SECRETS, *sorted(WATCHED_SECRETS)) if s]
     found = []
     for path in sorted(LOG_DIR.glob("*.log")):
         text = path.read_bytes()
@@ -77,6 +118,38 @@ def debug_log_of_in_process_flows() -> Iterator[None]:
     leaks = secrets_in_logs()
     if leaks:
         pytest.fail(f"secrets in the logs under {LOG_DIR}: {leaks}", pytrace=False)
+
+
+@contextmanager
+def isolated_redaction() -> Iterator[None]:
+    """Redaction state as it was before: `watch_secrets` sources added inside (a TokenStore, a consent flow,
+    an API key) and the values they revealed leave with the block; what they held is kept for the final scan."""
+    sources, known = list(logs._sources), (logs._Known.values, logs._Known.spellings, list(logs._Known._last))
+    try:
+        yield
+    finally:
+        WATCHED_SECRETS.update(v for source in logs._sources[len(sources) :] for v in source() if v)
+        logs._sources[:] = sources
+        logs._Known.values, logs._Known.spellings, logs._Known._last = known
+
+
+@pytest.fixture(autouse=True)
+def restore_watched_secrets() -> Iterator[None]:
+    """No test passes because an earlier one taught the redactor a secret, and `logs._sources` does not grow."""
+    with isolated_redaction():
+        yield
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The logs of a passing run are removed; a failing run keeps them, and says where."""
+    prism_sessionfinish(session)
+    if session.exitstatus == pytest.ExitCode.OK:
+        shutil.rmtree(LOG_DIR, ignore_errors=True)
+    else:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(f"Logs of this run (servers, stdio stderr, in-process DEBUG): {LOG_DIR}")
 
 
 @pytest.fixture(scope="session")

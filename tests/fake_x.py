@@ -14,6 +14,8 @@ import hashlib
 import itertools
 import json
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
@@ -126,6 +128,17 @@ class FakeX:
     def fail(self, path: str, *faults: Fault) -> None:
         """Answer the next requests to `path` with these faults, one each, then normally again."""
         self.faults.setdefault(path, []).extend(faults)
+
+    @contextmanager
+    def fresh(self) -> Iterator[FakeX]:
+        """This fake for one test of a module that shares it: no requests or faults from before, and none
+        planted here left unanswered for the next test to stumble on."""
+        self.requests.clear()
+        self.faults.clear()
+        yield self
+        left = {path: len(queue) for path, queue in self.faults.items() if queue}
+        self.faults.clear()
+        assert not left, f"faults planted but never answered (they would reach the next test): {left}"
 
     def count(self, path: str) -> int:
         return sum(1 for r in self.requests if r.path == path)

@@ -15,16 +15,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2 as httpx
 import pytest
+
+if TYPE_CHECKING:
+    from xapi_mcp.tools.tooldef import ToolDef
 
 PRISM_VERSION = "5.16.0"
 PRISM_PACKAGE = f"@stoplight/prism-cli@{PRISM_VERSION}"
@@ -161,18 +165,29 @@ def run_prism(version: str, folder: Path) -> Iterator[str]:
     binary = require_prism()
     spec_path = folder / f"x-api-{version}-nosec.json"
     spec_path.write_text(json.dumps(without_security(load_document(version))))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with open(spec_path.with_suffix(".log"), "w+") as log:
-        proc = subprocess.Popen(
-            [binary, "mock", "-h", "127.0.0.1", "-p", str(port), str(spec_path)], stdout=log, stderr=log
-        )
-        try:
-            _wait_until_up(base, proc, log)
-            yield base
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    for attempt in range(3):
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        with open(spec_path.with_suffix(".log"), "w+") as log:
+            proc = subprocess.Popen(
+                [binary, "mock", "-h", "127.0.0.1", "-p", str(port), str(spec_path)], stdout=log, stderr=log
+            )
+            try:
+                try:
+                    _wait_until_up(base, proc, log)
+                except PortTaken:
+                    if attempt == 2:
+                        raise
+                    continue  # another process took the port before Prism bound it: another port
+                yield base
+                return
+            finally:
+                proc.terminate()
+                proc.wait(timeout=10)
+
+
+class PortTaken(RuntimeError):
+    """Prism's port was taken between choosing it and binding it."""
 
 
 def _wait_until_up(base: str, proc: subprocess.Popen[str], log: Any) -> None:
@@ -180,12 +195,17 @@ def _wait_until_up(base: str, proc: subprocess.Popen[str], log: Any) -> None:
     while True:
         try:
             httpx.get(f"{base}/2/openapi.json", timeout=2)
-            return
+            if proc.poll() is None:  # answered by Prism, not by whoever else holds the port
+                return
         except httpx.HTTPError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                raise RuntimeError(f"Prism did not start:\n{log.read()[-3000:]}") from None
-            time.sleep(0.3)
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            output = log.read()
+            if "EADDRINUSE" in output:
+                raise PortTaken(f"{base}: {output.strip().splitlines()[-1]}")
+            raise RuntimeError(f"Prism did not start:\n{output[-3000:]}") from None
+        time.sleep(0.3)
 
 
 def request_violations(response: httpx.Response) -> list[dict[str, Any]]:
@@ -193,3 +213,25 @@ def request_violations(response: httpx.Response) -> list[dict[str, Any]]:
     return [
         v for v in json.loads(response.headers.get("sl-violations", "[]")) if v.get("location", [""])[0] == "request"
     ]
+
+
+# One path segment as sent: unreserved, sub-delims, ":" "@", or a percent-escape; never "/", "?" or "#".
+SEGMENT = r"(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+"
+
+
+def off_route(tool: ToolDef, raw_path: bytes) -> str | None:
+    """Why the path a request went to is not the tool's own route, or None when it is.
+
+    Each `{param}` of the template must be exactly one percent-encoded segment (not "." or ".."), and
+    nothing may come before, after or between the template's literal parts: a "/" or "?" left in a
+    path value would send the call to another endpoint, which Prism may well accept as valid.
+    """
+    path = raw_path.decode("ascii").split("?", 1)[0]
+    pieces = re.split(r"\{[^}]+\}", tool.plan.path)
+    pattern = f"({SEGMENT})".join(re.escape(piece) for piece in pieces)
+    match = re.fullmatch(pattern, path)
+    if match is None:
+        return f"{tool.name} sent {path!r}, which is not its route {tool.plan.path}"
+    if any(segment in (".", "..") for segment in match.groups()):
+        return f"{tool.name} sent a dot segment in {path!r}"
+    return None

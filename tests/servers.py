@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from importlib import resources
 from pathlib import Path
 
@@ -40,26 +40,32 @@ def free_port() -> int:
 
 @contextmanager
 def serve_asgi(app: object, port: int | None = None) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1 in a daemon thread; yields its base URL."""
-    port = port or free_port()
+    """Serve `app` on 127.0.0.1 in a daemon thread; yields its base URL.
+
+    The socket is bound here (port 0: the system picks a free one) and handed to uvicorn, so no other
+    process can take the port between choosing it and listening on it.
+    """
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port or 0))
+    port = int(sock.getsockname()[1])
     # Idle connections outlast httpx's 5 s keep-alive, as xapi-mcp's do: uvicorn's 5 s default races it.
     server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_keep_alive=KEEP_ALIVE_SECONDS
-        )
+        uvicorn.Config(app, log_level="warning", lifespan="on", timeout_keep_alive=KEEP_ALIVE_SECONDS)
     )
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("test server did not start")
-        time.sleep(0.01)
     try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.01)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=5)
+        sock.close()
 
 
 def server_env(x_base_url: str, **extra: str) -> dict[str, str]:
@@ -82,6 +88,13 @@ def server_env(x_base_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+PORT_IN_USE = "the port is already in use"  # xapi-mcp's own words when its port was taken
+
+
+class PortTaken(RuntimeError):
+    """The port chosen for a server was taken before the server could bind it (another process won)."""
+
+
 @contextmanager
 def run_xapi_mcp(
     env: Mapping[str, str],
@@ -94,9 +107,30 @@ def run_xapi_mcp(
     """Start `python server.py` over HTTP on a free port; yields the MCP URL once /healthz answers.
 
     `while_waiting` gets the log so far on each poll before the server is healthy (startup mode
-    waits for a person to consent before it serves).
+    waits for a person to consent before it serves). A free port can be taken by another process
+    before the server binds it: then it starts again on another one (unless the caller chose the port).
     """
-    port = port or free_port()
+    with ExitStack() as stack:
+        for attempt in range(3):
+            server = _start_xapi_mcp(env, args, spec, log_path, while_waiting, port or free_port())
+            try:
+                url = stack.enter_context(server)
+                break
+            except PortTaken:
+                if port is not None or attempt == 2:
+                    raise
+        yield url
+
+
+@contextmanager
+def _start_xapi_mcp(
+    env: Mapping[str, str],
+    args: tuple[str, ...],
+    spec: Path | str,
+    log_path: Path | None,
+    while_waiting: Callable[[str], None] | None,
+    port: int,
+) -> Iterator[str]:
     command = [sys.executable, str(REPO / "server.py"), "--spec", str(spec), "--port", str(port), "-v", *args]
     log_path = log_path or LOG_DIR / f"server-{port}.log"
     with open(log_path, "w+") as log:
@@ -107,7 +141,10 @@ def run_xapi_mcp(
             while True:
                 if proc.poll() is not None:
                     log.seek(0)
-                    raise RuntimeError(f"xapi-mcp exited with {proc.returncode}:\n{log.read()}")
+                    output = log.read()
+                    if PORT_IN_USE in output:
+                        raise PortTaken(f"port {port} was taken before xapi-mcp could bind it")
+                    raise RuntimeError(f"xapi-mcp exited with {proc.returncode}:\n{output}")
                 try:
                     if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                         break
@@ -127,6 +164,18 @@ def run_xapi_mcp(
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python server.py ARGS` to completion, with a bare environment (PATH and HOME only, plus `env`)."""
+    return subprocess.run(
+        [sys.executable, str(REPO / "server.py"), *args],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", **(env or {})},
+        timeout=60,
+        cwd="/",
+    )
 
 
 def stdio_log(name: str) -> Path:

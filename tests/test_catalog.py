@@ -8,38 +8,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import catalog_for
+from tests.conftest import PORTABLE_KEYS, catalog_for, walk_schemas
 from tests.synthetic import synthetic_spec
 from xapi_mcp.cli import listing_size
 from xapi_mcp.stores import CredentialKind
-from xapi_mcp.tools.catalog import build_catalog
+from xapi_mcp.tools.catalog import HTTP_METHODS, build_catalog
 from xapi_mcp.tools.schema import trim_description
 
-PORTABLE_KEYS = {
-    "type",
-    "properties",
-    "required",
-    "items",
-    "enum",
-    "description",
-    "pattern",
-    "minimum",
-    "maximum",
-    "minItems",
-    "maxItems",
-    "minLength",
-    "maxLength",
-    "default",
-}
 CLIENT_SAFE_PROPERTY = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-
-
-def walk_schemas(schema: dict[str, Any], path: str = "$"):
-    yield path, schema
-    for name, sub in (schema.get("properties") or {}).items():
-        yield from walk_schemas(sub, f"{path}.{name}")
-    if isinstance(schema.get("items"), dict):
-        yield from walk_schemas(schema["items"], f"{path}[]")
 
 
 @pytest.mark.parametrize("version", ["2.159", "2.157"])
@@ -73,8 +49,14 @@ def test_names_are_operation_ids_unique_and_ordered() -> None:
     assert document == "/2/users/by/username/{username}"
     first, second = build_catalog(_spec()), build_catalog(_spec())
     assert list(first.tools) == list(second.tools)
+    # Unique as generated: every operation is one tool or one exclusion, none overwritten by a namesake.
+    operations = [op for item in _spec()["paths"].values() for method, op in item.items() if method in HTTP_METHODS]
+    generated = [*first.tools, *first.excluded]
+    assert len(generated) == len(operations) == 156 and len(set(generated)) == len(generated)
+    same_id = {"operationId": "getThing", "responses": {"200": {"description": "ok"}}}
+    twins = build_catalog({"openapi": "3.1.0", "paths": {"/a": {"get": same_id}, "/b": {"get": same_id}}})
+    assert [(name, tool.plan.path) for name, tool in twins.tools.items()] == [("getThing", "/a"), ("getThing_2", "/b")]
     names = list(catalog_for("2.159").tools)
-    assert len(names) == len(set(names))
     assert all(re.match(r"^[A-Za-z0-9_-]{1,64}$", n) for n in names), "Windsurf rejects dots in names"
 
 

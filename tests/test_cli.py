@@ -14,9 +14,9 @@ import pytest
 from mcp import Client
 
 from tests import fake_x as fx
+from tests.fake_spec import SpecServer
 from tests.fake_x import FakeX, Fault
-from tests.servers import REPO, SPEC_159, run_xapi_mcp, serve_asgi, server_env
-from tests.test_spec_and_config import SpecServer, run_cli
+from tests.servers import REPO, SPEC_159, run_cli, run_xapi_mcp, serve_asgi, server_env
 from xapi_mcp.cli import PROFILE_NAMES
 from xapi_mcp.config import Settings
 from xapi_mcp.tools.profiles import PROFILES

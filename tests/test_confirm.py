@@ -24,9 +24,9 @@ def stack() -> Iterator[tuple[FakeX, str]]:
 
 
 @pytest.fixture
-def fake(stack: tuple[FakeX, str]) -> FakeX:
-    stack[0].requests.clear()
-    return stack[0]
+def fake(stack: tuple[FakeX, str]) -> Iterator[FakeX]:
+    with stack[0].fresh() as fake:
+        yield fake
 
 
 def call(

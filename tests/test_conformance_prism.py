@@ -27,12 +27,12 @@ from tests.fake_x import (
     CONSUMER_SECRET,
     OAUTH2_USER_TOKEN,
 )
-from tests.prism import request_violations, run_prism
+from tests.prism import off_route, request_violations, run_prism
 from xapi_mcp.calls.executor import Executor
 from xapi_mcp.server.mcp_server import build_server
 from xapi_mcp.stores import MemoryTokenStore
 
-pytestmark = pytest.mark.conformance
+pytestmark = [pytest.mark.conformance, pytest.mark.timeout(600)]  # Prism start, 250 calls
 
 
 def comma_joined_params(document: dict[str, Any], operation: dict[str, Any]) -> set[str]:
@@ -102,6 +102,8 @@ def test_every_tool_sends_spec_valid_requests_with_the_right_credentials(prism: 
                     violations = request_violations(response)
                     if response.status_code == 422 or violations:
                         failures.append(f"{label}: HTTP {response.status_code}, request violations {violations}")
+                    if problem := off_route(tool, request.url.raw_path):
+                        failures.append(f"{label}: {problem}")
                     # Prism accepts ?a=1&a=2 for explode:false arrays; the spec says a=1,2.
                     keys = [k for k, _ in request.url.params.multi_items()]
                     operation = operations[tool.operation_id]

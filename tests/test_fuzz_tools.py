@@ -24,15 +24,14 @@ from mcp import Client
 from tests import fake_x as fx
 from tests.argument_gen import arguments_for
 from tests.conftest import catalog_for
-from tests.prism import request_violations, run_prism
+from tests.prism import off_route, request_violations, run_prism
 from xapi_mcp.calls.executor import Executor
 from xapi_mcp.server.mcp_server import build_server
 from xapi_mcp.stores import MemoryTokenStore
 from xapi_mcp.tools.tooldef import ToolDef
 
-pytestmark = pytest.mark.conformance
-
 EXAMPLES = int(os.environ.get("XAPI_FUZZ_EXAMPLES", "12"))
+pytestmark = [pytest.mark.conformance, pytest.mark.timeout(60 + 10 * EXAMPLES)]  # Prism start; up to 30 s a case
 TOOLS = catalog_for("2.159").tools
 NAMES = sorted(TOOLS)
 STATS = {"cases": 0, "sent": 0, "refused": 0}
@@ -106,12 +105,56 @@ def test_any_arguments_to_every_tool(mcp, name: str, data: st.DataObject) -> Non
     STATS["cases"] += 1
     assert result.content and result.content[0].type == "text"
     for response in seen:
+        assert off_route(TOOLS[name], response.request.url.raw_path) is None, off_route(
+            TOOLS[name], response.request.url.raw_path
+        )
         assert response.status_code != 422 and not request_violations(response), (
             f"{name} sent a request that breaks the spec: {request_violations(response)}"
         )
     STATS["sent" if seen else "refused"] += 1
     if not seen:
         assert result.is_error, "no request was sent, so the result must say why"
+
+
+PATH_TOOLS = [name for name in NAMES if "{" in TOOLS[name].plan.path]
+
+
+@pytest.mark.parametrize("name", PATH_TOOLS)
+def test_path_values_stay_in_their_segment(mcp, name: str) -> None:
+    """Every path argument given "/", "?", "#" or "..": refused, or sent inside its own segment."""
+    portal, client, seen = mcp
+    tool = TOOLS[name]
+    for value in ("a/b?c=d#e", "../../2/tweets/1"):
+        args = arguments_for(tool, full=False)
+        args.update({p.arg: value for p in tool.plan.params if p.location == "path"})
+        seen.clear()
+        result = portal.call(client.call_tool, name, args)
+        assert result.content and result.content[0].type == "text"
+        for response in seen:
+            problem = off_route(tool, response.request.url.raw_path)
+            assert problem is None, problem
+        if not seen:
+            assert result.is_error and "nothing was sent" in result.content[0].text.lower(), result.content[0].text
+
+
+def test_route_check_catches_a_path_value_that_leaves_its_segment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check above is not vacuous: with an encoder that keeps "/", a value escapes its segment."""
+    from urllib.parse import quote
+
+    from xapi_mcp import arguments as placing
+
+    tool = TOOLS["getUsersBlocking"]  # /2/users/{id}/blocking: its id has no pattern in the spec
+    sent = placing.prepare(tool, {"id": "a/b?c"}).path
+    assert sent == "/2/users/a%2Fb%3Fc/blocking" and off_route(tool, sent.encode()) is None
+    monkeypatch.setattr(placing, "quote", lambda text, safe="": quote(text, safe="/"))
+    broken = placing.prepare(tool, {"id": "me/x"}).path
+    assert broken == "/2/users/me/x/blocking"
+    assert (
+        off_route(tool, broken.encode()) == f"getUsersBlocking sent {broken!r}, which is not its route {tool.plan.path}"
+    )
+    two = TOOLS["removeListsMemberByUserId"]  # /2/lists/{id}/members/{user_id}
+    assert off_route(two, b"/2/lists/1/members/2") is None and off_route(two, b"/2/lists/1/members/2/3") is not None
+    assert off_route(two, b"/2/lists/../members/2") is not None
 
 
 def test_still_responsive_after_fuzzing(mcp) -> None:

@@ -23,11 +23,10 @@ import pytest
 from mcp import Client
 
 from tests import fake_xai
-from tests.conftest import load_document
+from tests.conftest import load_document, tools_with_upload
 from tests.fake_x import FakeX
 from tests.fake_xai import HANG, FakeXai, answer, tool_call
 from tests.servers import REPO, SPEC_159, free_port, run_xapi_mcp, serve_asgi, server_env
-from tests.test_profiles import catalog
 from xapi_mcp.clients.grok import (
     MAX_TOOLS,
     ChildStderr,
@@ -110,7 +109,7 @@ def test_transcript_with_a_tool_call_and_an_error_turn(fake_x: tuple[FakeX, str]
         "content": "What is the id of @XDevelopers?",
     }
     offered = [f["function"]["name"] for f in first["tools"]]
-    served = listing(catalog(), profile).tools  # type: ignore[arg-type]
+    served = listing(tools_with_upload(), profile).tools  # type: ignore[arg-type]
     if profile == "discovery":
         assert offered == ["search_x_api", "describe_x_api", "call_x_api"]
         # The server's instructions reach the model: they say how the three tools go together.
@@ -263,11 +262,11 @@ def test_cli_end_to_end_over_stdio(fake_x: tuple[FakeX, str], profile: str | Non
     assert result.stdout.splitlines() == ["-> getUsersMe({})", '<- ok: {"data":{}}', "You are fake."]
     assert fake.requests[-1].path == "/2/users/me"
     # By default the server it starts is lean: the same 125 tools in well under half the bytes.
-    served = listing(catalog(), profile or "lean").tools  # type: ignore[arg-type]
+    served = listing(tools_with_upload(), profile or "lean").tools  # type: ignore[arg-type]
     sent = xai.requests[0]["tools"]
     assert sent == as_functions(served) and len(sent) == 125
     if profile is None:
-        assert size(sent) < 0.5 * size(as_functions(listing(catalog(), "full").tools))
+        assert size(sent) < 0.5 * size(as_functions(listing(tools_with_upload(), "full").tools))
         assert "comma-separated" in xai.requests[0]["messages"][0]["content"]  # the lean profile's note
 
 

@@ -80,6 +80,7 @@ def test_malformed_body_is_a_client_error_without_traceback(
     server: tuple[FakeX, str, Path], era: str, case: str
 ) -> None:
     fake, url, log_path = server
+    fake.requests.clear()  # the module's server is shared: only this test's requests count
     body, content_type, status, code_2026, code_2025 = CASES[case]
     code = code_2026 if era == "2026-07-28" else code_2025
     headers = {**ACCEPT, "Content-Type": content_type, "MCP-Protocol-Version": era}
@@ -101,6 +102,7 @@ def test_malformed_body_is_a_client_error_without_traceback(
 
 def test_infinite_number_in_arguments_is_refused_before_x(server: tuple[FakeX, str, Path]) -> None:
     fake, url, log_path = server
+    fake.requests.clear()
     headers = {**JSON, "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call"}
     headers["Mcp-Name"] = "searchPostsRecent"
     response = httpx.post(url, content=call(b'{"query":"x","max_results":1e999999}'), headers=headers)

@@ -11,7 +11,8 @@ import logging
 import sys
 from urllib.parse import quote
 
-from xapi_mcp.logs import RedactingFormatter, redact, watch_secrets
+from tests.conftest import WATCHED_SECRETS, isolated_redaction
+from xapi_mcp.logs import RedactingFormatter, _sources, redact, watch_secrets
 from xapi_mcp.stores import MemoryTokenStore
 
 ACCESS = "1445880548472328192-Ab3dEfGh1jKlMnOpQrStUvWxYz0123"  # not held by any store: patterns only
@@ -71,7 +72,7 @@ def test_escaped_quotes_in_a_json_body_of_the_debug_log_are_redacted() -> None:
 
 
 def test_values_held_by_the_store_are_redacted_anywhere() -> None:
-    store = MemoryTokenStore("Fk3CnsKeY9dLq2WmZr8TbVx1u", "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3", bearer_token=BEARER)
+    store = MemoryTokenStore("Fk3CnsKeY9dLq2WmZr8TbVx1u", "Lq7-tR2wXy9Zb4Nc8Vd1Fg6Hj3Km5Ps", bearer_token=BEARER)
     watch_secrets(store.secrets)
     consented = ("42-Ab3dEf_Gh1jKl-MnOpQr", "LswwdoUaIvS8-ltyTt5jkRh4J_50vUP")
     store.set_oauth1_user(*consented)  # obtained at run time, after the watch began
@@ -86,3 +87,14 @@ def test_values_held_by_the_store_are_redacted_anywhere() -> None:
     except ValueError:
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
     assert BEARER not in RedactingFormatter().format(record)  # tracebacks too
+
+
+def test_secrets_watched_inside_a_test_leave_with_it() -> None:
+    """The autouse fixture's isolation: a later test cannot pass on what an earlier one watched."""
+    secret = "Zq9-watched-only-in-here-7Hx"
+    before = len(_sources)
+    with isolated_redaction():
+        watch_secrets(lambda: [secret])
+        assert redact(f"token {secret}") == "token ***" and len(_sources) == before + 1
+    assert redact(f"token {secret}") == f"token {secret}" and len(_sources) == before
+    assert secret in WATCHED_SECRETS  # still looked for in the logs at session end

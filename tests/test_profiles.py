@@ -10,28 +10,18 @@ import pytest
 from mcp import Client
 
 from tests import fake_x as fx
-from tests.conftest import catalog_for
+from tests.conftest import PORTABLE_KEYS, tools_with_upload, walk_schemas
 from tests.fake_x import FakeX
-from tests.test_catalog import PORTABLE_KEYS, walk_schemas
 from xapi_mcp.calls.executor import Executor
 from xapi_mcp.cli import listing_size
 from xapi_mcp.server.mcp_server import build_server, listing, to_mcp_tool
 from xapi_mcp.stores import MemoryTokenStore
 from xapi_mcp.tools.allowlist import Allowlist
-from xapi_mcp.tools.catalog import upload_tool
 from xapi_mcp.tools.profiles import FULL_BUDGET
 
 
-def catalog() -> dict[str, Any]:
-    tools = dict(catalog_for("2.159").tools)
-    upload = upload_tool(tools)
-    assert upload is not None
-    tools[upload.name] = upload
-    return tools
-
-
 def test_size_of_each_profile() -> None:
-    tools = catalog()
+    tools = tools_with_upload()
     sizes = {profile: listing_size(tools, profile)[0] for profile in ("full", "lean", "discovery")}
     # Issue 5's ceilings, in bytes of tools/list JSON as the SDK sends it, on the 2.159 catalog.
     assert sizes["full"] <= 128_000, sizes
@@ -50,7 +40,7 @@ def _without_descriptions(schema: Any) -> Any:
 
 
 def test_full_keeps_every_enum_and_constraint_and_describes_only_what_names_cannot() -> None:
-    tools = catalog()
+    tools = tools_with_upload()
     described: dict[str, set[str]] = {}
     for tool in tools.values():
         shown = to_mcp_tool(tool, "full")
@@ -73,7 +63,7 @@ def test_full_keeps_every_enum_and_constraint_and_describes_only_what_names_cann
 
 
 def test_full_keeps_x_argument_descriptions_while_they_fit() -> None:
-    tools = catalog()
+    tools = tools_with_upload()
     some = {name: tools[name] for name in ("getUsersByUsername", "likePost", "searchPostsRecent", "createPosts")}
     (shown,) = [t for t in listing(some, "full").tools if t.name == "searchPostsRecent"]
     assert shown.input_schema == tools["searchPostsRecent"].input_schema  # every word of X's, nothing dropped
@@ -84,7 +74,7 @@ def test_full_keeps_x_argument_descriptions_while_they_fit() -> None:
 
 
 def test_lean_shows_less_but_enforces_everything(fake_x: tuple[FakeX, str]) -> None:
-    tools = catalog()
+    tools = tools_with_upload()
     lean = to_mcp_tool(tools["getUsersByUsername"], "lean")
     props = lean.input_schema["properties"]
     assert lean.title is None and lean.description == tools["getUsersByUsername"].title
@@ -110,7 +100,7 @@ def test_lean_shows_less_but_enforces_everything(fake_x: tuple[FakeX, str]) -> N
 
 
 def server_and_fake(fake_url: str, profile: str, allow: str = "") -> tuple[Any, Executor]:
-    tools, _ = Allowlist.from_sources(allow=allow).apply(catalog())
+    tools, _ = Allowlist.from_sources(allow=allow).apply(tools_with_upload())
     store = MemoryTokenStore(
         fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET, fx.BEARER_TOKEN
     )

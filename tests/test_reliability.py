@@ -6,6 +6,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -57,17 +58,21 @@ def create_post() -> tuple[str, dict[str, Any]]:
     return ("createPosts", {"text": "only once"})
 
 
-def limit_headers(remaining: int, reset_in: float) -> dict[str, str]:
-    reset = str(int(time.time() + reset_in))
+def limit_headers(remaining: int, reset_in: float, now: float | None = None) -> dict[str, str]:
+    reset = str(int((time.time() if now is None else now) + reset_in))
     return {"x-rate-limit-limit": "15", "x-rate-limit-remaining": str(remaining), "x-rate-limit-reset": reset}
 
 
-def test_429_reports_reset_then_answers_locally(fake) -> None:
+def test_429_reports_reset_then_answers_locally(fake, monkeypatch: pytest.MonkeyPatch) -> None:
+    import xapi_mcp.ratelimits as ratelimits
+
+    now = float(int(time.time()))  # the rate-limit clock, stopped: "in 100 s" however slow the machine is
+    monkeypatch.setattr(ratelimits, "time", SimpleNamespace(time=lambda: now))
     x, url = fake
-    x.fail(USER, Fault(429, b'{"title":"Too Many Requests"}', headers=limit_headers(0, 100)))
+    x.fail(USER, Fault(429, b'{"title":"Too Many Requests"}', headers=limit_headers(0, 100, now)))
     first, second = run(url, [get_user(), get_user()])
     assert first.is_error and "rate limit reached" in first.text
-    assert re.search(r"resets at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in (99|100) s\)", first.text)
+    assert re.search(r"resets at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in 100 s\)", first.text), first.text
     assert second.is_error and "Nothing was sent to X." in second.text
     assert x.count(USER) == 1
 
@@ -81,18 +86,35 @@ def test_exhausted_window_from_a_200_is_respected(fake) -> None:
     assert x.count(USER) == 1
 
 
-def test_429_with_short_reset_waits_and_retries_once(fake) -> None:
+def record_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The executor's waits, recorded instead of slept (an injected clock): no test waits in real time."""
+    import xapi_mcp.calls.executor as executor_module
+
+    slept: list[float] = []
+
+    class Clock:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(anyio, name)
+
+        async def sleep(self, seconds: float) -> None:
+            slept.append(seconds)
+            await anyio.lowlevel.checkpoint()
+
+    monkeypatch.setattr(executor_module, "anyio", Clock())
+    return slept
+
+
+def test_429_with_short_reset_waits_and_retries_once(fake, monkeypatch: pytest.MonkeyPatch) -> None:
     x, url = fake
+    slept = record_sleeps(monkeypatch)
     x.fail(USER, Fault(429, b"{}", headers=limit_headers(0, 1)), Fault(429, b"{}", headers=limit_headers(0, 1)))
-    started = time.monotonic()
     (outcome,) = run(url, [get_user()], rate_limit_wait=5)
-    assert time.monotonic() - started >= 0.5  # it waited for the reset
+    assert len(slept) == 1 and 0.5 <= slept[0] <= 1.5  # it waited once, for the reset (1 s away) and 0.5 s more
     assert outcome.is_error and "HTTP 429" in outcome.text  # the second 429 is reported: one retry only
     assert x.count(USER) == 2
-    x.fail(USER, Fault(429, b"{}", headers=limit_headers(0, 1)))
-    time.sleep(1.6)  # the window from before has reset
+    x.fail(USER, Fault(429, b"{}", headers=limit_headers(0, -1)))  # a window whose reset has already passed
     (outcome,) = run(url, [get_user()], rate_limit_wait=5)
-    assert not outcome.is_error and x.count(USER) == 4
+    assert not outcome.is_error and x.count(USER) == 4 and slept[1:] == [0.5]
 
 
 def test_get_503_then_200_is_retried(fake) -> None:

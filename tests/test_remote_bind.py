@@ -11,8 +11,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests import fake_x as fx
 from tests.fake_x import FakeX
-from tests.servers import SPEC_159, free_port, run_xapi_mcp, server_env
-from tests.test_spec_and_config import run_cli
+from tests.servers import SPEC_159, free_port, run_cli, run_xapi_mcp, server_env
 
 PING = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}

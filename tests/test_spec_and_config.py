@@ -7,43 +7,16 @@ import json
 import logging
 import re
 import socket
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
-from tests.servers import REPO, SPEC_157, SPEC_159, run_xapi_mcp, serve_asgi, server_env
+from tests.fake_spec import MINI, SpecServer
+from tests.servers import SPEC_157, SPEC_159, run_cli, run_xapi_mcp, serve_asgi, server_env
 from xapi_mcp.config import ConfigError, Settings
 from xapi_mcp.spec import BUNDLED_VERSION, SpecError, _cache_paths, load_spec
-
-MINI = {"openapi": "3.0.3", "info": {"version": "1.2"}, "paths": {}}
-
-
-class SpecServer:
-    """Serves MINI with an ETag; can be told to fail."""
-
-    def __init__(self) -> None:
-        self.hits: list[str | None] = []
-        self.status = 200
-
-    def app(self) -> Starlette:
-        async def spec(request: Request) -> Response:
-            self.hits.append(request.headers.get("if-none-match"))
-            if self.status != 200:
-                return Response("down", status_code=self.status)
-            if request.headers.get("if-none-match") == '"v1"':
-                return Response(status_code=304)
-            return Response(json.dumps(MINI), media_type="application/json", headers={"ETag": '"v1"'})
-
-        return Starlette(routes=[Route("/2/openapi.json", spec)])
-
 
 UNREACHABLE = "http://127.0.0.1:9/2/openapi.json"  # the discard port: connection refused at once
 
@@ -204,17 +177,6 @@ def test_bad_spec_files(tmp_path: Path, content: str, expected: str) -> None:
     path.write_text(content)
     with pytest.raises(SpecError, match=expected):
         load_spec(str(path), tmp_path)
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(REPO / "server.py"), *args],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", **(env or {})},
-        timeout=60,
-        cwd="/",
-    )
 
 
 def test_cli_missing_spec_exits_2_with_message(tmp_path: Path) -> None:
