@@ -64,10 +64,10 @@ def limit_headers(remaining: int, reset_in: float, now: float | None = None) -> 
 
 
 def test_429_reports_reset_then_answers_locally(fake, monkeypatch: pytest.MonkeyPatch) -> None:
-    import xapi_mcp.ratelimits as ratelimits
+    import xapi_mcp.calls.results as results
 
     now = float(int(time.time()))  # the rate-limit clock, stopped: "in 100 s" however slow the machine is
-    monkeypatch.setattr(ratelimits, "time", SimpleNamespace(time=lambda: now))
+    monkeypatch.setattr(results, "time", SimpleNamespace(time=lambda: now))
     x, url = fake
     x.fail(USER, Fault(429, b'{"title":"Too Many Requests"}', headers=limit_headers(0, 100, now)))
     first, second = run(url, [get_user(), get_user()])
