@@ -141,7 +141,7 @@ def test_route_check_catches_a_path_value_that_leaves_its_segment(monkeypatch: p
     """The check above is not vacuous: with an encoder that keeps "/", a value escapes its segment."""
     from urllib.parse import quote
 
-    from xapi_mcp import arguments as placing
+    from xapi_mcp.calls import arguments as placing
 
     tool = TOOLS["getUsersBlocking"]  # /2/users/{id}/blocking: its id has no pattern in the spec
     sent = placing.prepare(tool, {"id": "a/b?c"}).path
