@@ -98,3 +98,17 @@ def test_secrets_watched_inside_a_test_leave_with_it() -> None:
         assert redact(f"token {secret}") == "token ***" and len(_sources) == before + 1
     assert redact(f"token {secret}") == f"token {secret}" and len(_sources) == before
     assert secret in WATCHED_SECRETS  # still looked for in the logs at session end
+
+
+def test_a_secret_split_by_the_first_cut_of_a_long_body_never_shows() -> None:
+    """Redacting earlier secrets shortens the text: a fragment cut at the rough limit must not slide into view."""
+    from xapi_mcp.calls.results import snippet
+
+    secret = "Zq8-vB3nM6xC1lK9jH2gF5dS4aP7oI0uY3tR6eW9qA2sD5fG8h"
+    with isolated_redaction():
+        watch_secrets(lambda: [secret])
+        for lead in range(0, 60):
+            body = (secret + " ") * 15 + "x" * lead + secret + "y" * 2000  # the last one straddles the first cut
+            shown = snippet(body, 500)
+            assert secret[:12] not in shown.replace("***", ""), (lead, shown)
+            assert shown.endswith("…") and len(shown) <= 501

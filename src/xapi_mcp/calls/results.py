@@ -130,10 +130,27 @@ def _shrink_largest(node: Any, ratio: float) -> bool:
     return True
 
 
+_MARGIN = 500  # how far past the limit the rough first cut goes
+# Characters a credential can be spelled with (plain, percent-, JSON- or +-encoded): a cut made where the
+# next character is one of these may have split a secret.
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=%\\")
+
+
 def snippet(text: str, limit: int = 300) -> str:
-    """The start of `text` on one line, redacted before the cut (a cut secret would escape redaction)."""
-    text = redact(" ".join(text.split())[: limit + 500])
-    return text if len(text) <= limit else text[:limit] + "…"
+    """The start of `text` on one line, redacted before the cut (a cut secret would escape redaction).
+
+    Megabytes are not redacted whole: the text is cut roughly first, backed off to a character no
+    credential contains, so that cut cannot leave a fragment of a secret for redaction to miss.
+    """
+    flat = " ".join(text.split())
+    head = flat[: limit + _MARGIN]
+    if len(flat) > len(head):
+        end = len(head)
+        while end > 0 and head[end - 1] in _TOKEN_CHARS:
+            end -= 1
+        head = head[:end]
+    shown = redact(head)
+    return shown if len(shown) <= limit and len(head) == len(flat) else shown[:limit] + "…"
 
 
 def rate_limited(tool: ToolDef, reset: float, *, locally: bool) -> ToolOutcome:
