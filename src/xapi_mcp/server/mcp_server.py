@@ -11,6 +11,7 @@ import difflib
 import logging
 from typing import Any
 
+import anyio
 import mcp_types as types
 from mcp.server import Server, ServerRequestContext
 from mcp.shared.exceptions import MCPError
@@ -125,7 +126,16 @@ def build_server(
                 if asked is not None:
                     outcome = asked
                 else:
-                    outcome = await executor.call(tool, arguments, progress, checked=checked)
+                    try:
+                        outcome = await executor.call(tool, arguments, progress, checked=checked)
+                    except anyio.get_cancelled_exc_class():
+                        if confirm.needs_confirmation(tool):  # a write the person will not hear back about
+                            log.warning(
+                                "%s was cancelled by the client while it was being sent to X: X may already have "
+                                "acted on it; check before repeating it (it was not retried).",
+                                tool.name,
+                            )
+                        raise
         except Exception:
             # The SDK would turn this into a bare JSON-RPC -32603; the model deserves a result it can read.
             log.exception("Unexpected error in %s", params.name)
