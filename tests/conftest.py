@@ -25,17 +25,7 @@ from xapi_mcp.logs import RedactingFormatter
 from xapi_mcp.spec import BUNDLED_VERSION, load_bundled, load_spec
 from xapi_mcp.tools.catalog import Catalog, build_catalog, upload_tool
 
-CONFIGURED_SECRETS = (
-    fx.CONSUMER_KEY,
-    fx.CONSUMER_SECRET,
-    fx.ACCESS_TOKEN,
-    fx.ACCESS_TOKEN_SECRET,
-    fx.BEARER_TOKEN,
-    fx.OAUTH2_USER_TOKEN,
-    fx.OAUTH2_CLIENT_SECRET,
-    fx.MCP_AUTH_TOKEN,
-    fake_xai.API_KEY,
-)
+CONFIGURED_SECRETS = (*fx.SERVER_SECRETS, fake_xai.API_KEY)
 # Secrets that in-process code registered with logs.watch_secrets during a test (each test's sources are
 # dropped when it ends, see restore_watched_secrets): the session-end scan looks for these too.
 WATCHED_SECRETS: set[str] = set()

@@ -463,3 +463,16 @@ class _Credential:
 
     def get_oauth_token_secret(self) -> str:
         return self._secret
+
+
+# Every secret a test server is configured with (the session-end log scan and the leak tests look for them).
+SERVER_SECRETS = (
+    CONSUMER_KEY,
+    CONSUMER_SECRET,
+    ACCESS_TOKEN,
+    ACCESS_TOKEN_SECRET,
+    BEARER_TOKEN,
+    OAUTH2_USER_TOKEN,
+    OAUTH2_CLIENT_SECRET,
+    MCP_AUTH_TOKEN,
+)

@@ -276,26 +276,8 @@ def test_unconfirmed_callback_is_refused(fake_x: tuple[FakeX, str]) -> None:
 def test_auth_command_reports_the_account(fake_x: tuple[FakeX, str]) -> None:
     fake, x_url = fake_x
     env = lazy_env(x_url, X_OAUTH_CALLBACK_PORT=str(free_port()), X_OAUTH_PRINT_TOKENS="1")
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO / "server.py"), "auth", "--spec", str(SPEC_159)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO / "tests",
-    )
-    assert proc.stderr is not None
-    try:
-        for line in proc.stderr:
-            match = URL.search(line)
-            if match:
-                assert browser(match.group(1)).status_code == 200
-                break
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
+    code, out, err = run_auth(env)
+    assert code == 0, err
     token, secret = fake.issued[0]
     assert "Authorised as @fake_user." in out
     assert f"X_OAUTH_ACCESS_TOKEN={token}" in out and f"X_OAUTH_ACCESS_TOKEN_SECRET={secret}" in out

@@ -134,16 +134,7 @@ def test_stdio_results_and_log_hold_no_secret(fake_x: tuple[FakeX, str], mode: s
         X_API_TOOL_PROFILE="discovery",
         X_API_DRY_RUN="1" if mode == "dry_run" else "0",
     )
-    secrets = [
-        fx.CONSUMER_KEY,
-        fx.CONSUMER_SECRET,
-        fx.ACCESS_TOKEN,
-        fx.ACCESS_TOKEN_SECRET,
-        fx.BEARER_TOKEN,
-        fx.OAUTH2_USER_TOKEN,
-        fx.OAUTH2_CLIENT_SECRET,
-        fx.MCP_AUTH_TOKEN,
-    ]
+    secrets = list(fx.SERVER_SECRETS)
     fake.planted = secrets
     answers: dict[tuple[str, str], bytes] = {}
     with run_stdio_raw(env) as request:
