@@ -52,9 +52,10 @@ def http_server(env: dict[str, str], log_path: Path) -> Iterator[tuple[subproces
 
 
 def refused(url: str) -> bool:
+    """Not served: refused outright, or reset unanswered (a connection queued as the listener closed)."""
     try:
         httpx.get(url, timeout=2)
-    except httpx.ConnectError:
+    except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError):
         return True
     return False
 
