@@ -82,6 +82,10 @@ def server_env(x_base_url: str, **extra: str) -> dict[str, str]:
         X_BEARER_TOKEN=fake_x.BEARER_TOKEN,
         # Most tests are about what is sent; confirmation has its own tests (test_confirm.py).
         X_API_CONFIRM_WRITES="0",
+        # Cost has its own tests (test_spending.py): elsewhere no budget, no cost question, no file.
+        X_API_BUDGET_USD="off",
+        X_API_CONFIRM_COST_USD="off",
+        X_API_SPEND_DB="memory",
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)
