@@ -7,6 +7,8 @@ the clock or concurrency must be controlled.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -391,3 +393,55 @@ def test_owned_reads_bill_the_owner_rate_only_for_the_owner(fake_x) -> None:
     assert own.cost[0]["charged_usd"] == pytest.approx(0.002)
     assert other.cost is not None and other.cost[0]["resources"] == {"Posts: Read": 2}
     assert other.cost[0]["charged_usd"] == pytest.approx(0.01)
+
+
+# --- what was spent: usage_x_api and `xapi-mcp usage` --------------------------------------------
+
+
+def x_usage_answer(today_posts: int) -> Fault:
+    today = datetime.now(UTC).strftime("%Y-%m-%dT00:00:00.000Z")
+    body = {
+        "data": {
+            "project_usage": 12345,
+            "project_cap": 3000000,
+            "cap_reset_day": 9,
+            "daily_project_usage": {"project_id": 1, "usage": [{"date": today, "usage": today_posts}]},
+        }
+    }
+    return Fault(status=200, body=json.dumps(body).encode())
+
+
+def test_usage_report_puts_our_count_beside_xs(tmp_path: Path) -> None:
+    fake = FakeX()
+    env = {"X_API_SPEND_DB": str(tmp_path / "spend.sqlite3")}
+    with serve_asgi(fake.app()) as x_url:
+        with run_xapi_mcp(cost_env(x_url, **env)) as url:
+            fake.fail(SEARCH, page([1, 2, 3]))
+            call(url, "searchPostsRecent", {"query": "usage", "max_results": 10})
+            call(url, "createPosts", {"text": "one post"})
+            fake.fail("/2/usage/tweets", x_usage_answer(3))
+            report, _ = call(url, "usage_x_api", {})
+        assert not report.is_error
+        text = text_of(report)
+        assert "$0.030 of $5.000 daily budget ($4.970 left)" in text
+        assert "searchPostsRecent $0.015 (1 call: 3 × Posts: Read)" in text
+        assert "createPosts $0.015 (1 call: 1 × Content: Create)" in text
+        assert "posts read today 3 (this server counted 3); this month 12,345 of 3,000,000" in text
+        assert report.meta is None or META_KEY not in report.meta  # the report states the spend itself
+        usage_request = [r for r in fake.requests if r.path == "/2/usage/tweets"]
+        assert len(usage_request) == 1 and usage_request[0].auth_kind == "bearer"
+
+        # The command line reads the same ledger; with no bearer token it says why X's figures are missing.
+        cli_env = {k: v for k, v in cost_env(x_url, **env).items() if k != "X_BEARER_TOKEN"}
+        done = subprocess.run(
+            [sys.executable, "-m", "xapi_mcp", "--spec", "bundled", "usage", "--json"],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stderr
+        data = json.loads(done.stdout)
+        assert data["spent_usd"] == pytest.approx(0.03) and data["by_category"]["Posts: Read"] == 3
+        assert "X_BEARER_TOKEN" in data["x"]["unavailable"]

@@ -1,4 +1,4 @@
-"""Command line: `xapi-mcp [serve]` (default), `xapi-mcp tools [--json]`.
+"""Command line: `xapi-mcp [serve]` (default), `xapi-mcp tools [--json]`, `xapi-mcp usage [--json]`.
 
 Startup failures (no spec, bad settings, unreadable allowlist) exit with code 2 and one message
 that says what to fix; never a traceback.
@@ -48,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             _print_tools(startup.tools, as_json=args.json, profile=startup.settings.tool_profile, spec=startup.spec)
         elif args.command == "auth":
             raise SystemExit(_auth_in_terminal(startup, oauth2=args.oauth2))
+        elif args.command == "usage":
+            _print_usage(startup, as_json=args.json)
         else:
             _serve(startup)
     except XapiMcpError as exc:
@@ -121,6 +123,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         choices=PROFILE_NAMES,
         help="tools of the server it starts (default lean; with MCP_SERVER_URL: full forwards them as served)",
     )
+    usage = sub.add_parser("usage", help="today's X API spend (this server's count) beside X's own count")
+    _common_options(usage, sup)
+    usage.add_argument("--json", action="store_true", help="machine-readable output")
     auth = sub.add_parser("auth", help="run the browser consent flow and report the account")
     _common_options(auth, sup)
     auth.add_argument("--oauth2", action="store_true", help="the OAuth 2.0 (PKCE) flow instead of OAuth 1.0a")
@@ -145,6 +150,25 @@ def _start(args: argparse.Namespace) -> Startup:
         tool_profile=getattr(args, "profile", None),
     )
     return load(settings)
+
+
+def _print_usage(startup: Startup, *, as_json: bool) -> None:
+    """What `usage_x_api` answers, from the same ledger the server writes (X_API_SPEND_DB)."""
+    import asyncio
+
+    from xapi_mcp.app import build
+    from xapi_mcp.tools.workflows import USAGE
+
+    async def report() -> tuple[str, str]:
+        app = build(startup)
+        try:
+            outcome = await app.executor.call(startup.catalog.tools[USAGE], {})
+        finally:
+            await app.aclose()
+        return outcome.text, outcome.note
+
+    text, data = asyncio.run(report())
+    print(data if as_json else text)
 
 
 def listing_size(tools: dict[str, ToolDef], profile: Profile = "full") -> tuple[int, dict[str, int]]:

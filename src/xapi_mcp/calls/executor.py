@@ -24,7 +24,7 @@ import httpx2 as httpx
 
 from xapi_mcp import __version__
 from xapi_mcp.auth.credentials import Signers
-from xapi_mcp.calls import media
+from xapi_mcp.calls import media, usage
 from xapi_mcp.calls.arguments import PreparedRequest, prepare, validate_arguments
 from xapi_mcp.calls.billing_errors import billing_stop
 from xapi_mcp.calls.cost import Estimate, usd
@@ -35,6 +35,7 @@ from xapi_mcp.calls.workflow import Progress, Workflow
 from xapi_mcp.errors import ArgumentError, MediaError, MissingCredentials
 from xapi_mcp.stores import CredentialKind, MemoryRateLimits, RateLimitState, TokenStore
 from xapi_mcp.tools.tooldef import AuthRequirement, ToolDef
+from xapi_mcp.tools.workflows import USAGE
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ DEFAULT_RESET_WAIT = 60.0  # when a 429 carries no reset header
 __all__ = ["Checked", "ConsentPrompt", "Executor", "ToolOutcome"]
 
 # Workflow tools (ToolDef.workflow): the runner, and what it would refuse before anyone is asked.
-WORKFLOWS = {"uploadMedia": (media.run_upload, media.check_upload)}
+WORKFLOWS = {"uploadMedia": (media.run_upload, media.check_upload), USAGE: (usage.run_usage, usage.check_usage)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,8 +147,8 @@ class Executor:
                 except ArgumentError as exc:
                     return ToolOutcome(str(exc), True)
             outcome = await self.execute(tool, request, tally)
-        if self.spending is None or self.dry_run or not (tally.requests or tally.estimate):
-            return outcome
+        if self.spending is None or self.dry_run or tool.name == USAGE or not (tally.requests or tally.estimate):
+            return outcome  # (the usage report states the spend itself)
         return dataclasses.replace(outcome, cost=await self.spending.summary(tally))
 
     def workflow(self, tally: Tally | None = None) -> Workflow:

@@ -118,7 +118,12 @@ class Spending:
         if broken is not None:
             return broken
         rule = self.rule(tool)
-        if self._paused is None or rule is None or not rule.priced:
+        paused = self.paused() if rule is not None and rule.priced else None
+        return f"Not sent: {paused}" if paused else None
+
+    def paused(self) -> str | None:
+        """While calls that cost money are paused after X's billing refusal: what happened and until when."""
+        if self._paused is None:
             return None
         until, why = self._paused
         now = self._now()
@@ -128,8 +133,8 @@ class Spending:
         minutes = max(1, int((until - now).total_seconds() // 60))
         left = f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
         return (
-            f"Not sent: {why} Calls that cost money are paused here until {until:%Y-%m-%d %H:%M} UTC ({left} left) so "
-            "that X is not sent calls it would refuse; restart xapi-mcp once it is fixed in the console to resume now."
+            f"{why} Calls that cost money are paused here until {until:%Y-%m-%d %H:%M} UTC ({left} left) so that X "
+            "is not sent calls it would refuse; restart xapi-mcp once it is fixed in the console to resume now."
         )
 
     def price(self, tool: ToolDef, estimated: Estimate | None) -> str | None:
