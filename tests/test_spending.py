@@ -117,7 +117,7 @@ def test_read_is_charged_for_what_x_returned_and_repeats_are_free(stack, fake: F
     second, _ = call(url, "searchPostsRecent", args)
     cost, line = cost_of(second)
     assert cost["charged_usd"] == pytest.approx(0.005) and cost["repeats"] == 3
-    assert line.startswith("cost $0.005 (1 post, 3 repeats (already charged today)")
+    assert line.startswith("cost $0.005 (1 post, 3 repeats) · today ")
     assert cost["day_total_usd"] == pytest.approx(day_before + 0.005)
     assert "of $5.000 daily budget" in line
 

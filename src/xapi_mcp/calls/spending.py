@@ -228,7 +228,7 @@ class Spending:
         }
         parts = [_noun(category, count) for category, count in tally.resources.items()]
         if tally.repeats or any(category in _NOUNS for category in tally.resources):
-            parts.append(f"{tally.repeats} repeat{'s' if tally.repeats != 1 else ''} (already charged today)")
+            parts.append(f"{tally.repeats} repeat{'s' if tally.repeats != 1 else ''}")  # already charged today: free
         if tally.unpriced and not tally.charged:
             parts.append(f"no known price for {', '.join(dict.fromkeys(tally.unpriced))}")
         what = f" ({', '.join(parts)})" if parts else ""

@@ -77,14 +77,16 @@ def render(report: dict[str, Any]) -> str:
             f"{usd(spent)} of {usd(Decimal(str(budget)))} daily budget ({usd(Decimal(str(report['left_usd'])))} left)"
         )
     lines = [f"X API spend today ({report['day']} UTC, resets in {report['resets_in']}): {head}"]
-    if report["by_tool"]:
+    billed = {name: s for name, s in report["by_tool"].items() if s["usd"] or s["resources"]}
+    if billed:
         tools = [
             f"{name} {usd(Decimal(str(s['usd'])))} ({s['calls']} call{'s' if s['calls'] != 1 else ''}"
             + (": " + ", ".join(f"{n} × {c}" for c, n in s["resources"].items()) if s["resources"] else "")
             + ")"
-            for name, s in report["by_tool"].items()
+            for name, s in billed.items()
         ]
-        lines.append("By tool: " + " · ".join(tools))
+        free = sorted(set(report["by_tool"]) - set(billed))
+        lines.append("By tool: " + " · ".join(tools) + (f" (and {', '.join(free)}: no known price)" if free else ""))
         lines.append("By category: " + " · ".join(f"{c} {n}" for c, n in report["by_category"].items()))
     else:
         lines.append("No calls that cost money today.")
