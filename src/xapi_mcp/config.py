@@ -100,6 +100,8 @@ class Settings(BaseModel):
     # Answer every call with the exact request it would send (credentials redacted); send nothing.
     dry_run: bool = Field(False, alias="X_API_DRY_RUN")
 
+    prices_file: str = Field("", alias="X_API_PRICES")  # a TOML/JSON file of rates over the shipped ones
+
     transport: Literal["http", "stdio"] = Field("http", alias="MCP_TRANSPORT")
     tool_profile: Literal["full", "lean", "discovery"] = Field("full", alias="X_API_TOOL_PROFILE")
 
