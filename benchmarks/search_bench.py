@@ -52,7 +52,8 @@ def quality(index: SearchIndex, tools: dict[str, ToolDef], requests: list[dict[s
         if not (names[:1] and names[0] in accept):
             misses.append({"q": request["q"], "accept": request["accept"], "got": names})
     count = len(requests)
-    return {"count": count, "top1": top1, "top3": top3, "top1_rate": top1 / count, "top3_rate": top3 / count, "misses": misses}
+    rates = {"top1_rate": top1 / count, "top3_rate": top3 / count}
+    return {"count": count, "top1": top1, "top3": top3, **rates, "misses": misses}
 
 
 def timings(tools: dict[str, ToolDef], queries: list[str], runs: int) -> dict[str, float]:

@@ -1,0 +1,250 @@
+"""The words of search_x_api: tool words and people's words as one set of index terms.
+
+X's spec and the people who ask use different words for one thing: the spec says post, repost,
+direct message; people say tweet, retweet, DM, fav, follower, "who am I". `stem` folds word forms
+and X's old and new words into one term (`_CANON`); `SYNONYMS` adds the spec's words for people's
+words at half weight; `PHRASES` rewrite whole phrases first ("who am I", "stop following"); `Spelling`
+mends a typo one letter away from a known word. search.py ranks with these terms.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+from xapi_mcp.tools.tooldef import ToolDef
+
+# One concept, several words (X's old and new ones, people's and the spec's): one index term.
+_CANON = {
+    "tweet": "post",
+    "retweet": "repost",
+    "rt": "repost",
+    "remov": "delet",
+    "eras": "delet",
+    "account": "user",
+    "peopl": "user",
+    "person": "user",
+    "participant": "user",
+    "fav": "lik",
+    "favorit": "lik",
+    "favourit": "lik",
+    "heart": "lik",
+    "add": "creat",
+    "dms": "dm",
+    "quota": "usag",
+    "cap": "usag",
+    "consum": "usag",
+    "pull": "usag",
+}
+# People's words -> the spec's words, added at half the weight of a typed word.
+SYNONYMS = {
+    "twitter": "post",
+    "inbox": "direct message",
+    "message": "direct message",
+    "messages": "direct message",
+    "dm": "direct message",
+    "dms": "direct message",
+    "handle": "username",
+    "handles": "usernames",
+    "bio": "user",
+    "profile": "user",
+    "who": "user",
+    "image": "media",
+    "images": "media",
+    "photo": "media",
+    "picture": "media",
+    "video": "media",
+    "gif": "media",
+    "file": "media",
+    "undo": "un",
+    "remove": "un",
+    "delete": "un",
+    "unfavorite": "unlike",
+    "allow": "unblock",
+    "silence": "mute",
+    "blocked": "blocking",
+    "about": "search query",
+    "mentioning": "search query",
+    "saying": "search query",
+    "find": "search",
+    "saved": "bookmark",
+    "save": "bookmark",
+    "write": "create",
+    "send": "create",
+    "publish": "create",
+    "make": "create",
+    "start": "create",
+    "share": "create repost",
+    "kill": "delete terminate",
+    "drop": "delete terminate",
+    "rename": "update",
+    "edit": "update",
+    "change": "update",
+    "modify": "update",
+    "trending": "trend",
+    "latest": "recent",
+    "lately": "recent",
+    "today": "recent",
+    "week": "recent",
+    "new": "recent",
+    "historical": "all archive",
+    "archive": "all",
+    "ever": "all archive",
+    "tagged": "mention",
+    "feed": "timeline",
+    "home": "timeline",
+    "limit": "usage",
+    "stats": "analytics",
+    "metrics": "analytics insights",
+    "impressions": "insights",
+    "engagement": "insights analytics",
+    "captions": "subtitles",
+    "caption": "subtitles",
+    "processing": "status",
+    "encrypted": "chat",
+    "xchat": "chat",
+    "tickets": "buyers",
+    "hosted": "creator",
+    "group": "conversation",
+    "month": "historical",
+    "months": "historical",
+    "several": "multiple",
+    "many": "multiple",
+    "batch": "multiple",
+    "bulk": "multiple",
+}
+SYNONYM = 0.5
+# A leading write verb that names what it makes: "post ..." and "reply ..." create a post.
+VERBS = {
+    "post": "create post",
+    "tweet": "create post",
+    "publish": "create post",
+    "write": "create",
+    "reply": "create post",
+    "quote": "create post",
+    "bookmark": "create bookmark",
+    "save": "create bookmark",
+    "dm": "create dm",
+    "message": "create dm",
+}
+_SELF = " myself "  # what the phrases below put for "the account I am": the authenticated user itself
+PHRASES = (
+    (re.compile(r"\bwho\s*am\s*i\b(?!\s+\w+ing\b)|\bwhoami\b"), _SELF),
+    (re.compile(r"\b(?:logged|signed)\s+in\b|\b(?:this|my|the)\s+token\b"), _SELF),
+    (re.compile(r"\b(?:show|tell|give|get|find|fetch|list)\s+me\b"), r" show "),
+    (re.compile(r"\b(?:i|we)\s+(?:would\s+)?like\s+to\b"), " "),
+    (re.compile(r"\bmy\s+own\b"), " my "),
+    (re.compile(r"\b(?:my|our)\s+(?:(?:recent|latest|last|old|\d+)\s+)*(?:tweets|posts)\b"), " my authored posts "),
+    (re.compile(r"(?<!list )(?<!lists )\b(?:i|we)\s+(?:am\s+|are\s+)?follow(?:ing)?\b"), " me following "),
+    (re.compile(r"\b(?:people|users|accounts|everyone|anyone|who\s+(?:is|are))\s+following\b"), " followers "),
+    (re.compile(r"\b(follower|following|block|mute|friend)s?\s+list\b"), r" \1 "),
+    (re.compile(r"\bmake\s+(my|our|the|this|that|it)\b"), r" update \1 "),
+    (re.compile(r"\badd\s+(?:0h|users?|accounts?|people|someone|members?)\b"), " add member "),
+    (re.compile(r"\b(?:does|do|did)\s+(\S+)\s+follow\b"), r" \1 following "),
+    (re.compile(r"\bstop\s+(\w+?)ing\b"), r" un\1 "),
+    (re.compile(r"\bstop\s+\S+\s+from\b"), " block "),
+    (re.compile(r"\b(?:tweets|posts)\s+(?:from|by)\s+0h\b|\b0h\s+(?:tweeted|posted|wrote)\b"), " authored posts 0h "),
+    (re.compile(r"\b(?:do\s+not|never)\s+want\s+to\s+see\b|\bstop\s+seeing\b"), " mute "),
+    (re.compile(r"\btake\s+down\b"), " delete "),
+    (re.compile(r"\balt\s+text\b"), " metadata "),
+    (re.compile(r"\bhow\s+many\b|\bnumber\s+of\b|\bvolume\s+of\b"), " count "),
+)
+# "how many followers does @x have", "follower count of @x": a figure of one user or post.
+METRIC = re.compile(r"\bcount\b.*\b(?:have|has|got)$|\b(?:follow\w*|like|repost|retweet|view|repl\w+)s?\s+count\b")
+STOP = {"a", "an", "the", "of", "to", "for", "from", "by", "with", "on", "in", "at", "as", "and", "or", "is", "are"}
+STOP |= {"be", "do", "does", "can", "this", "that", "it", "all", "some", "someone", "am", "have", "has", "was"}
+STOP |= {"please", "want", "x", "these", "those", "there", "any", "its", "their", "his", "her", "your", "just"}
+STOP |= {"api", "show", "get", "what", "whats", "which", "me"}
+FIRST_PERSON = {"my", "mine", "me", "i", "myself", "our", "ours", "we", "us", "authenticated"}
+DETERMINERS = {"a", "an", "the", "my", "our", "your", "his", "her", "their", "all", "every", "this", "these"}
+POLITE = {"please", "can", "could", "would", "you", "i", "want", "to", "go", "ahead", "and", "help", "need", "lets"}
+WRITE_VERBS = {"post", "tweet", "retweet", "rt", "repost", "like", "fav", "favorite", "heart", "follow", "mute"}
+WRITE_VERBS |= {"block", "delete", "remove", "erase", "create", "make", "add", "send", "message", "dm", "reply"}
+WRITE_VERBS |= {"quote", "share", "publish", "write", "upload", "attach", "pin", "bookmark", "save", "hide"}
+WRITE_VERBS |= {"unhide", "rename", "update", "edit", "change", "modify", "register", "mark", "start", "kill"}
+WRITE_VERBS |= {"terminate", "drop", "evaluate", "undo", "put", "set", "silence", "allow", "hide"}
+# Everyday words that are no misspelling of a tool word.
+_COMMON = {"when", "where", "give", "tell", "need", "look", "check", "again", "many", "much", "more", "most"}
+_COMMON |= {"last", "next", "first", "they", "them", "here", "help", "know", "anyone", "anybody", "everyone"}
+_COMMON |= {"something", "anything", "anymore", "long", "time", "same", "once", "only", "other", "than"}
+
+UNDO = re.compile(r"^un(?=[a-z]{3,})")
+CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+WORD = re.compile(r"[a-z0-9]+")
+MARK = "0h"  # stands for a handle in the text: a reference, like a number
+
+
+@lru_cache(maxsize=4096)
+def stem(word: str) -> str:
+    """Crude but enough for API words (followers/following -> follow, liked -> lik), then `_CANON`."""
+    for suffix, minimum in (("ing", 5), ("ers", 6), ("er", 7), ("ed", 5), ("es", 5), ("s", 4)):
+        if word.endswith(suffix) and len(word) >= minimum:
+            word = word[: -len(suffix)]
+            if suffix in ("ing", "ed") and len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]  # pinned -> pin, stopped -> stop
+            break
+    word = word[:-1] if len(word) > 3 and word.endswith("e") else word
+    return _CANON.get(word, word)
+
+
+def forms(word: str) -> list[str]:
+    """A word's index terms: its stem, and the exact form of -ing/-er(s) words ("following" is
+    closer to "following" than to "followers"); "unrepost" also counts as "un" + "repost"."""
+    out = [stem(word)]
+    if word.endswith(("ing", "er", "ers")) and stem(word) != word:
+        out.append(word + "s" if word.endswith("er") else word)  # follower(s) vs following
+    if UNDO.match(word):
+        out += ["un", stem(word[2:])]
+    return out
+
+
+def words(text: str) -> list[str]:
+    """A tool field's index terms; "my" and "me" are one term ("Get my User", reposts_of_me)."""
+    out = []
+    for word in WORD.findall(CAMEL.sub(" ", text).replace("_", " ").lower()):
+        if word in ("my", "me"):
+            out.append("me")
+        elif word not in STOP:
+            out += forms(word)
+    return out
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """A misspelt word -> the word of the tools (or of the synonym table) one letter away.
+
+    A word with a letter missing ("follwers") is a deletion of the right word; one with a letter too
+    many ("retweeet") has the right word among its deletions; a swapped or wrong letter
+    ("bookmakrs") shares a deletion with it. Words we know, numbers and short words stay as typed.
+    """
+
+    known: frozenset[str]
+    deletions: dict[str, str]  # a one-letter deletion of a known word -> that word
+
+    @classmethod
+    def build(cls, tools: dict[str, ToolDef]) -> Spelling:
+        text = " ".join(f"{n} {t.title} {t.plan.path} {t.description} {' '.join(t.tags)}" for n, t in tools.items())
+        seen = Counter(WORD.findall(CAMEL.sub(" ", text).replace("_", " ").lower()))
+        vocabulary = {w: n for w, n in seen.items() if w.isalpha() and n >= 2}
+        for word in (*SYNONYMS, *VERBS, *WRITE_VERBS):
+            vocabulary.setdefault(word, 1)
+        deletions: dict[str, str] = {}
+        for word in sorted(vocabulary, key=lambda w: (-vocabulary[w], w)):
+            if len(word) >= 4:
+                for i in range(len(word)):
+                    deletions.setdefault(word[:i] + word[i + 1 :], word)
+        known = set(vocabulary) | {stem(w) for w in seen} | set(seen) | STOP | FIRST_PERSON | POLITE | _COMMON
+        return cls(frozenset(known), deletions)
+
+    def correct(self, word: str) -> str:
+        if len(word) < 4 or word in self.known or stem(word) in self.known or not word.isalpha():
+            return word
+        if word in self.deletions:
+            return self.deletions[word]
+        shorter = [word[:i] + word[i + 1 :] for i in range(len(word))]
+        found = next((w for w in shorter if w in self.known and len(w) >= 4), None)
+        if found is None and len(word) >= 5:
+            found = next((self.deletions[w] for w in shorter if w in self.deletions), None)
+        return found or word
