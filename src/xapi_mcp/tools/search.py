@@ -19,6 +19,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from xapi_mcp.tools.tooldef import ToolDef
 from xapi_mcp.tools.vocabulary import (
@@ -28,6 +29,7 @@ from xapi_mcp.tools.vocabulary import (
     METRIC,
     PHRASES,
     POLITE,
+    READ_VERBS,
     STOP,
     SYNONYM,
     SYNONYMS,
@@ -48,12 +50,15 @@ _POST_WORDS = {"post", "tweet", "status", "reply", "retweet", "repost", "quote"}
 _OTHER_WORDS = {"user", "account", "list", "space", "dm", "message", "event", "community", "folder", "job", "note"}
 _OTHER_WORDS |= {"media", "conversation", "subscription", "endpoint", "news", "story", "key", "woeid", "id", "chat"}
 _ABOUT_A_USER = {"user", "usernam", "usernames", "who", "id", "search", "me", "own", "detail", "info", "profil"}
+_ABOUT_A_USER |= {"recent", "us", "nam", "numer"}  # "what username am I using right now", "numeric ID"
 _SEARCH_WORDS = {"mentioning", "search", "containing", "regarding", "discussing", "hashtag"}
 _POST_ID_ARGS = {"tweet_id", "source_tweet_id", "quote_tweet_id", "tweet_ids", "post_id"}
 _NAME_NOUNS = {"user", "username", "handle"}  # "the user natgeo": an unknown word after it is a handle
 _URL = re.compile(r"(?:https?://)?(?:www\.|mobile\.)?(?:x|twitter)\.com/(\w+)(?:/status(?:es)?/(\d+))?\S*")
 _HANDLE = re.compile(r"(?<![\w@])@(\w{1,15})")
 _HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
+_ID_OF = re.compile(r"([a-z]+?)s?/\{|([a-z]+)_ids?\b")
+_QUOTED = re.compile(r"(?<!\w)'[^']+'(?!\w)|\"[^\"]+\"")
 _CONTRACTION = re.compile(r"n't\b|'(?:s|m|ve|re|ll|d)\b")
 _YEAR = re.compile(r"^20[0-3]\d$")
 _JOINED_ID = re.compile(r"\b(\d+)[-_](?=\d)")  # "123-456" (a DM conversation), "3_1234" (a media key)
@@ -84,6 +89,8 @@ class Traits:
     by_username: bool  # takes usernames
     takes_id: bool  # names one resource by ID (or several by IDs)
     batch: bool  # takes a list of IDs or names
+    workflow: bool  # one call for what otherwise takes several (uploadMedia)
+    id_of: frozenset[str]  # what its IDs are of: user_id -> user, /2/lists/{id} -> list
 
 
 def traits(tool: ToolDef) -> Traits:
@@ -103,6 +110,8 @@ def traits(tool: ToolDef) -> Traits:
         on_post=bool(re.match(r"/2/tweets(/\{|$)", path)) or bool(args & _POST_ID_ARGS),
         by_username=any("username" in arg for arg in args),
         takes_id="{" in path or "ids" in args,
+        workflow=tool.workflow is not None,
+        id_of=frozenset(stem(a or b) for a, b in _ID_OF.findall(f"{path} {' '.join(args)}")),
         batch=any(p.is_array and p.required for p in tool.plan.params)
         or any(arg.endswith("_ids") for arg in tool.input_schema.get("required", [])),
     )
@@ -121,6 +130,7 @@ class Request:
     search: bool = False  # "about ...", "#tag": the handle is a filter of a search, not the subject
     head: str = ""  # the entity asked for: "user" for "who ...", "post" for "tweets ...", ...
     typed: set[str] = field(default_factory=set)  # terms of the words as typed (not synonyms)
+    refs: set[str] = field(default_factory=set)  # what the IDs are of: "user 12 from list 34" -> user, list
 
     def add(self, word: str, weight: float) -> None:
         for term in forms(word):
@@ -182,6 +192,19 @@ def _about_a_topic(raw: list[str], i: int) -> bool:
     return bool(after) and not _NUMBER.match(after) and after not in FIRST_PERSON
 
 
+def _words_of(text: str, spelling: Spelling | None) -> list[str]:
+    """The words of a request, numbers that count things left out, typos mended, and a name after
+    "user" that no vocabulary has ("the user natgeo") taken for a handle."""
+    found = WORD.findall(text)
+    raw = [w for i, w in enumerate(found) if not _quantity(found, i)]
+    if spelling:
+        raw = [spelling.correct(w) for w in raw]
+        for i, word in enumerate(raw[:-1]):
+            if word in _NAME_NOUNS and not raw[i + 1].isdigit() and raw[i + 1] not in spelling.known:
+                raw[i + 1] = MARK
+    return raw
+
+
 def parse(query: str, spelling: Spelling | None = None) -> Request:
     """The terms of a request and the intents it carries (see the module docstring)."""
     text = query.lower().replace("’", "'")
@@ -192,29 +215,33 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
         elif match.group(1) not in ("home", "search", "explore", "i", "settings", "messages"):
             request.handles += 1
     text = _URL.sub(" ", text)
+    text = re.sub(r"@\s+me\b", " mention me ", text)  # "tweets where people @ me"
     request.handles += len(_HANDLE.findall(text))
     text = _HANDLE.sub(f" {MARK} ", text)
     hashtags = bool(_HASHTAG.search(text))
     text = _JOINED_ID.sub(r"\1", text)
+    quoted = bool(_QUOTED.search(text))
+    text = _QUOTED.sub(" ", text)  # "post 'hello world'", "tweets containing 'climate'": content
     text = _CONTRACTION.sub(lambda m: " not" if m.group(0) == "n't" else "", text)
     for pattern, replacement in PHRASES:
         text = pattern.sub(replacement, text)
-    found = WORD.findall(text)
-    raw = [w for i, w in enumerate(found) if not _quantity(found, i)]
-    if spelling:
-        raw = [spelling.correct(w) for w in raw]
-        for i, word in enumerate(raw[:-1]):  # "the user natgeo": a name nobody's vocabulary has
-            if word in _NAME_NOUNS and raw[i + 1].isalpha() and raw[i + 1] not in spelling.known:
-                raw[i + 1] = MARK
-                request.handles += 1
+    raw = _words_of(text, spelling)
+    request.handles += raw.count(MARK) - WORD.findall(text).count(MARK)
     post_id, other_id = _numbers(raw)
     request.post_id = post_id or request.post_id
     request.ids = request.handles + sum(1 for w in raw if w.isdigit() and not _YEAR.match(w))
-    request.me = any(w in FIRST_PERSON for w in raw)
-    request.search = hashtags or any(w in _SEARCH_WORDS or _about_a_topic(raw, i) for i, w in enumerate(raw))
+    pairs = list(pairwise([*raw, ""]))
+    request.me = any(w in FIRST_PERSON and not (w == "i" and n in POLITE) for w, n in pairs)  # not "I need"
+    request.refs = {stem(w) for w, n in pairs if _NUMBER.match(n) and not _NUMBER.match(w)}
+    request.refs |= {"user"} if request.handles else set()
     request.write = _asks_to_write(raw)
+    if request.write and ":" in text:  # "DM user 12: see you tomorrow": the text after the colon is content
+        raw = _words_of(text.split(":", 1)[0], spelling)
+    request.search = hashtags or any(w in _SEARCH_WORDS or _about_a_topic(raw, i) for i, w in enumerate(raw))
+    request.search = request.search or (quoted and not request.write)
     if METRIC.search(" ".join(raw)) and (request.handles or request.post_id or request.me or other_id):
         raw = []  # a figure of the user or post: look it up (public_metrics), count nothing
+    first = next((i for i, w in enumerate(raw) if w not in POLITE), -1)
     for i, word in enumerate(raw):
         if _NUMBER.match(word) or word in STOP:
             continue
@@ -226,9 +253,9 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
         reference = i + 1 < len(raw) and bool(_NUMBER.match(raw[i + 1]))  # "list 1234": which, not what
         if not request.head and not reference:
             request.head = _ENTITIES.get(stem(word), "") or _ENTITIES.get(stem(SYNONYMS.get(word, "-")), "")
-        if i == 0 and word in ("list", "show", "get", "give"):
-            continue  # "list my followers": the verb of a read
-        verb = VERBS.get(word) if i == 0 and request.write else None
+        if i == first and word in READ_VERBS:
+            continue  # "list my followers", "read this post": the verb of a read
+        verb = VERBS.get(word) if i == first and request.write else None
         request.add(word, SYNONYM if verb else 1.0)
         request.typed.update(forms(word))
         for synonym in (verb or "").split():
@@ -248,9 +275,10 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     if request.me and not raw:
         request.add("me", 1.0)
         request.add("user", SYNONYM)
-    if hashtags:
+    if request.search:
         request.add("search", SYNONYM)
         request.add("query", SYNONYM)
+        request.head = request.head or "post"  # "what are people saying about X": posts
     if any(_YEAR.match(w) for w in raw):
         request.add("archive", SYNONYM)  # "tweets from 2015": the full archive
     if "count" in raw:
@@ -297,7 +325,10 @@ class SearchIndex:
 
     def search(self, query: str, tools: dict[str, ToolDef], limit: int = 8) -> list[tuple[str, float]]:
         request = parse(query, self.spelling)
-        if request.handles and any(t in self.weights and t not in _ABOUT_A_USER for t in request.typed):
+        task = any(t in self.weights and t not in _ABOUT_A_USER and w >= SYNONYM for t, w in request.terms.items())
+        if request.me and not task and not request.handles:
+            request.add("me", 1.0)  # "what username am I using": the authenticated user's profile
+        if request.handles and task:
             for term in ("usernam", "usernames"):  # "who follows @jack": the followers, then the lookup
                 if term in request.terms:
                     request.terms[term] = 0.4
@@ -325,6 +356,9 @@ class SearchIndex:
                 score *= 0.8  # "what's trending" without "for me": not personalized trends
             if request.ids and trait.takes_id:
                 score *= 1.15  # "job 1234": that one job
+            if trait.workflow:
+                score *= 1.3  # uploadMedia before the upload steps it runs
+            score *= 1.1 ** len(request.refs & trait.id_of)  # "user 12 from list 34": a list's user
             if request.ids and trait.batch:
                 score *= 1.2 if request.ids > 1 else 0.85
             if request.post_id and trait.on_post:

@@ -17,6 +17,7 @@ from functools import lru_cache
 from xapi_mcp.tools.tooldef import ToolDef
 
 # One concept, several words (X's old and new ones, people's and the spec's): one index term.
+# Keys are stems (see `stem`).
 _CANON = {
     "tweet": "post",
     "retweet": "repost",
@@ -32,81 +33,135 @@ _CANON = {
     "favourit": "lik",
     "heart": "lik",
     "add": "creat",
+    "send": "creat",
     "dms": "dm",
     "quota": "usag",
     "cap": "usag",
     "consum": "usag",
-    "pull": "usag",
+    "subscrib": "follow",
+    "respond": "reply",
+    "answer": "reply",
+    "pic": "media",
+    "pictur": "media",
+    "photo": "media",
+    "imag": "media",
+    "video": "media",
+    "png": "media",
+    "jpg": "media",
+    "jpeg": "media",
+    "mp4": "media",
+    "gif": "media",
+    "clip": "media",
 }
 # People's words -> the spec's words, added at half the weight of a typed word.
 SYNONYMS = {
-    "twitter": "post",
     "inbox": "direct message",
     "message": "direct message",
     "messages": "direct message",
+    "private": "direct",
+    "pm": "direct message",
+    "pms": "direct message",
     "dm": "direct message",
     "dms": "direct message",
+    "dming": "direct message",
     "handle": "username",
     "handles": "usernames",
     "bio": "user",
     "profile": "user",
     "who": "user",
-    "image": "media",
-    "images": "media",
-    "photo": "media",
-    "picture": "media",
-    "video": "media",
-    "gif": "media",
+    "whom": "user",
     "file": "media",
+    "attachment": "media",
     "undo": "un",
     "remove": "un",
     "delete": "un",
     "unfavorite": "unlike",
     "allow": "unblock",
+    "permit": "unblock",
+    "prevent": "block",
+    "forbid": "block",
+    "disallow": "block",
+    "ban": "block",
     "silence": "mute",
     "blocked": "blocking",
-    "about": "search query",
     "mentioning": "search query",
-    "saying": "search query",
+    "containing": "search query",
     "find": "search",
+    "discover": "search",
     "saved": "bookmark",
     "save": "bookmark",
     "write": "create",
-    "send": "create",
+    "compose": "create",
+    "draft": "create",
     "publish": "create",
     "make": "create",
     "start": "create",
+    "propose": "create",
+    "suggest": "create",
+    "submit": "create",
+    "put": "create",
     "share": "create repost",
+    "boost": "repost",
+    "amplify": "repost",
+    "shared": "repost",
     "kill": "delete terminate",
     "drop": "delete terminate",
+    "close": "delete terminate",
+    "end": "delete terminate",
+    "disconnect": "delete terminate",
+    "trash": "delete",
+    "discard": "delete",
+    "cancel": "delete",
+    "kick": "delete",
     "rename": "update",
     "edit": "update",
     "change": "update",
     "modify": "update",
     "trending": "trend",
+    "hot": "trend",
+    "viral": "trend",
+    "popular": "trend",
     "latest": "recent",
     "lately": "recent",
     "today": "recent",
+    "now": "recent",
+    "currently": "recent",
     "week": "recent",
+    "days": "recent",
     "new": "recent",
+    "newest": "recent",
     "historical": "all archive",
     "archive": "all",
     "ever": "all archive",
+    "old": "all archive",
+    "years": "all archive",
+    "time": "all",
     "tagged": "mention",
+    "notifications": "mention",
     "feed": "timeline",
     "home": "timeline",
     "limit": "usage",
+    "pulled": "usage",
+    "used": "usage",
+    "spent": "usage",
+    "budget": "usage",
     "stats": "analytics",
+    "statistics": "analytics",
+    "performance": "analytics insights",
     "metrics": "analytics insights",
     "impressions": "insights",
+    "views": "insights",
+    "reach": "insights",
     "engagement": "insights analytics",
     "captions": "subtitles",
     "caption": "subtitles",
     "processing": "status",
+    "processed": "status",
     "encrypted": "chat",
     "xchat": "chat",
     "tickets": "buyers",
     "hosted": "creator",
+    "host": "creator",
     "group": "conversation",
     "month": "historical",
     "months": "historical",
@@ -114,6 +169,9 @@ SYNONYMS = {
     "many": "multiple",
     "batch": "multiple",
     "bulk": "multiple",
+    "info": "details",
+    "information": "details",
+    "streaming": "connections",
 }
 SYNONYM = 0.5
 # A leading write verb that names what it makes: "post ..." and "reply ..." create a post.
@@ -121,8 +179,11 @@ VERBS = {
     "post": "create post",
     "tweet": "create post",
     "publish": "create post",
+    "compose": "create post",
     "write": "create",
     "reply": "create post",
+    "respond": "create post",
+    "answer": "create post",
     "quote": "create post",
     "bookmark": "create bookmark",
     "save": "create bookmark",
@@ -134,41 +195,59 @@ PHRASES = (
     (re.compile(r"\bwho\s*am\s*i\b(?!\s+\w+ing\b)|\bwhoami\b"), _SELF),
     (re.compile(r"\b(?:logged|signed)\s+in\b|\b(?:this|my|the)\s+token\b"), _SELF),
     (re.compile(r"\b(?:show|tell|give|get|find|fetch|list)\s+me\b"), r" show "),
+    (re.compile(r"\b(?:pull|bring|look)\s+up\b"), " show "),
     (re.compile(r"\b(?:i|we)\s+(?:would\s+)?like\s+to\b"), " "),
+    (re.compile(r"\b(?:a|the)\s+list\s+of\b"), " "),
     (re.compile(r"\bmy\s+own\b"), " my "),
     (re.compile(r"\b(?:my|our)\s+(?:(?:recent|latest|last|old|\d+)\s+)*(?:tweets|posts)\b"), " my authored posts "),
     (re.compile(r"(?<!list )(?<!lists )\b(?:i|we)\s+(?:am\s+|are\s+)?follow(?:ing)?\b"), " me following "),
-    (re.compile(r"\b(?:people|users|accounts|everyone|anyone|who\s+(?:is|are))\s+following\b"), " followers "),
+    (re.compile(r"\b(?:people|users|accounts|everyone|anyone|who(?:\s+is|\s+are)?)\s+following\b"), " followers "),
     (re.compile(r"\b(follower|following|block|mute|friend)s?\s+list\b"), r" \1 "),
+    (re.compile(r"\b(?:who(?:\s+is|\s+are)?|people|users|everyone)\s+(?:in|on)\s+(?=(?:\w+\s+)?list)"), " members "),
+    (re.compile(r"\b(?:been\s+)?added\s+to\b"), " member of "),
     (re.compile(r"\bmake\s+(my|our|the|this|that|it)\b"), r" update \1 "),
-    (re.compile(r"\badd\s+(?:0h|users?|accounts?|people|someone|members?)\b"), " add member "),
+    (re.compile(r"\b(?:add|put|place|include)\s+(?:0h|users?|accounts?|people|someone|members?)\b"), " add member "),
+    (re.compile(r"\btake\s+(.+?)\s+off\b"), r" remove \1 from "),
     (re.compile(r"\b(?:does|do|did)\s+(\S+)\s+follow\b"), r" \1 following "),
     (re.compile(r"\bstop\s+(\w+?)ing\b"), r" un\1 "),
     (re.compile(r"\bstop\s+\S+\s+from\b"), " block "),
-    (re.compile(r"\b(?:tweets|posts)\s+(?:from|by)\s+0h\b|\b0h\s+(?:tweeted|posted|wrote)\b"), " authored posts 0h "),
+    (re.compile(r"\blet\s+(\S+)\s+(?:send|dm|message)\b"), r" unblock \1 dm "),
+    (re.compile(r"\b(?:tweets|posts)\s+(?:from|by)\s+(0h|user\s+\d+)\b"), r" authored posts \1 "),
+    (re.compile(r"\b0h\s+(?:(?:latest|recent|last|newest|own)\s+)*(?:tweets|posts)\b"), " authored posts 0h "),
+    (re.compile(r"\b0h\s+(?:has\s+)?(?:tweeted|posted|wrote)\b"), " authored posts 0h "),
+    (re.compile(r"\b(?:retweeted|reposted|quoted)\s+me\b"), " reposts of me "),
+    (re.compile(r"\b(?:re)?tweet\s+with\s+(?:a\s+)?comment\b|\bquote\s+retweet\b"), " quote "),
+    (re.compile(r"\b(tweet|post)s?\s+(volume|counts?|stats|metrics|analytics|impressions|engagement)\b"), r" \2 \1s "),
     (re.compile(r"\b(?:do\s+not|never)\s+want\s+to\s+see\b|\bstop\s+seeing\b"), " mute "),
-    (re.compile(r"\btake\s+down\b"), " delete "),
+    (re.compile(r"\btake\s+down\b|\bget\s+rid\s+of\b"), " delete "),
     (re.compile(r"\balt\s+text\b"), " metadata "),
     (re.compile(r"\bhow\s+many\b|\bnumber\s+of\b|\bvolume\s+of\b"), " count "),
+    (re.compile(r"\bright\s+now\b"), " now "),
 )
 # "how many followers does @x have", "follower count of @x": a figure of one user or post.
 METRIC = re.compile(r"\bcount\b.*\b(?:have|has|got)$|\b(?:follow\w*|like|repost|retweet|view|repl\w+)s?\s+count\b")
 STOP = {"a", "an", "the", "of", "to", "for", "from", "by", "with", "on", "in", "at", "as", "and", "or", "is", "are"}
 STOP |= {"be", "do", "does", "can", "this", "that", "it", "all", "some", "someone", "am", "have", "has", "was"}
 STOP |= {"please", "want", "x", "these", "those", "there", "any", "its", "their", "his", "her", "your", "just"}
-STOP |= {"api", "show", "get", "what", "whats", "which", "me"}
+STOP |= {"api", "show", "get", "what", "whats", "which", "me", "twitter", "been", "being", "were", "will", "into"}
 FIRST_PERSON = {"my", "mine", "me", "i", "myself", "our", "ours", "we", "us", "authenticated"}
 DETERMINERS = {"a", "an", "the", "my", "our", "your", "his", "her", "their", "all", "every", "this", "these"}
 POLITE = {"please", "can", "could", "would", "you", "i", "want", "to", "go", "ahead", "and", "help", "need", "lets"}
+# Leading words of a read: not index terms there ("list my followers", "read this post").
+READ_VERBS = {"list", "show", "get", "give", "fetch", "retrieve", "read", "view", "see", "display", "open", "load"}
+READ_VERBS |= {"return", "check", "browse", "tell", "pull", "look", "lookup"}
 WRITE_VERBS = {"post", "tweet", "retweet", "rt", "repost", "like", "fav", "favorite", "heart", "follow", "mute"}
 WRITE_VERBS |= {"block", "delete", "remove", "erase", "create", "make", "add", "send", "message", "dm", "reply"}
 WRITE_VERBS |= {"quote", "share", "publish", "write", "upload", "attach", "pin", "bookmark", "save", "hide"}
 WRITE_VERBS |= {"unhide", "rename", "update", "edit", "change", "modify", "register", "mark", "start", "kill"}
-WRITE_VERBS |= {"terminate", "drop", "evaluate", "undo", "put", "set", "silence", "allow", "hide"}
+WRITE_VERBS |= {"terminate", "drop", "evaluate", "undo", "put", "set", "silence", "allow", "respond", "answer"}
+WRITE_VERBS |= {"compose", "draft", "propose", "suggest", "submit", "subscribe", "prevent", "forbid", "ban", "boost"}
+WRITE_VERBS |= {"close", "end", "disconnect", "trash", "discard", "cancel", "kick", "take", "place", "include"}
+WRITE_VERBS |= {"permit", "unbookmark", "unsubscribe"}
 # Everyday words that are no misspelling of a tool word.
 _COMMON = {"when", "where", "give", "tell", "need", "look", "check", "again", "many", "much", "more", "most"}
 _COMMON |= {"last", "next", "first", "they", "them", "here", "help", "know", "anyone", "anybody", "everyone"}
-_COMMON |= {"something", "anything", "anymore", "long", "time", "same", "once", "only", "other", "than"}
+_COMMON |= {"something", "anything", "anymore", "long", "time", "same", "once", "only", "other", "than", "said"}
 
 UNDO = re.compile(r"^un(?=[a-z]{3,})")
 CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -236,6 +315,7 @@ class Spelling:
                 for i in range(len(word)):
                     deletions.setdefault(word[:i] + word[i + 1 :], word)
         known = set(vocabulary) | {stem(w) for w in seen} | set(seen) | STOP | FIRST_PERSON | POLITE | _COMMON
+        known |= READ_VERBS
         return cls(frozenset(known), deletions)
 
     def correct(self, word: str) -> str:
