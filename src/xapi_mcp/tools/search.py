@@ -18,11 +18,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
 from xapi_mcp.tools.tooldef import ToolDef
 from xapi_mcp.tools.vocabulary import (
+    CAMEL,
     DETERMINERS,
     FIRST_PERSON,
     MARK,
@@ -51,7 +52,8 @@ _OTHER_WORDS = {"user", "account", "list", "space", "dm", "message", "event", "c
 _OTHER_WORDS |= {"media", "conversation", "subscription", "endpoint", "news", "story", "key", "woeid", "id", "chat"}
 _ABOUT_A_USER = {"user", "usernam", "usernames", "who", "id", "search", "me", "own", "detail", "info", "profil"}
 _ABOUT_A_USER |= {"recent", "us", "nam", "numer"}  # "what username am I using right now", "numeric ID"
-_SEARCH_WORDS = {"mentioning", "search", "containing", "regarding", "discussing", "hashtag"}
+_SEARCH_WORDS = {"mentioning", "search", "containing", "regarding", "discussing"}
+_TOPIC_BEFORE = {"about", "mention", "mentions", "mentioning", "regarding", "discussing", "containing"}
 _POST_ID_ARGS = {"tweet_id", "source_tweet_id", "quote_tweet_id", "tweet_ids", "post_id"}
 _NAME_NOUNS = {"user", "username", "handle"}  # "the user natgeo": an unknown word after it is a handle
 _URL = re.compile(r"(?:https?://)?(?:www\.|mobile\.)?(?:x|twitter)\.com/(\w+)(?:/status(?:es)?/(\d+))?\S*")
@@ -91,6 +93,8 @@ class Traits:
     batch: bool  # takes a list of IDs or names
     workflow: bool  # one call for what otherwise takes several (uploadMedia)
     id_of: frozenset[str]  # what its IDs are of: user_id -> user, /2/lists/{id} -> list
+    verbs: frozenset[str]  # its action: the first word of its name; DELETE also "delet"
+    single_too: bool = False  # a batch lookup whose one-item twin exists (getUsersByIds / getUsersById)
 
 
 def traits(tool: ToolDef) -> Traits:
@@ -112,9 +116,17 @@ def traits(tool: ToolDef) -> Traits:
         takes_id="{" in path or "ids" in args,
         workflow=tool.workflow is not None,
         id_of=frozenset(stem(a or b) for a, b in _ID_OF.findall(f"{path} {' '.join(args)}")),
+        verbs=_verbs(tool),
         batch=any(p.is_array and p.required for p in tool.plan.params)
         or any(arg.endswith("_ids") for arg in tool.input_schema.get("required", [])),
     )
+
+
+def _verbs(tool: ToolDef) -> frozenset[str]:
+    """A tool's actions: its name's first word and the verbs in it (chatMediaUploadInitialize: upload)."""
+    named = [w.lower() for w in CAMEL.split(tool.name)]
+    found = {stem(named[0])} | {stem(w) for w in named if w in WRITE_VERBS}
+    return frozenset(found | ({"delet"} if tool.plan.method == "DELETE" else set()))
 
 
 @dataclass
@@ -131,6 +143,7 @@ class Request:
     head: str = ""  # the entity asked for: "user" for "who ...", "post" for "tweets ...", ...
     typed: set[str] = field(default_factory=set)  # terms of the words as typed (not synonyms)
     refs: set[str] = field(default_factory=set)  # what the IDs are of: "user 12 from list 34" -> user, list
+    verb: str = ""  # a write's action: "creat", "delet", "lik", ...
 
     def add(self, word: str, weight: float) -> None:
         for term in forms(word):
@@ -184,12 +197,20 @@ def _asks_to_write(raw: list[str]) -> bool:
     return first in WRITE_VERBS or bool(UNDO.match(first) and first[2:] in WRITE_VERBS)
 
 
+def _verb(raw: list[str]) -> str:
+    """The action of a write, as the first word of the operationIds that do it: "post" -> creat."""
+    word = next((w for w in raw if w not in POLITE), "")
+    return stem(VERBS[word].split()[0]) if word in VERBS else stem(word)
+
+
 def _about_a_topic(raw: list[str], i: int) -> bool:
-    """ "about the election", "saying about AI": a search; "about @jack", "about me" is not."""
-    if raw[i] != "about":
+    """ "about the election", "that mention jupiter": a search; "about @jack", "about me",
+    "about user 12", "mentions of @nasa" are not."""
+    if raw[i] not in _TOPIC_BEFORE:
         return False
     after = next((w for w in raw[i + 1 :] if w not in STOP), "")
-    return bool(after) and not _NUMBER.match(after) and after not in FIRST_PERSON
+    known = after in FIRST_PERSON or stem(after) in _ENTITIES or stem(after) in _OTHER_NOUNS
+    return bool(after) and not _NUMBER.match(after) and not known
 
 
 def _words_of(text: str, spelling: Spelling | None) -> list[str]:
@@ -238,6 +259,7 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     if request.write and ":" in text:  # "DM user 12: see you tomorrow": the text after the colon is content
         raw = _words_of(text.split(":", 1)[0], spelling)
     request.search = hashtags or any(w in _SEARCH_WORDS or _about_a_topic(raw, i) for i, w in enumerate(raw))
+    request.verb = _verb(raw) if request.write else ""
     request.search = request.search or (quoted and not request.write)
     if METRIC.search(" ".join(raw)) and (request.handles or request.post_id or request.me or other_id):
         raw = []  # a figure of the user or post: look it up (public_metrics), count nothing
@@ -321,7 +343,11 @@ class SearchIndex:
                 idf = math.log(1 + (count - frequency[term] + 0.5) / (frequency[term] + 0.5))
                 weights[term][name] = idf * tf * (_K1 + 1) / (tf + _K1)
         names = {name: frozenset(fields["name"]) for name, fields in docs.items()}
-        return cls(dict(weights), {name: traits(tool) for name, tool in tools.items()}, names, Spelling.build(tools))
+        found = {name: traits(tool) for name, tool in tools.items()}
+        for name, trait in found.items():
+            if trait.batch and name[:-1] in tools:
+                found[name] = replace(trait, single_too=True)
+        return cls(dict(weights), found, names, Spelling.build(tools))
 
     def search(self, query: str, tools: dict[str, ToolDef], limit: int = 8) -> list[tuple[str, float]]:
         request = parse(query, self.spelling)
@@ -360,7 +386,9 @@ class SearchIndex:
                 score *= 1.3  # uploadMedia before the upload steps it runs
             score *= 1.1 ** len(request.refs & trait.id_of)  # "user 12 from list 34": a list's user
             if request.ids and trait.batch:
-                score *= 1.2 if request.ids > 1 else 0.85
+                score *= 1.2 if request.ids > 1 else (0.85 if trait.single_too else 1.0)
+            if request.verb and request.verb in trait.verbs:
+                score *= 1.25  # "post a reply": createPosts, not hidePostsReply
             if request.post_id and trait.on_post:
                 score *= 1.3
             if request.head and trait.read and not request.write and trait.returns == request.head:

@@ -70,6 +70,10 @@ SYNONYMS = {
     "profile": "user",
     "who": "user",
     "whom": "user",
+    "everyone": "user",
+    "everybody": "user",
+    "anyone": "user",
+    "somebody": "user",
     "file": "media",
     "attachment": "media",
     "undo": "un",
@@ -192,14 +196,22 @@ VERBS = {
 }
 _SELF = " myself "  # what the phrases below put for "the account I am": the authenticated user itself
 PHRASES = (
-    (re.compile(r"\bwho\s*am\s*i\b(?!\s+\w+ing\b)|\bwhoami\b"), _SELF),
-    (re.compile(r"\b(?:logged|signed)\s+in\b|\b(?:this|my|the)\s+token\b"), _SELF),
     (re.compile(r"\b(?:show|tell|give|get|find|fetch|list)\s+me\b"), r" show "),
+    (re.compile(r"\bwho\s*am\s*i\b(?!\s+\w+ing\b)|\bwhoami\b"), _SELF),
+    (re.compile(r"\b(?:this|my|the)\s+token\b"), _SELF),
+    (re.compile(r"\b(?:the\s+)?(?:current|authenticated|logged[- ]in|signed[- ]in)\s+(?:user|account)\b"), " me "),
+    (re.compile(r"\b(?:logged|signed)\s+in\b"), " me "),
     (re.compile(r"\b(?:pull|bring|look)\s+up\b"), " show "),
     (re.compile(r"\b(?:i|we)\s+(?:would\s+)?like\s+to\b"), " "),
     (re.compile(r"\b(?:a|the)\s+list\s+of\b"), " "),
     (re.compile(r"\bmy\s+own\b"), " my "),
-    (re.compile(r"\b(?:my|our)\s+(?:(?:recent|latest|last|old|\d+)\s+)*(?:tweets|posts)\b"), " my authored posts "),
+    (re.compile(r"\b(?:my|our)\s+(?:(?:recent|latest|last|old|\d+)\s+)*(?:tweet|post)s?\b"), " my authored posts "),
+    (re.compile(r"\btimeline\s+of\s+(?=0h|user|list|\d)"), " posts of "),
+    (re.compile(r"\b(?:talking|replying|reply|replies|responding|responses)\s+to\s+me\b"), " mention me "),
+    (re.compile(r"\btake\s+back\b|\bwithdraw\b|\bretract\b|\brevoke\b"), " undo "),
+    (re.compile(r"\bundo\s+(?:my\s+|the\s+|a\s+|that\s+)?(like|retweet|repost|follow|mute|bookmark|pin)\b"), r" un\1 "),
+    (re.compile(r"\bturn\s+off\b|\bdisable\b"), " block "),
+    (re.compile(r"\bhow\s+often\b"), " count "),
     (re.compile(r"(?<!list )(?<!lists )\b(?:i|we)\s+(?:am\s+|are\s+)?follow(?:ing)?\b"), " me following "),
     (re.compile(r"\b(?:people|users|accounts|everyone|anyone|who(?:\s+is|\s+are)?)\s+following\b"), " followers "),
     (re.compile(r"\b(follower|following|block|mute|friend)s?\s+list\b"), r" \1 "),
@@ -225,12 +237,12 @@ PHRASES = (
     (re.compile(r"\bright\s+now\b"), " now "),
 )
 # "how many followers does @x have", "follower count of @x": a figure of one user or post.
-METRIC = re.compile(r"\bcount\b.*\b(?:have|has|got)$|\b(?:follow\w*|like|repost|retweet|view|repl\w+)s?\s+count\b")
+METRIC = re.compile(r"\bcount\b.*\b(?:have|has|got|get)$|\b(?:follow\w*|like|repost|retweet|view|repl\w+)s?\s+counts?")
 STOP = {"a", "an", "the", "of", "to", "for", "from", "by", "with", "on", "in", "at", "as", "and", "or", "is", "are"}
 STOP |= {"be", "do", "does", "can", "this", "that", "it", "all", "some", "someone", "am", "have", "has", "was"}
 STOP |= {"please", "want", "x", "these", "those", "there", "any", "its", "their", "his", "her", "your", "just"}
 STOP |= {"api", "show", "get", "what", "whats", "which", "me", "twitter", "been", "being", "were", "will", "into"}
-FIRST_PERSON = {"my", "mine", "me", "i", "myself", "our", "ours", "we", "us", "authenticated"}
+FIRST_PERSON = {"my", "mine", "me", "i", "myself", "our", "ours", "we", "authenticated"}
 DETERMINERS = {"a", "an", "the", "my", "our", "your", "his", "her", "their", "all", "every", "this", "these"}
 POLITE = {"please", "can", "could", "would", "you", "i", "want", "to", "go", "ahead", "and", "help", "need", "lets"}
 # Leading words of a read: not index terms there ("list my followers", "read this post").
