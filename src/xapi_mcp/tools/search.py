@@ -334,14 +334,17 @@ class SearchIndex:
         for fields in docs.values():
             frequency.update(set().union(*fields.values()))
         count = max(len(docs), 1)
-        average = {f: max(sum(sum(d[f].values()) for d in docs.values()) / count, 1.0) for f, _ in _FIELDS}
+        average = {f: max(sum(d[f].total() for d in docs.values()) / count, 1.0) for f, _ in _FIELDS}
+        idf = {t: math.log(1 + (count - n + 0.5) / (n + 0.5)) for t, n in frequency.items()}
         weights: dict[str, dict[str, float]] = defaultdict(dict)
         for name, fields in docs.items():
-            norms = {f: 1 - _B + _B * sum(fields[f].values()) / average[f] for f, _ in _FIELDS}
-            for term in set().union(*fields.values()):
-                tf = sum(weight * fields[f][term] / norms[f] for f, weight in _FIELDS)
-                idf = math.log(1 + (count - frequency[term] + 0.5) / (frequency[term] + 0.5))
-                weights[term][name] = idf * tf * (_K1 + 1) / (tf + _K1)
+            tfs: dict[str, float] = defaultdict(float)  # BM25F: field-weighted, length-normalised counts
+            for f, weight in _FIELDS:
+                scale = weight / (1 - _B + _B * fields[f].total() / average[f])
+                for term, n in fields[f].items():
+                    tfs[term] += n * scale
+            for term, tf in tfs.items():
+                weights[term][name] = idf[term] * tf * (_K1 + 1) / (tf + _K1)
         names = {name: frozenset(fields["name"]) for name, fields in docs.items()}
         found = {name: traits(tool) for name, tool in tools.items()}
         for name, trait in found.items():
@@ -357,7 +360,7 @@ class SearchIndex:
         if request.handles and task:
             for term in ("usernam", "usernames"):  # "who follows @jack": the followers, then the lookup
                 if term in request.terms:
-                    request.terms[term] = 0.4
+                    request.terms[term] = 0.7
         scores: dict[str, float] = defaultdict(float)
         for term, term_weight in request.terms.items():
             for name, weight in self.weights.get(term, {}).items():
@@ -385,6 +388,8 @@ class SearchIndex:
             if trait.workflow:
                 score *= 1.3  # uploadMedia before the upload steps it runs
             score *= 1.1 ** len(request.refs & trait.id_of)  # "user 12 from list 34": a list's user
+            if request.refs and trait.id_of and not request.refs & trait.id_of:
+                score *= 0.85  # "followers of @elon": a user's, not a list's
             if request.ids and trait.batch:
                 score *= 1.2 if request.ids > 1 else (0.85 if trait.single_too else 1.0)
             if request.verb and request.verb in trait.verbs:
@@ -395,4 +400,9 @@ class SearchIndex:
                 score *= 1.3  # "who liked this" wants users, "tweets liked by" wants posts
             ranked.append((name, score))
         ranked.sort(key=lambda item: (-item[1], item[0]))
+        if request.handles and not request.search:
+            # A handle must become a user ID first: the lookup is always on offer, second at worst.
+            lookup = next((i for i, (name, _) in enumerate(ranked) if self.traits[name].by_username), None)
+            if lookup is not None and lookup > 1:
+                ranked.insert(1, ranked.pop(lookup))
         return ranked[:limit]
