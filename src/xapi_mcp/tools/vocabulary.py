@@ -145,6 +145,9 @@ SYNONYMS = {
     "feed": "timeline",
     "home": "timeline",
     "limit": "usage",
+    "left": "usage",
+    "remaining": "usage",
+    "reads": "usage",
     "pulled": "usage",
     "used": "usage",
     "spent": "usage",
@@ -184,6 +187,8 @@ VERBS = {
     "tweet": "create post",
     "publish": "create post",
     "compose": "create post",
+    "say": "create post",
+    "new": "create",
     "write": "create",
     "reply": "create post",
     "respond": "create post",
@@ -196,7 +201,8 @@ VERBS = {
 }
 _SELF = " myself "  # what the phrases below put for "the account I am": the authenticated user itself
 PHRASES = (
-    (re.compile(r"\b(?:show|tell|give|get|find|fetch|list)\s+me\b"), r" show "),
+    (re.compile(r"\b(?:show|tell|give|get|find|fetch|list)\s+me\b(?=\s*\w)"), r" show "),
+    (re.compile(r"^\s*(?:send\s+a\s+)?direct\s+message\s+(?=0h|user|\d)"), " dm "),
     (re.compile(r"\bwho\s*am\s*i\b(?!\s+\w+ing\b)|\bwhoami\b"), _SELF),
     (re.compile(r"\b(?:this|my|the)\s+token\b"), _SELF),
     (re.compile(r"\b(?:the\s+)?(?:current|authenticated|logged[- ]in|signed[- ]in)\s+(?:user|account)\b"), " me "),
@@ -245,6 +251,7 @@ STOP |= {"api", "show", "get", "what", "whats", "which", "me", "twitter", "been"
 FIRST_PERSON = {"my", "mine", "me", "i", "myself", "our", "ours", "we", "authenticated"}
 DETERMINERS = {"a", "an", "the", "my", "our", "your", "his", "her", "their", "all", "every", "this", "these"}
 POLITE = {"please", "can", "could", "would", "you", "i", "want", "to", "go", "ahead", "and", "help", "need", "lets"}
+POLITE |= {"hit", "smash", "press", "click", "tap", "just", "now", "then", "ok", "okay", "hey"}
 # Leading words of a read: not index terms there ("list my followers", "read this post").
 READ_VERBS = {"list", "show", "get", "give", "fetch", "retrieve", "read", "view", "see", "display", "open", "load"}
 READ_VERBS |= {"return", "check", "browse", "tell", "pull", "look", "lookup"}
@@ -255,7 +262,7 @@ WRITE_VERBS |= {"unhide", "rename", "update", "edit", "change", "modify", "regis
 WRITE_VERBS |= {"terminate", "drop", "evaluate", "undo", "put", "set", "silence", "allow", "respond", "answer"}
 WRITE_VERBS |= {"compose", "draft", "propose", "suggest", "submit", "subscribe", "prevent", "forbid", "ban", "boost"}
 WRITE_VERBS |= {"close", "end", "disconnect", "trash", "discard", "cancel", "kick", "take", "place", "include"}
-WRITE_VERBS |= {"permit", "unbookmark", "unsubscribe"}
+WRITE_VERBS |= {"permit", "unbookmark", "unsubscribe", "say", "new"}
 # Everyday words that are no misspelling of a tool word.
 _COMMON = {"when", "where", "give", "tell", "need", "look", "check", "again", "many", "much", "more", "most"}
 _COMMON |= {"last", "next", "first", "they", "them", "here", "help", "know", "anyone", "anybody", "everyone"}
@@ -335,7 +342,7 @@ class Spelling:
             return word
         if word in self.deletions:
             return self.deletions[word]
-        shorter = [word[:i] + word[i + 1 :] for i in range(len(word))]
+        shorter = [word[:i] + word[i + 1 :] for i in range(len(word) - 1)]  # "spacex" is no typo of "space"
         found = next((w for w in shorter if w in self.known and len(w) >= 4), None)
         if found is None and len(word) >= 5:
             found = next((self.deletions[w] for w in shorter if w in self.deletions), None)
