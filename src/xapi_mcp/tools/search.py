@@ -28,7 +28,6 @@ from xapi_mcp.tools.vocabulary import (
     FIRST_PERSON,
     MARK,
     METRIC,
-    PHRASES,
     POLITE,
     READ_VERBS,
     STOP,
@@ -40,6 +39,7 @@ from xapi_mcp.tools.vocabulary import (
     WRITE_VERBS,
     Spelling,
     forms,
+    phrases,
     stem,
     words,
 )
@@ -244,7 +244,7 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     quoted = bool(_QUOTED.search(text))
     text = _QUOTED.sub(" ", text)  # "post 'hello world'", "tweets containing 'climate'": content
     text = _CONTRACTION.sub(lambda m: " not" if m.group(0) == "n't" else "", text)
-    for pattern, replacement in PHRASES:
+    for pattern, replacement in phrases():
         text = pattern.sub(replacement, text)
     raw = _words_of(text, spelling)
     request.handles += raw.count(MARK) - WORD.findall(text).count(MARK)

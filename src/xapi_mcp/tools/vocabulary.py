@@ -3,7 +3,7 @@
 X's spec and the people who ask use different words for one thing: the spec says post, repost,
 direct message; people say tweet, retweet, DM, fav, follower, "who am I". `stem` folds word forms
 and X's old and new words into one term (`_CANON`); `SYNONYMS` adds the spec's words for people's
-words at half weight; `PHRASES` rewrite whole phrases first ("who am I", "stop following"); `Spelling`
+words at half weight; `phrases` rewrite whole phrases first ("who am I", "stop following"); `Spelling`
 mends a typo one letter away from a known word. search.py ranks with these terms.
 """
 
@@ -200,48 +200,56 @@ VERBS = {
     "message": "create dm",
 }
 _SELF = " myself "  # what the phrases below put for "the account I am": the authenticated user itself
-PHRASES = (
-    (re.compile(r"\b(?:show|tell|give|get|find|fetch|list)\s+me\b(?=\s*\w)"), r" show "),
-    (re.compile(r"^\s*(?:send\s+a\s+)?direct\s+message\s+(?=0h|user|\d)"), " dm "),
-    (re.compile(r"\bwho\s*am\s*i\b(?!\s+\w+ing\b)|\bwhoami\b"), _SELF),
-    (re.compile(r"\b(?:this|my|the)\s+token\b"), _SELF),
-    (re.compile(r"\b(?:the\s+)?(?:current|authenticated|logged[- ]in|signed[- ]in)\s+(?:user|account)\b"), " me "),
-    (re.compile(r"\b(?:logged|signed)\s+in\b"), " me "),
-    (re.compile(r"\b(?:pull|bring|look)\s+up\b"), " show "),
-    (re.compile(r"\b(?:i|we)\s+(?:would\s+)?like\s+to\b"), " "),
-    (re.compile(r"\b(?:a|the)\s+list\s+of\b"), " "),
-    (re.compile(r"\bmy\s+own\b"), " my "),
-    (re.compile(r"\b(?:my|our)\s+(?:(?:recent|latest|last|old|\d+)\s+)*(?:tweet|post)s?\b"), " my authored posts "),
-    (re.compile(r"\btimeline\s+of\s+(?=0h|user|list|\d)"), " posts of "),
-    (re.compile(r"\b(?:talking|replying|reply|replies|responding|responses)\s+to\s+me\b"), " mention me "),
-    (re.compile(r"\btake\s+back\b|\bwithdraw\b|\bretract\b|\brevoke\b"), " undo "),
-    (re.compile(r"\bundo\s+(?:my\s+|the\s+|a\s+|that\s+)?(like|retweet|repost|follow|mute|bookmark|pin)\b"), r" un\1 "),
-    (re.compile(r"\bturn\s+off\b|\bdisable\b"), " block "),
-    (re.compile(r"\bhow\s+often\b"), " count "),
-    (re.compile(r"(?<!list )(?<!lists )\b(?:i|we)\s+(?:am\s+|are\s+)?follow(?:ing)?\b"), " me following "),
-    (re.compile(r"\b(?:people|users|accounts|everyone|anyone|who(?:\s+is|\s+are)?)\s+following\b"), " followers "),
-    (re.compile(r"\b(follower|following|block|mute|friend)s?\s+list\b"), r" \1 "),
-    (re.compile(r"\b(?:who(?:\s+is|\s+are)?|people|users|everyone)\s+(?:in|on)\s+(?=(?:\w+\s+)?list)"), " members "),
-    (re.compile(r"\b(?:been\s+)?added\s+to\b"), " member of "),
-    (re.compile(r"\bmake\s+(my|our|the|this|that|it)\b"), r" update \1 "),
-    (re.compile(r"\b(?:add|put|place|include)\s+(?:0h|users?|accounts?|people|someone|members?)\b"), " add member "),
-    (re.compile(r"\btake\s+(.+?)\s+off\b"), r" remove \1 from "),
-    (re.compile(r"\b(?:does|do|did)\s+(\S+)\s+follow\b"), r" \1 following "),
-    (re.compile(r"\bstop\s+(\w+?)ing\b"), r" un\1 "),
-    (re.compile(r"\bstop\s+\S+\s+from\b"), " block "),
-    (re.compile(r"\blet\s+(\S+)\s+(?:send|dm|message)\b"), r" unblock \1 dm "),
-    (re.compile(r"\b(?:tweets|posts)\s+(?:from|by)\s+(0h|user\s+\d+)\b"), r" authored posts \1 "),
-    (re.compile(r"\b0h\s+(?:(?:latest|recent|last|newest|own)\s+)*(?:tweets|posts)\b"), " authored posts 0h "),
-    (re.compile(r"\b0h\s+(?:has\s+)?(?:tweeted|posted|wrote)\b"), " authored posts 0h "),
-    (re.compile(r"\b(?:retweeted|reposted|quoted)\s+me\b"), " reposts of me "),
-    (re.compile(r"\b(?:re)?tweet\s+with\s+(?:a\s+)?comment\b|\bquote\s+retweet\b"), " quote "),
-    (re.compile(r"\b(tweet|post)s?\s+(volume|counts?|stats|metrics|analytics|impressions|engagement)\b"), r" \2 \1s "),
-    (re.compile(r"\b(?:do\s+not|never)\s+want\s+to\s+see\b|\bstop\s+seeing\b"), " mute "),
-    (re.compile(r"\btake\s+down\b|\bget\s+rid\s+of\b"), " delete "),
-    (re.compile(r"\balt\s+text\b"), " metadata "),
-    (re.compile(r"\bhow\s+many\b|\bnumber\s+of\b|\bvolume\s+of\b"), " count "),
-    (re.compile(r"\bright\s+now\b"), " now "),
+_PHRASES = (
+    (r"\b(?:show|tell|give|get|find|fetch|list)\s+me\b(?=\s*\w)", r" show "),
+    (r"^\s*(?:send\s+a\s+)?direct\s+message\s+(?=0h|user|\d)", " dm "),
+    (r"\bwho\s*am\s*i\b(?!\s+\w+ing\b)|\bwhoami\b", _SELF),
+    (r"\b(?:this|my|the)\s+token\b", _SELF),
+    (r"\b(?:the\s+)?(?:current|authenticated|logged[- ]in|signed[- ]in)\s+(?:user|account)\b", " me "),
+    (r"\b(?:logged|signed)\s+in\b", " me "),
+    (r"\b(?:pull|bring|look)\s+up\b", " show "),
+    (r"\b(?:i|we)\s+(?:would\s+)?like\s+to\b", " "),
+    (r"\b(?:a|the)\s+list\s+of\b", " "),
+    (r"\bmy\s+own\b", " my "),
+    (r"\b(?:my|our)\s+(?:(?:recent|latest|last|old|\d+)\s+)*(?:tweet|post)s?\b", " my authored posts "),
+    (r"\btimeline\s+of\s+(?=0h|user|list|\d)", " posts of "),
+    (r"\b(?:talking|replying|reply|replies|responding|responses)\s+to\s+me\b", " mention me "),
+    (r"\btake\s+back\b|\bwithdraw\b|\bretract\b|\brevoke\b", " undo "),
+    (r"\bundo\s+(?:my\s+|the\s+|a\s+|that\s+)?(like|retweet|repost|follow|mute|bookmark|pin)\b", r" un\1 "),
+    (r"\bturn\s+off\b|\bdisable\b", " block "),
+    (r"\bhow\s+often\b", " count "),
+    (r"(?<!list )(?<!lists )\b(?:i|we)\s+(?:am\s+|are\s+)?follow(?:ing)?\b", " me following "),
+    (r"\b(?:people|users|accounts|everyone|anyone|who(?:\s+is|\s+are)?)\s+following\b", " followers "),
+    (r"\b(follower|following|block|mute|friend)s?\s+list\b", r" \1 "),
+    (r"\b(?:who(?:\s+is|\s+are)?|people|users|everyone)\s+(?:in|on)\s+(?=(?:\w+\s+)?list)", " members "),
+    (r"\b(?:been\s+)?added\s+to\b", " member of "),
+    (r"\bmake\s+(my|our|the|this|that|it)\b", r" update \1 "),
+    (r"\b(?:add|put|place|include)\s+(?:0h|users?|accounts?|people|someone|members?)\b", " add member "),
+    (r"\btake\s+(.+?)\s+off\b", r" remove \1 from "),
+    (r"\b(?:does|do|did)\s+(\S+)\s+follow\b", r" \1 following "),
+    (r"\bstop\s+(\w+?)ing\b", r" un\1 "),
+    (r"\bstop\s+\S+\s+from\b", " block "),
+    (r"\blet\s+(\S+)\s+(?:send|dm|message)\b", r" unblock \1 dm "),
+    (r"\b(?:tweets|posts)\s+(?:from|by)\s+(0h|user\s+\d+)\b", r" authored posts \1 "),
+    (r"\b0h\s+(?:(?:latest|recent|last|newest|own)\s+)*(?:tweets|posts)\b", " authored posts 0h "),
+    (r"\b0h\s+(?:has\s+)?(?:tweeted|posted|wrote)\b", " authored posts 0h "),
+    (r"\b(?:retweeted|reposted|quoted)\s+me\b", " reposts of me "),
+    (r"\b(?:re)?tweet\s+with\s+(?:a\s+)?comment\b|\bquote\s+retweet\b", " quote "),
+    (r"\b(tweet|post)s?\s+(volume|counts?|stats|metrics|analytics|impressions|engagement)\b", r" \2 \1s "),
+    (r"\b(?:do\s+not|never)\s+want\s+to\s+see\b|\bstop\s+seeing\b", " mute "),
+    (r"\btake\s+down\b|\bget\s+rid\s+of\b", " delete "),
+    (r"\balt\s+text\b", " metadata "),
+    (r"\bhow\s+many\b|\bnumber\s+of\b|\bvolume\s+of\b", " count "),
+    (r"\bright\s+now\b", " now "),
 )
+
+
+@lru_cache(maxsize=1)
+def phrases() -> list[tuple[re.Pattern[str], str]]:
+    """`_PHRASES` compiled, on the first search: a server without search_x_api never pays for it."""
+    return [(re.compile(pattern), replacement) for pattern, replacement in _PHRASES]
+
+
 # "how many followers does @x have", "follower count of @x": a figure of one user or post.
 METRIC = re.compile(r"\bcount\b.*\b(?:have|has|got|get)$|\b(?:follow\w*|like|repost|retweet|view|repl\w+)s?\s+counts?")
 STOP = {"a", "an", "the", "of", "to", "for", "from", "by", "with", "on", "in", "at", "as", "and", "or", "is", "are"}
