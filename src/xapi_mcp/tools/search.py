@@ -141,7 +141,6 @@ class Request:
     me: bool = False
     search: bool = False  # "about ...", "#tag": the handle is a filter of a search, not the subject
     head: str = ""  # the entity asked for: "user" for "who ...", "post" for "tweets ...", ...
-    typed: set[str] = field(default_factory=set)  # terms of the words as typed (not synonyms)
     refs: set[str] = field(default_factory=set)  # what the IDs are of: "user 12 from list 34" -> user, list
     verb: str = ""  # a write's action: "creat", "delet", "lik", ...
 
@@ -279,7 +278,6 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
             continue  # "list my followers", "read this post": the verb of a read
         verb = VERBS.get(word) if i == first and request.write else None
         request.add(word, SYNONYM if verb else 1.0)
-        request.typed.update(forms(word))
         for synonym in (verb or "").split():
             request.add(synonym, 1.0)
         for synonym in SYNONYMS.get(word, "").split():
@@ -306,6 +304,39 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     if "count" in raw:
         request.head = "count"
     return request
+
+
+def _boost(request: Request, trait: Traits, named: frozenset[str]) -> float:
+    """What the request carries, as one factor on a tool's BM25F score (1: no opinion)."""
+    factor = 1.0
+    if named:  # "create post" is createPosts's whole name, a third of createUsersBookmark's
+        factor *= 1 + 0.5 * sum(min(request.terms.get(t, 0.0), 1.0) for t in named) / len(named)
+    if request.write == trait.read:
+        factor *= 0.5  # "post a tweet" wants the write tool, "who follows" the read one
+    if request.handles and trait.by_username and not request.search:
+        factor *= 1.3
+    elif request.handles and trait.of_user:
+        factor *= 1.15  # "followers of @elon": a user's followers, not a list's
+    if request.me and trait.mine:
+        factor *= 1.25
+    elif not request.me and trait.only_mine:
+        factor *= 0.8  # "what's trending" without "for me": not personalized trends
+    if request.ids and trait.takes_id:
+        factor *= 1.15  # "job 1234": that one job
+    if trait.workflow:
+        factor *= 1.3  # uploadMedia before the upload steps it runs
+    factor *= 1.1 ** len(request.refs & trait.id_of)  # "user 12 from list 34": a list's user
+    if request.refs and trait.id_of and not request.refs & trait.id_of:
+        factor *= 0.85  # "followers of @elon": a user's, not a list's
+    if request.ids and trait.batch:
+        factor *= 1.2 if request.ids > 1 else (0.85 if trait.single_too else 1.0)
+    if request.verb and request.verb in trait.verbs:
+        factor *= 1.25  # "post a reply": createPosts, not hidePostsReply
+    if request.post_id and trait.on_post:
+        factor *= 1.3
+    if request.head and trait.read and not request.write and trait.returns == request.head:
+        factor *= 1.3  # "who liked this" wants users, "tweets liked by" wants posts
+    return factor
 
 
 @dataclass
@@ -365,40 +396,8 @@ class SearchIndex:
         for term, term_weight in request.terms.items():
             for name, weight in self.weights.get(term, {}).items():
                 scores[name] += term_weight * weight
-        ranked = []
-        for name, score in scores.items():
-            if name not in tools:
-                continue
-            trait = self.traits[name]
-            named = self.names[name]
-            if named:  # "create post" is createPosts's whole name, a third of createUsersBookmark's
-                score *= 1 + 0.5 * sum(min(request.terms.get(t, 0.0), 1.0) for t in named) / len(named)
-            if request.write == trait.read:
-                score *= 0.5  # "post a tweet" wants the write tool, "who follows" the read one
-            if request.handles and trait.by_username and not request.search:
-                score *= 1.3
-            elif request.handles and trait.of_user:
-                score *= 1.15  # "followers of @elon": a user's followers, not a list's
-            if request.me and trait.mine:
-                score *= 1.25
-            elif not request.me and trait.only_mine:
-                score *= 0.8  # "what's trending" without "for me": not personalized trends
-            if request.ids and trait.takes_id:
-                score *= 1.15  # "job 1234": that one job
-            if trait.workflow:
-                score *= 1.3  # uploadMedia before the upload steps it runs
-            score *= 1.1 ** len(request.refs & trait.id_of)  # "user 12 from list 34": a list's user
-            if request.refs and trait.id_of and not request.refs & trait.id_of:
-                score *= 0.85  # "followers of @elon": a user's, not a list's
-            if request.ids and trait.batch:
-                score *= 1.2 if request.ids > 1 else (0.85 if trait.single_too else 1.0)
-            if request.verb and request.verb in trait.verbs:
-                score *= 1.25  # "post a reply": createPosts, not hidePostsReply
-            if request.post_id and trait.on_post:
-                score *= 1.3
-            if request.head and trait.read and not request.write and trait.returns == request.head:
-                score *= 1.3  # "who liked this" wants users, "tweets liked by" wants posts
-            ranked.append((name, score))
+        boost = {name: _boost(request, self.traits[name], self.names[name]) for name in scores if name in tools}
+        ranked = [(name, scores[name] * factor) for name, factor in boost.items()]
         ranked.sort(key=lambda item: (-item[1], item[0]))
         if request.handles and not request.search:
             # A handle must become a user ID first: the lookup is always on offer, second at worst.
