@@ -341,20 +341,27 @@ class SqliteLedger(_Clocked):
         db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", [(stamp, key) for key in keys])
 
 
-def budget_from_env(environ: Mapping[str, str] | None = None) -> Decimal | None:
-    """`X_API_BUDGET_USD`: USD per UTC day (default 5.00), or `off` for no budget."""
-    raw = (os.environ if environ is None else environ).get(ENV_BUDGET, "").strip()
-    if raw == "":
-        return DEFAULT_BUDGET
-    if raw.lower() in ("off", "none", "unlimited"):
+def usd_setting(raw: str, default: Decimal, error: str) -> Decimal | None:
+    """A USD amount setting: blank is `default`, `off` (or none/never/unlimited) is None; ValueError(`error`)."""
+    value = raw.strip()
+    if value == "":
+        return default
+    if value.lower() in ("off", "none", "never", "unlimited"):
         return None
     try:
-        value = Decimal(raw.removeprefix("$"))
+        amount = Decimal(value.removeprefix("$"))
     except ArithmeticError:
-        value = Decimal(-1)
-    if not value.is_finite() or value < 0:
-        raise ValueError(f"{ENV_BUDGET}={raw!r} is not a budget: give USD per UTC day like 5.00, or off for none.")
-    return value
+        amount = Decimal(-1)
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(error)
+    return amount
+
+
+def budget_from_env(environ: Mapping[str, str] | None = None) -> Decimal | None:
+    """`X_API_BUDGET_USD`: USD per UTC day (default 5.00), or `off` for no budget."""
+    raw = (os.environ if environ is None else environ).get(ENV_BUDGET, "")
+    error = f"{ENV_BUDGET}={raw.strip()!r} is not a budget: give USD per UTC day like 5.00, or off for none."
+    return usd_setting(raw, DEFAULT_BUDGET, error)
 
 
 def spend_db_path(environ: Mapping[str, str] | None = None) -> Path | None:

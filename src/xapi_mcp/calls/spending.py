@@ -23,7 +23,7 @@ from xapi_mcp.calls.arguments import PreparedRequest
 from xapi_mcp.calls.billing import BillingRule, billing_rules
 from xapi_mcp.calls.billing_errors import DEFAULT_PAUSE, billing_stop
 from xapi_mcp.calls.cost import ASSUMED, Assumptions, Charge, Estimate, charge, estimate, resource_keys, usd
-from xapi_mcp.calls.ledger import BudgetExceeded, Clock, SpendLedger, utc_now
+from xapi_mcp.calls.ledger import BudgetExceeded, Clock, SpendLedger, usd_setting, utc_now
 from xapi_mcp.calls.posting_rules import Plan, explain_reply_refusal, posting_rule_violation
 from xapi_mcp.calls.prices import PriceTable
 from xapi_mcp.calls.results import ToolOutcome
@@ -295,18 +295,8 @@ def _noun(category: str, count: int) -> str:
 
 def confirm_cost_from(raw: str) -> Decimal | None:
     """`X_API_CONFIRM_COST_USD`: ask before calls estimated above this many USD (default 0.25), or `off`."""
-    value = raw.strip()
-    if value == "":
-        return DEFAULT_CONFIRM_COST
-    if value.lower() in ("off", "none", "never"):
-        return None
-    try:
-        amount = Decimal(value.removeprefix("$"))
-    except ArithmeticError:
-        amount = Decimal(-1)
-    if not amount.is_finite() or amount < 0:
-        raise ValueError(
-            f"{ENV_CONFIRM_COST}={raw!r} is not an amount: give USD like 0.25 (ask before calls that may cost more), "
-            "or off to never ask about cost."
-        )
-    return amount
+    error = (
+        f"{ENV_CONFIRM_COST}={raw.strip()!r} is not an amount: give USD like 0.25 (ask before calls that may cost "
+        "more), or off to never ask about cost."
+    )
+    return usd_setting(raw, DEFAULT_CONFIRM_COST, error)
