@@ -48,7 +48,7 @@ from mcp.shared.inbound import (
 )
 from mcp.shared.message import ServerMessageMetadata
 from mcp.shared.transport_context import TransportContext
-from mcp_types import JSONRPCRequest
+from mcp_types import INTERNAL_ERROR, JSONRPCRequest
 from mcp_types import methods as _methods
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
@@ -57,6 +57,9 @@ from starlette.types import Scope, Send
 
 log = logging.getLogger(__name__)
 
+SHUTTING_DOWN = (
+    "xapi-mcp is shutting down and stopped waiting for this call (MCP_SHUTDOWN_GRACE); X may have acted on it."
+)
 MayAsk = Callable[[str, Mapping[str, Any]], bool]
 """Whether a call to this tool with these arguments may ask the person something before it answers."""
 
@@ -106,11 +109,14 @@ class DirectCalls:
         self.may_ask = may_ask
         self._listings: dict[str, bytes] = {}  # protocol version -> the tools/list result, as the SDK wrote it
         self._header_free: dict[str, bool] = {}  # tool -> declares no x-mcp-header parameter
-        self._running: dict[tuple[str, str], anyio.CancelScope] = {}  # (session, request id) -> a 2025-11-25 call
+        # Calls being answered: (session, request id) for 2025-11-25 (notifications/cancelled names them).
+        self._running: dict[tuple[object, str], anyio.CancelScope] = {}
+        self._abandoned = False
 
     async def answer(self, scope: Scope, body: bytes, send: Send) -> bool:
         """Answer this POST and return True, or return False having sent nothing (the SDK answers it)."""
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        headers = dict(pairs)
         version = headers.get("mcp-protocol-version", "")
         legacy = version in HANDSHAKE_PROTOCOL_VERSIONS
         if not (legacy or version in MODERN_PROTOCOL_VERSIONS) or "user" in scope or self.call_tool is None:
@@ -139,7 +145,7 @@ class DirectCalls:
             transport = self.sessions.get(session)
             if transport is None or transport.is_terminated:
                 return False
-        elif find_duplicated_routing_header(headers.items()) is not None or any(
+        elif find_duplicated_routing_header(pairs) is not None or any(
             name.startswith("mcp-param-") for name in headers
         ):
             return False
@@ -184,24 +190,24 @@ class DirectCalls:
             typed = types.CallToolRequestParams.model_validate(params, by_name=False)
         except ValidationError:
             return False
-        assert self.call_tool is not None
         ctx = self._context(request, rpc, typed, version, session)
-        status, payload = 200, b""
-        if session is None:
-            status, payload = await self._run(rpc.id, version, ctx, typed)
-        else:
-            key = (session, str(rpc.id))
-            with anyio.CancelScope() as cancel:
-                self._running[key] = cancel
-                try:
+        key = (session or "", str(rpc.id)) if session is not None else (object(), "")
+        with anyio.CancelScope() as cancel:
+            self._running[key] = cancel
+            try:
+                if session is not None:
                     self._keep_alive(session)
-                    status, payload = await self._run(rpc.id, version, ctx, typed)
-                finally:
-                    self._running.pop(key, None)
+                status, payload = await self._run(rpc.id, version, ctx, typed)
+            finally:
+                self._running.pop(key, None)
+                if session is not None:
                     self._keep_alive(session)
-            if cancel.cancelled_caught:  # notifications/cancelled: answered as the SDK's 2025-era wire does
+        if cancel.cancelled_caught:
+            if self._abandoned:  # shutting down past MCP_SHUTDOWN_GRACE: say so rather than drop the request
+                error = {"code": INTERNAL_ERROR, "message": SHUTTING_DOWN}
+            else:  # notifications/cancelled: answered as the SDK's 2025-era wire does
                 error = {"code": REQUEST_CANCELLED, "message": "Request cancelled"}
-                status, payload = 200, _envelope(rpc.id, error, key="error")
+            status, payload = 200, _envelope(rpc.id, error, key="error")
         await _respond(send, payload, status, session)
         return True
 
@@ -303,6 +309,12 @@ class DirectCalls:
         idle = transport.idle_scope if transport is not None else None
         if idle is not None and idle.deadline != math.inf:
             idle.deadline = max(idle.deadline, anyio.current_time() + self.idle_timeout)
+
+    def abandon(self) -> None:
+        """Shutdown gave up waiting (MCP_SHUTDOWN_GRACE): end the calls still running, each with an error."""
+        self._abandoned = True
+        for running in list(self._running.values()):
+            running.cancel()
 
     def _cancel(self, session: str, params: Any) -> None:
         request_id = params.get("requestId") if isinstance(params, dict) else None

@@ -78,7 +78,12 @@ class JsonWhenPossible:
             error = {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": _SURROGATE}}
             await JSONResponse(error, status_code=400)(scope, replay, send)
             return
-        if not more and self.direct is not None and await self.direct.answer(scope, body, send):
+        if (
+            not more
+            and size <= self.max_body
+            and self.direct is not None
+            and await self.direct.answer(scope, body, send)
+        ):
             return
         plain = not legacy and not more and _plain_request(body, self._PLAIN)
         await (self.json_app if plain else self.stream_app)(scope, replay, send)
@@ -173,6 +178,7 @@ def build_app(
     if auth_token:
         mcp_endpoint = RequireBearer(mcp_endpoint, auth_token, host)
     in_flight = InFlight(mcp_endpoint)
+    in_flight.on_give_up.append(direct.abandon)
     expected = f"Bearer {auth_token}".encode() if auth_token else None
 
     async def healthz(request: Request) -> Response:
