@@ -324,9 +324,13 @@ def main() -> None:
         help="the interpreter with XMCP's requirements (env XMCP_PYTHON; default: this one)",
     )
     parser.add_argument("--before", help="an xapi-mcp checkout to measure beside this one (its server.py and src/)")
+    parser.add_argument("--sequential", type=int, help="sequential calls per series (full run: 500)")
+    parser.add_argument("--concurrent", type=int, help="calls per series, 50 at a time (full run: 3000)")
     args = parser.parse_args()
-    output = results_path(args.quick, args.json)
     sequential, concurrent_total, starts, rounds = (20, 100, 1, 2) if args.quick else (500, 3000, 5, 10)
+    partial = args.sequential is not None or args.concurrent is not None
+    sequential, concurrent_total = args.sequential or sequential, args.concurrent or concurrent_total
+    output = results_path(args.quick or partial, args.json)  # only a full run replaces results.json
 
     fake, x_url = start_fake()
     procs: dict[str, subprocess.Popen[bytes]] = {"fake": fake}
