@@ -107,6 +107,7 @@ class DirectCalls:
         self.security = TransportSecurityMiddleware(security)
         self.idle_timeout = session_idle_timeout
         self.may_ask = may_ask
+        self._stamp = server.server_info_stamp  # the SDK copies it per call; ours is serialised at once, never kept
         self._listings: dict[str, bytes] = {}  # protocol version -> the tools/list result, as the SDK wrote it
         self._header_free: dict[str, bool] = {}  # tool -> declares no x-mcp-header parameter
         # Calls being answered: (session, request id) for 2025-11-25 (notifications/cancelled names them).
@@ -167,11 +168,10 @@ class DirectCalls:
             result = await self._listing(version, rpc.id)
             await _respond(send, _envelope(rpc.id, result), 200, session if legacy else None)
             return True
-        return await self._call(scope, request, rpc, params, version, session if legacy else None, send)
+        return await self._call(request, rpc, params, version, session if legacy else None, send)
 
     async def _call(
         self,
-        scope: Scope,
         request: Request,
         rpc: JSONRPCRequest,
         params: dict[str, Any],
@@ -232,7 +232,7 @@ class DirectCalls:
             dumped.setdefault("resultType", "complete")
             meta = dumped.get("_meta")
             if not isinstance(meta, dict) or meta.get(types.SERVER_INFO_META_KEY) is None:
-                dumped["_meta"] = {**(meta or {}), types.SERVER_INFO_META_KEY: self.server.server_info_stamp}
+                dumped["_meta"] = {**(meta or {}), types.SERVER_INFO_META_KEY: self._stamp}
         else:
             dumped.pop("resultType", None)  # a 2026-07-28 word: the 2025-11-25 sieve drops it
         return pydantic_core.to_json(dumped)
