@@ -1,19 +1,29 @@
-"""xapi-mcp against a direct httpx baseline, in one run, on loopback.
+"""xapi-mcp against a direct httpx baseline, the SDK's floor and XMCP, in one run, on loopback.
 
     python benchmarks/bench.py            # full run (500 sequential calls, 3000 concurrent, per series)
     python benchmarks/bench.py --quick    # a few calls, to prove it works (CI); writes no results
+    python benchmarks/bench.py --xmcp DIR --before DIR   # with XMCP's row and the code before a change
 
 A full run writes benchmarks/results.json (the README's figures); a quick run writes only to
 `--json PATH`, so it never replaces the committed full-run figures.
 
 A fake X API runs in its own process. The baseline is a direct httpx2 call to the same fake
-endpoint with the same OAuth 1.0a signature, so the difference is what xapi-mcp adds: the MCP
-client and server, argument validation and result shaping. Two more series split that difference:
-a bare relay (`relay.py`: the same server stack and signed call, no MCP) prices the extra HTTP
-hop any server between client and X costs, and raw JSON-RPC POSTs to xapi-mcp price the `mcp`
-client apart from the server. All series run in the same process, interleaved in rounds, with the
-CPU time each process used per call. Every client runs with its defaults (the `mcp` client as
-`Client(url)` makes it). Prints tables and writes JSON.
+endpoint with the same OAuth 1.0a signature, so the difference is what a server adds. Every MCP
+server is called by the `mcp` client with its defaults, in both protocol versions: `Client(url)`
+(which negotiates 2026-07-28) and `Client(url, mode="legacy")` (the 2025-11-25 handshake most
+clients shipped today speak). Servers measured:
+- floor_sse / floor_json: the thinnest `mcp` 2.3 server, one decorated tool doing the same GET
+  (`floor.py`), answering over SSE and as plain JSON: what the SDK itself costs;
+- xmcp: the official XMCP (`--xmcp DIR`, a checkout of github.com/xdevplatform/xmcp, run by
+  `--xmcp-python`, an interpreter with its requirements; see `xmcp_run.py`). Without it the row is
+  skipped, and the run says so. Its 3 MB tools/list is more than the legacy client's default 1 MiB
+  SSE event limit allows, so its legacy client lifts that limit (the default one fails);
+- xapi_mcp_before: `--before DIR`, a checkout of xapi-mcp to compare with (its server.py and src/);
+- xapi_mcp_full / xapi_mcp_lean: this code.
+Two more series split the difference: a bare relay (`relay.py`: the same server stack and signed
+call, no MCP) prices the extra HTTP hop, and raw JSON-RPC POSTs to xapi-mcp price the `mcp`
+client apart from the server; and an stdio series. All series run in the same process,
+interleaved in rounds, with the CPU time each process used per call. Prints tables, writes JSON.
 """
 
 from __future__ import annotations
@@ -27,6 +37,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +50,7 @@ sys.path.insert(0, str(REPO))
 
 from mcp import Client  # noqa: E402
 from mcp.client.stdio import StdioServerParameters  # noqa: E402
+from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 
 from tests import fake_x as fx  # noqa: E402
 from tests.servers import SPEC_159, free_port, server_env  # noqa: E402
@@ -53,7 +66,11 @@ FAKE = (
     "uvicorn.run(fake.app(), host='127.0.0.1', port={port}, log_level='warning', timeout_keep_alive={keep_alive})"
 )
 CALL = ("getUsersByUsername", {"username": "XDevelopers", "user_fields": ["id", "name"]})
+XMCP_CALL = ("getUsersByUsername", {"username": "XDevelopers", "user.fields": ["id", "name"]})  # X's own names
 PATH = "/2/users/by/username/XDevelopers?user.fields=id,name"
+VERSIONS = {"2025-11-25": "legacy", "2026-07-28": "auto"}  # protocol version -> the client's default mode for it
+SERVERS = ("floor_sse", "floor_json", "xmcp", "xapi_mcp_before", "xapi_mcp_full", "xapi_mcp_lean")
+TARGET = "xapi_mcp_full"
 
 
 def run_async(coroutine: Any) -> Any:
@@ -106,18 +123,35 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def start_server(x_url: str, **env: str) -> tuple[subprocess.Popen[bytes], str, float]:
+def start_server(x_url: str, repo: Path = REPO, **env: str) -> tuple[subprocess.Popen[bytes], str, float]:
+    """xapi-mcp from `repo` (this checkout, or the code before a change) on a free port."""
     port = free_port()
     started = time.perf_counter()
+    environment = server_env(x_url, **env)
+    if repo != REPO:  # its own package first, ahead of this checkout's editable install
+        environment["PYTHONPATH"] = str(repo / "src")
     proc = subprocess.Popen(
-        [sys.executable, str(REPO / "server.py"), "--spec", str(SPEC_159), "--port", str(port)],
-        env=server_env(x_url, **env),
+        [sys.executable, str(repo / "server.py"), "--spec", str(SPEC_159), "--port", str(port)],
+        env=environment,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=REPO / "benchmarks",
     )
     wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
     return proc, f"http://127.0.0.1:{port}/mcp", time.perf_counter() - started
+
+
+def start_peer(command: list[str], env: dict[str, str] | None = None, timeout: float = 30) -> tuple[Any, str]:
+    """A floor server or XMCP on a free port (appended to `command`); ready once /mcp answers at all."""
+    port = free_port()
+    proc = subprocess.Popen([*command, str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        wait_healthy(url, proc, timeout)
+    except BaseException:
+        proc.terminate()
+        raise
+    return proc, url
 
 
 MCP_HEADERS = {
@@ -143,14 +177,13 @@ RPC_BODY = json.dumps(
         },
     }
 )
-# Sequential series, in the order of the "where the time goes" table: each adds one thing.
-SERIES = {
+# Sequential series that split one call, in the order of the "where the time goes" table.
+BREAKDOWN = {
     "direct_httpx": "httpx2 -> fake X (signed)",
     "relay": "httpx2 -> bare relay -> fake X (any Python hop)",
-    "xapi_mcp_raw": "httpx2 JSON-RPC POST -> xapi-mcp -> fake X",
-    "xapi_mcp_full": "mcp Client -> xapi-mcp (full) -> fake X",
-    "xapi_mcp_lean": "mcp Client -> xapi-mcp (lean) -> fake X",
-    "xapi_mcp_stdio": "mcp Client -> xapi-mcp over stdio (full) -> fake X",
+    "xapi_mcp_raw": "httpx2 JSON-RPC POST (2026-07-28) -> xapi-mcp -> fake X",
+    **{f"{TARGET}@{v}": f"mcp Client ({v}) -> xapi-mcp -> fake X" for v in VERSIONS},
+    "xapi_mcp_stdio": "mcp Client over stdio (2026-07-28) -> xapi-mcp -> fake X",
 }
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -181,6 +214,13 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def mcp_client(server: str, url: str, mode: str) -> Client:
+    """The `mcp` client with its defaults; XMCP's legacy row needs the SSE event limit lifted to work at all."""
+    if server == "xmcp" and mode == "legacy":
+        return Client(streamable_http_client(url, max_sse_event_size=None), mode=mode)
+    return Client(url, mode=mode)
+
+
 async def measure_calls(
     x_url: str, urls: dict[str, str], pids: dict[str, int], sequential: int, concurrent_total: int, rounds: int
 ) -> dict[str, Any]:
@@ -189,14 +229,11 @@ async def measure_calls(
     # Every client as it comes: httpx's default pool (100 connections, 20 kept alive) and the `mcp`
     # client's own. Keeping 100 alive avoids reconnections under 50 concurrent calls but costs more:
     # httpcore probes every idle connection on each request (in one run, 367 vs 444 calls/s).
-    async with (
-        httpx.AsyncClient(auth=Signers(store).signer(CredentialKind.OAUTH1_USER)) as signed,
-        httpx.AsyncClient() as plain,
-        Client(urls["full"]) as full,
-        Client(urls["lean"]) as lean,
-        Client(stdio_server(x_url)) as stdio,
-    ):
-        pids["stdio"] = child_pid("--transport")
+    async with AsyncExitStack() as stack:
+        signed = await stack.enter_async_context(
+            httpx.AsyncClient(auth=Signers(store).signer(CredentialKind.OAUTH1_USER))
+        )
+        plain = await stack.enter_async_context(httpx.AsyncClient())
 
         async def direct() -> None:
             (await signed.get(x_url + PATH)).raise_for_status()
@@ -205,28 +242,29 @@ async def measure_calls(
             (await plain.post(urls["relay"], content=RPC_BODY)).raise_for_status()
 
         async def raw() -> None:
-            answer = (await plain.post(urls["full"], content=RPC_BODY, headers=MCP_HEADERS)).json()
+            answer = (await plain.post(urls[TARGET], content=RPC_BODY, headers=MCP_HEADERS)).json()
             assert answer["result"]["isError"] is False, answer
 
-        async def via(client: Client) -> None:
-            result = await client.call_tool(*CALL)
-            assert not result.is_error, result.content[0].text
+        def via(client: Client, call: tuple[str, dict[str, Any]]) -> Callable[[], Awaitable[None]]:
+            async def one() -> None:
+                result = await client.call_tool(*call)
+                assert not result.is_error, result.content[0].text
 
-        calls = {
-            "direct_httpx": direct,
-            "relay": relayed,
-            "xapi_mcp_raw": raw,
-            "xapi_mcp_full": lambda: via(full),
-            "xapi_mcp_lean": lambda: via(lean),
-            "xapi_mcp_stdio": lambda: via(stdio),
-        }
-        server_of = {
-            "relay": "relay",
-            "xapi_mcp_raw": "full",
-            "xapi_mcp_full": "full",
-            "xapi_mcp_lean": "lean",
-            "xapi_mcp_stdio": "stdio",
-        }
+            return one
+
+        calls: dict[str, Callable[[], Awaitable[None]]] = {"direct_httpx": direct, "relay": relayed}
+        calls["xapi_mcp_raw"] = raw
+        server_of = {"relay": "relay", "xapi_mcp_raw": TARGET, "xapi_mcp_stdio": "stdio"}
+        for server in (s for s in SERVERS if s in urls):
+            for version, mode in VERSIONS.items():
+                client = await stack.enter_async_context(mcp_client(server, urls[server], mode))
+                assert client.protocol_version == version, (server, client.protocol_version)
+                calls[f"{server}@{version}"] = via(client, XMCP_CALL if server == "xmcp" else CALL)
+                server_of[f"{server}@{version}"] = server
+        stdio = await stack.enter_async_context(Client(stdio_server(x_url)))
+        pids["stdio"] = child_pid("--transport")
+        calls["xapi_mcp_stdio"] = via(stdio, CALL)
+
         for call in calls.values():
             for _ in range(20):  # warm up connections and code paths
                 await call()
@@ -252,7 +290,7 @@ async def measure_calls(
             }
             for name, samples in latencies.items()
         }
-        busy = {name: 0.0 for name in ("direct_httpx", "xapi_mcp_full", "xapi_mcp_lean")}
+        busy = {name: 0.0 for name in calls if name == "direct_httpx" or "@" in name}
         per_round = concurrent_total // rounds
         for _ in range(rounds):  # interleaved too: a slow spell of the machine hits every series
             for name in busy:
@@ -262,7 +300,7 @@ async def measure_calls(
     return results
 
 
-async def concurrently(call: Any, total: int) -> float:
+async def concurrently(call: Callable[[], Awaitable[None]], total: int) -> float:
     """Seconds to make `total` calls, 50 at a time."""
     gate = asyncio.Semaphore(50)
 
@@ -279,15 +317,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="few calls: proves the benchmark works")
     parser.add_argument("--json", help="where to write results (default: benchmarks/results.json, full runs only)")
+    parser.add_argument("--xmcp", default=os.environ.get("XMCP_DIR"), help="an XMCP checkout (env XMCP_DIR)")
+    parser.add_argument(
+        "--xmcp-python",
+        default=os.environ.get("XMCP_PYTHON", sys.executable),
+        help="the interpreter with XMCP's requirements (env XMCP_PYTHON; default: this one)",
+    )
+    parser.add_argument("--before", help="an xapi-mcp checkout to measure beside this one (its server.py and src/)")
+    parser.add_argument("--sequential", type=int, help="sequential calls per series (full run: 500)")
+    parser.add_argument("--concurrent", type=int, help="calls per series, 50 at a time (full run: 3000)")
     args = parser.parse_args()
-    output = results_path(args.quick, args.json)
     sequential, concurrent_total, starts, rounds = (20, 100, 1, 2) if args.quick else (500, 3000, 5, 10)
+    partial = args.sequential is not None or args.concurrent is not None
+    sequential, concurrent_total = args.sequential or sequential, args.concurrent or concurrent_total
+    output = results_path(args.quick or partial, args.json)  # only a full run replaces results.json
 
-    relay_port = free_port()
     fake, x_url = start_fake()
-    relay = subprocess.Popen([sys.executable, str(REPO / "benchmarks" / "relay.py"), x_url + PATH, str(relay_port)])
-    servers: dict[str, subprocess.Popen[bytes]] = {}
-    results: dict[str, Any] = {"quick": args.quick, "cpus": os.cpu_count()}
+    procs: dict[str, subprocess.Popen[bytes]] = {"fake": fake}
+    results: dict[str, Any] = {"quick": args.quick, "cpus": os.cpu_count(), "skipped": {}}
     try:
         ready = []
         for _ in range(starts):
@@ -296,23 +343,45 @@ def main() -> None:
             proc.terminate()
             proc.wait()
         results["ready_s_median"] = statistics.median(ready)
-        urls = {"relay": f"http://127.0.0.1:{relay_port}/"}
+        urls: dict[str, str] = {}
+        relay_port = free_port()
+        relay = [sys.executable, str(REPO / "benchmarks" / "relay.py"), x_url + PATH, str(relay_port)]
+        procs["relay"] = subprocess.Popen(relay)
+        urls["relay"] = f"http://127.0.0.1:{relay_port}/"
+        for kind in ("sse", "json"):
+            procs[f"floor_{kind}"], urls[f"floor_{kind}"] = start_peer(
+                [sys.executable, str(REPO / "benchmarks" / "floor.py"), x_url, kind]
+            )
+        if args.xmcp:
+            command = [args.xmcp_python, str(REPO / "benchmarks" / "xmcp_run.py"), args.xmcp, str(SPEC_159)]
+            procs["xmcp"], urls["xmcp"] = start_peer(command, server_env(x_url), timeout=180)
+        else:
+            results["skipped"]["xmcp"] = "no XMCP checkout given (--xmcp DIR or XMCP_DIR)"
+        if args.before:
+            procs["xapi_mcp_before"], urls["xapi_mcp_before"], _ = start_server(x_url, Path(args.before))
+        else:
+            results["skipped"]["xapi_mcp_before"] = "no earlier checkout given (--before DIR)"
         for profile in ("full", "lean", "discovery"):
-            servers[profile], urls[profile], _ = start_server(x_url, X_API_TOOL_PROFILE=profile)
-            results[f"xapi_mcp_{profile}"] = run_async(measure_listing(urls[profile]))
-        pids = {name: proc.pid for name, proc in (*servers.items(), ("relay", relay), ("fake", fake))}
-        calls = run_async(measure_calls(x_url, urls, pids, sequential, concurrent_total, rounds))
-        for name, measured in calls.items():
+            procs[f"xapi_mcp_{profile}"], urls[f"xapi_mcp_{profile}"], _ = start_server(
+                x_url, X_API_TOOL_PROFILE=profile
+            )
+        for server in ("xmcp", "xapi_mcp_before", "xapi_mcp_full", "xapi_mcp_lean", "xapi_mcp_discovery"):
+            for version, mode in VERSIONS.items():
+                if server in urls:
+                    listings = 3 if server == "xmcp" else 10
+                    measured = run_async(measure_listing(mcp_client(server, urls[server], mode), listings))
+                    results[f"{server}@{version}"] = measured
+        pids = {name: proc.pid for name, proc in procs.items()}
+        for name, measured in run_async(measure_calls(x_url, urls, pids, sequential, concurrent_total, rounds)).items():
             results.setdefault(name, {}).update(measured)
-        for profile, proc in servers.items():
-            results[f"xapi_mcp_{profile}"]["peak_rss_mb"] = peak_rss_mb(proc.pid)
+        results["peak_rss_mb"] = {name: peak_rss_mb(proc.pid) for name, proc in procs.items() if name != "fake"}
     finally:
-        for proc in (*servers.values(), relay, fake):
+        for proc in procs.values():
             proc.terminate()
             proc.wait()
     if output is not None:
         output.write_text(json.dumps(results, indent=2))
-    print_table(results)
+    print_tables(results)
     print(f"\nResults written to {output}." if output else "\nQuick run: nothing written (--json PATH keeps it).")
 
 
@@ -323,11 +392,11 @@ def results_path(quick: bool, given: str | None) -> Path | None:
     return None if quick else REPO / "benchmarks" / "results.json"
 
 
-async def measure_listing(url: str) -> dict[str, Any]:
-    """tools/list size and median latency over 10 fresh (uncached) listings."""
-    async with Client(url) as client:
+async def measure_listing(client: Client, listings: int = 10) -> dict[str, Any]:
+    """tools/list size and median latency over fresh (uncached) listings."""
+    async with client:
         samples = []
-        for _ in range(10):
+        for _ in range(listings):
             t = time.perf_counter()
             listing = await client.list_tools(cache_mode="refresh")
             samples.append(time.perf_counter() - t)
@@ -339,37 +408,36 @@ async def measure_listing(url: str) -> dict[str, Any]:
     return {"tools_list_bytes": size, "tools_list_received_bytes": received, "tools_list_ms": ms}
 
 
-def print_table(r: dict[str, Any]) -> None:
-    direct, full, lean, disc = r["direct_httpx"], r["xapi_mcp_full"], r["xapi_mcp_lean"], r["xapi_mcp_discovery"]
-    sizes = f"{full['tools_list_bytes']:,} / {lean['tools_list_bytes']:,} / {disc['tools_list_bytes']:,}"
-    times = f"{full['tools_list_ms']:.1f} / {lean['tools_list_ms']:.1f} / {disc['tools_list_ms']:.1f}"
-    rows = [
-        ("ready from a local spec (s)", f"{r['ready_s_median']:.2f}", "", "<= 1.5"),
-        ("tools/list bytes full / lean / discovery", sizes, "", "128 KB / 48 KB / 4 KB"),
-        ("tools/list ms full / lean / discovery", times, "", "<= 50 (full)"),
-    ]
-    for label, m in (("full", full), ("lean", lean)):
+def print_tables(r: dict[str, Any]) -> None:
+    direct = r["direct_httpx"]
+    rows = [("direct httpx", "", f"{direct['call_median_ms']:.2f}", f"{direct['call_p99_ms']:.2f}",
+             f"{direct['calls_per_s_50_concurrent']:.0f}", "", "")]  # fmt: skip
+    for server in SERVERS:
+        for version in VERSIONS:
+            m = r.get(f"{server}@{version}")
+            if m is None or "call_median_ms" not in m:
+                continue
+            listed = f"{m['tools_list_ms']:.1f}" if "tools_list_ms" in m else ""
+            rss = f"{r['peak_rss_mb'][server]:.0f}"
+            rows.append((server, version, f"{m['call_median_ms']:.2f}", f"{m['call_p99_ms']:.2f}",
+                         f"{m['calls_per_s_50_concurrent']:.0f}", rss, listed))  # fmt: skip
+    header = ("server", "protocol", "median ms", "p99 ms", "calls/s at 50", "peak RSS MB", "tools/list ms")
+    print_rows(header, rows)
+    for name, why in r["skipped"].items():
+        print(f"{name}: skipped, {why}.")
+    print(f"\nready from a local spec: {r['ready_s_median']:.2f} s (target <= 1.5)")
+    print("\nGoals (tools/call median <= direct + 2 ms and <= 0.4x XMCP; calls/s >= 3x XMCP and >= 400; RSS <= 90 MB):")
+    goals = []
+    for version in VERSIONS:
+        m, x = r[f"{TARGET}@{version}"], r.get(f"xmcp@{version}")
+        vs = "" if x is None else f"{m['call_median_ms'] / x['call_median_ms']:.2f}x"
+        tput = "" if x is None else f"{m['calls_per_s_50_concurrent'] / x['calls_per_s_50_concurrent']:.1f}x"
         extra = m["call_median_ms"] - direct["call_median_ms"]
-        rows += [
-            (
-                f"tools/call median ms ({label})",
-                f"{m['call_median_ms']:.2f}",
-                f"{direct['call_median_ms']:.2f}",
-                f"<= direct + 2 (+{extra:.2f})",
-            ),
-            (f"tools/call p99 ms ({label})", f"{m['call_p99_ms']:.2f}", f"{direct['call_p99_ms']:.2f}", "<= 10"),
-            (
-                f"calls/s, 50 concurrent ({label})",
-                f"{m['calls_per_s_50_concurrent']:.0f}",
-                f"{direct['calls_per_s_50_concurrent']:.0f}",
-                ">= 400",
-            ),
-            (f"peak RSS MB ({label})", f"{m['peak_rss_mb']:.0f}", "", "<= 90"),
-        ]
-    print_rows(("measure", "xapi-mcp", "direct httpx", "target"), rows)
+        goals.append((version, f"+{extra:.2f} ms", vs, f"{m['calls_per_s_50_concurrent']:.0f}", tput))
+    print_rows(("protocol", "median over direct", "median vs XMCP", "calls/s", "calls/s vs XMCP"), goals)
     print("\nWhere the time of one sequential call goes (same run, interleaved):")
     breakdown = []
-    for name, label in SERIES.items():
+    for name, label in BREAKDOWN.items():
         m, cpu = r[name], r[name]["cpu_ms_per_call"]
         used = " / ".join(f"{cpu[k]:.2f}" if k in cpu else "-" for k in ("client", "server", "fake_x"))
         breakdown.append((label, f"{m['call_median_ms']:.2f}", used))

@@ -2,6 +2,7 @@
 
     python benchmarks/profile_server.py                  # 50 concurrent mcp Client calls, 10 s
     python benchmarks/profile_server.py --concurrency 1  # sequential calls
+    python benchmarks/profile_server.py --protocol 2025-11-25   # a client of the handshake era
 
 Starts the benchmark's fake X and an xapi-mcp server (full profile) and keeps `--concurrency` calls
 of the benchmark's tool in flight with the `mcp` client: first unobserved, for the server's CPU
@@ -36,6 +37,7 @@ _FRAME = re.compile(r"(?P<function>.*) \((?P<path>.*?)(?::\d+)?\)$")
 LAYERS = (
     ("Executor._request (", "the call to X: httpx2 + authlib's OAuth 1.0a signature"),
     ("on_call_tool (", "xapi-mcp: validation, building the request, result shaping"),
+    ("DirectCalls.answer (", "xapi-mcp's direct path: envelope, checks, context, JSON answer"),
     ("StreamableHTTPASGIApp.__call__ (", "MCP SDK: Streamable HTTP, JSON-RPC, pydantic (and writing the answer)"),
     ("RequestResponseCycle.run_asgi (", "HTTP server: uvicorn, Starlette, middleware"),
 )
@@ -74,13 +76,15 @@ def tally(raw: Path) -> dict[str, collections.Counter[str]]:
     return counts
 
 
-async def measure(url: str, server_pid: int, concurrency: int, seconds: float, spy: list[str]) -> dict[str, float]:
+async def measure(
+    url: str, server_pid: int, concurrency: int, seconds: float, spy: list[str], mode: str = "auto"
+) -> dict[str, float]:
     """Calls, `concurrency` at a time: `seconds` unobserved (CPU per call), then while py-spy samples.
 
     py-spy pauses the server for each sample (a torn stack would land in the wrong layer), which
     slows it, so the CPU figure comes from the unobserved phase and the samples give only shares.
     """
-    async with Client(url) as client:
+    async with Client(url, mode=mode) as client:
 
         async def calls_until(done: Callable[[], bool]) -> int:
             made = 0
@@ -113,6 +117,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50, help="calls in flight (default 50)")
     parser.add_argument("--seconds", type=int, default=10, help="how long py-spy records (default 10)")
     parser.add_argument("--top", type=int, default=15, help="how many functions to list (default 15)")
+    parser.add_argument("--protocol", choices=list(bench.VERSIONS), default="2026-07-28", help="the client's version")
     args = parser.parse_args()
     spy_bin = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if spy_bin is None:
@@ -126,7 +131,8 @@ def main() -> None:
             raw = Path(tmp) / "samples.txt"
             spy = [spy_bin, "record", "--rate", "200", "--duration", str(args.seconds), "--full-filenames"]
             spy += ["--format", "raw", "--output", str(raw), "--pid", str(server.pid)]
-            measured = bench.run_async(measure(url, server.pid, args.concurrency, args.seconds, spy))
+            mode = bench.VERSIONS[args.protocol]
+            measured = bench.run_async(measure(url, server.pid, args.concurrency, args.seconds, spy, mode))
             counts = tally(raw)
     finally:
         for proc in (server, fake):

@@ -143,3 +143,55 @@ def test_store_repr_hides_secrets() -> None:
     store = full_store()
     assert "cs" not in repr(store).replace("holds", "") and "ats" not in repr(store)
     assert repr(Signers(store).signer(CredentialKind.BEARER)) == "BearerAuth(***)"
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("GET", "http://127.0.0.1:8123/2/users/by/username/jack?user.fields=id,name&expansions=pinned_tweet_id", None),
+        ("GET", "http://127.0.0.1/2/tweets/search/recent?query=caf%C3%A9%20%26%20%22x%22%20~y*&max_results=10", None),
+        ("POST", "https://api.x.com/2/tweets?x=1,2", {"json": {"text": "hello & «ok»"}}),
+        ("DELETE", "https://api.x.com/2/users/1/following/2", None),
+        ("POST", "https://api.x.com/2/media/upload", {"files": {"media": ("a.png", b"\x89PNG", "image/png")}}),
+    ],
+)
+def test_oauth1_header_is_authlibs_own_signature(monkeypatch, method: str, url: str, body: dict | None) -> None:
+    """The header built in one pass is byte for byte what authlib's ClientAuth.sign makes, nonce and time fixed."""
+    import httpx2 as httpx
+    from authlib.oauth1.rfc5849 import client_auth
+
+    from xapi_mcp.auth import credentials
+
+    monkeypatch.setattr(client_auth, "generate_nonce", lambda: "n0nce")
+    monkeypatch.setattr(client_auth, "generate_timestamp", lambda: "1764480000")
+    monkeypatch.setattr(credentials, "generate_timestamp", lambda: "1764480000")
+    monkeypatch.setattr(credentials.secrets, "token_hex", lambda size: "n0nce")
+    signer = Signers(full_store()).signer(CredentialKind.OAUTH1_USER)
+    assert isinstance(signer, credentials.OAuth1Signer)
+    request = httpx.Request(method, url, **(body or {}))
+    request.read()
+    _, expected, _ = client_auth.ClientAuth.prepare(signer, method, url, dict(request.headers), request.content)
+    assert next(signer.auth_flow(request)).headers["Authorization"] == expected["Authorization"]
+    assert "oauth_signature=" in expected["Authorization"]
+
+
+def test_oauth1_form_body_takes_authlibs_whole_path(monkeypatch) -> None:
+    """A form-encoded body's fields are part of the signature: that request is signed by authlib's `prepare`."""
+    import httpx2 as httpx
+
+    from xapi_mcp.auth.credentials import OAuth1Signer
+
+    signer = Signers(full_store()).signer(CredentialKind.OAUTH1_USER)
+    request = httpx.Request("POST", "https://api.x.com/oauth/x", data={"a": "1 2"})
+    request.read()
+    seen: list[bytes] = []
+    original = OAuth1Signer.prepare
+
+    def spy(self: OAuth1Signer, method: str, uri: str, headers: object, body: bytes) -> object:
+        seen.append(body)
+        return original(self, method, uri, headers, body)
+
+    monkeypatch.setattr(OAuth1Signer, "prepare", spy)
+    assert signer is not None
+    assert next(signer.auth_flow(request)).headers["Authorization"].startswith("OAuth ")
+    assert seen == [b"a=1+2"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import catalog_for, load_document
 from tests.synthetic import synthetic_spec
@@ -294,3 +296,21 @@ def test_forms_that_differ_only_in_encoding_have_no_note(tools) -> None:
     with pytest.raises(ArgumentError) as err:
         prepare(tool, {"id": "1"})
     assert "- missing required argument 'media'\n" in str(err.value)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["ids", "user.fields", "query", "a b", "é", ""]), st.text(max_size=12)), max_size=6
+    )
+)
+def test_query_string_is_what_httpx_would_send(query: list[tuple[str, str]]) -> None:
+    """The query the executor writes itself is byte for byte httpx's encoding of the same parameters."""
+    import httpx2 as httpx
+
+    from xapi_mcp.calls.arguments import PreparedRequest
+
+    request = PreparedRequest("GET", "/2/x", query=query)
+    expected = httpx.URL("https://api.x.com/2/x", params=tuple(query)).query.decode()
+    assert request.query_string() == expected
+    built = httpx.URL(f"https://api.x.com/2/x?{request.query_string()}")
+    assert built.params.multi_items() == httpx.URL("https://api.x.com/2/x", params=tuple(query)).params.multi_items()

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from jsonschema import ValidationError
 from jsonschema.exceptions import best_match
@@ -45,6 +45,14 @@ class PreparedRequest:
     @property
     def multipart(self) -> bool:
         return bool(self.file_paths or self.files)
+
+    def query_string(self) -> str:
+        """The query as httpx would encode `params=query` (form encoding, repeated names grouped where each
+        first appears), by the standard library in one pass: httpx's own encoder costs twice as much per call."""
+        grouped: dict[str, list[str]] = {}
+        for name, value in self.query:
+            grouped.setdefault(name, []).append(value)
+        return urlencode([(name, value) for name, values in grouped.items() for value in values])
 
 
 def prepare(tool: ToolDef, arguments: Mapping[str, Any] | None) -> PreparedRequest:

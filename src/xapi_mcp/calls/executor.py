@@ -280,13 +280,8 @@ class Executor:
             body = {"data": {k: _form_value(v) for k, v in (request.body or {}).items()}, "files": request.files}
         elif request.has_body:
             body = {"json": request.body}
-        return self._client.build_request(
-            request.method,
-            self.base_url + request.path,
-            params=tuple(request.query) if request.query else None,
-            headers=request.headers or None,
-            **body,
-        )
+        url = self.base_url + request.path + (f"?{request.query_string()}" if request.query else "")
+        return self._client.build_request(request.method, url, headers=request.headers or None, **body)
 
     def _dry_run(self, tool: ToolDef, request: PreparedRequest, kind: CredentialKind) -> ToolOutcome:
         built = self._build(request)

@@ -19,7 +19,7 @@ from typing import Any
 
 import anyio
 
-from xapi_mcp.calls.arguments import PreparedRequest
+from xapi_mcp.calls.arguments import PreparedRequest, prepare
 from xapi_mcp.calls.billing import BillingRule, billing_rules
 from xapi_mcp.calls.billing_errors import DEFAULT_PAUSE, billing_stop
 from xapi_mcp.calls.cost import ASSUMED, Assumptions, Charge, Estimate, charge, estimate, resource_keys, usd
@@ -27,6 +27,7 @@ from xapi_mcp.calls.ledger import BudgetExceeded, Clock, SpendLedger, usd_settin
 from xapi_mcp.calls.posting_rules import Plan, explain_reply_refusal, posting_rule_violation
 from xapi_mcp.calls.prices import PriceTable
 from xapi_mcp.calls.results import ToolOutcome
+from xapi_mcp.errors import XapiMcpError
 from xapi_mcp.stores import CredentialKind
 from xapi_mcp.tools.tooldef import ToolDef
 
@@ -156,6 +157,20 @@ class Spending:
 
     def needs_confirmation(self, estimated: Estimate | None) -> bool:
         return estimated is not None and self.confirm_above is not None and estimated.usd > self.confirm_above
+
+    def may_need_confirmation(self, tool: ToolDef, arguments: Mapping[str, Any]) -> bool:
+        """Before the call is checked: could its price be asked about? Errs towards yes (Owned Reads'
+        lower rate is not applied; arguments that do not validate say yes) so that a call which will
+        ask is never answered where nothing can be asked."""
+        rule = self.rule(tool)
+        if self.confirm_above is None or rule is None or not rule.priced:
+            return False
+        try:
+            request = prepare(tool, arguments)
+        except XapiMcpError:
+            return True
+        worst = estimate(rule, _x_arguments(request), self.prices, assumptions=self.assumptions)
+        return self.needs_confirmation(worst)
 
     async def budget_refusal(self, tool: ToolDef, estimated: Estimate) -> str | None:
         """Would this estimate cross today's budget? Asked before a person is (the reservation decides later)."""

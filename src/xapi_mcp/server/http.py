@@ -1,4 +1,4 @@
-"""The HTTP app: Streamable HTTP MCP at /mcp and /healthz, with the JSON-only fast path.
+"""The HTTP app: Streamable HTTP MCP at /mcp and /healthz, with the JSON fast paths (direct.py).
 
 Who may call it is decided in guards.py; the OAuth pages are in oauth_pages.py; running it
 (sockets, uvicorn, shutdown) is in run.py.
@@ -23,28 +23,37 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from xapi_mcp.server.direct import DirectCalls
 from xapi_mcp.server.guards import RequireBearer, host_allowed, is_loopback, origin_allowed, security_settings
 from xapi_mcp.server.shutdown import InFlight
 
 
 class JsonWhenPossible:
-    """Answer a 2026-07-28 POST with plain JSON unless it may need a stream.
+    """Answer a POST with plain JSON unless it may need a stream.
 
     The SDK's choice between one JSON answer and an SSE stream is per server. A stream is needed only
     for progress notifications (a request with a progressToken) and for server-to-client requests
     in 2025-11-25 sessions (confirmations); 2026-07-28 confirmations travel inside the result
-    (MRTR). Everything else takes the JSON answer, which skips a stream, a task group and a
-    memory channel per call.
+    (MRTR). tools/call and tools/list that need nothing else are answered by `direct` (both
+    eras); other 2026-07-28 requests that need no stream take the SDK's JSON answer, which skips a
+    stream, a task group and a memory channel per call.
     """
 
     _PLAIN = frozenset({"tools/list", "tools/call", "server/discover", "ping"})
 
-    def __init__(self, json_app: ASGIApp, stream_app: ASGIApp, max_body: int = 4 * 1024 * 1024) -> None:
-        self.json_app, self.stream_app, self.max_body = json_app, stream_app, max_body
+    def __init__(
+        self,
+        json_app: ASGIApp,
+        stream_app: ASGIApp,
+        max_body: int = 4 * 1024 * 1024,
+        direct: DirectCalls | None = None,
+    ) -> None:
+        self.json_app, self.stream_app, self.max_body, self.direct = json_app, stream_app, max_body, direct
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         version = dict(scope.get("headers") or []).get(b"mcp-protocol-version", b"").decode("latin-1")
-        if scope["type"] != "http" or scope["method"] != "POST" or version in ("", *HANDSHAKE_PROTOCOL_VERSIONS):
+        legacy = version in ("", *HANDSHAKE_PROTOCOL_VERSIONS)
+        if scope["type"] != "http" or scope["method"] != "POST" or (legacy and self.direct is None):
             await self.stream_app(scope, receive, send)  # sessions and streams stay with one manager
             return
         chunks, size, more = [], 0, True
@@ -65,12 +74,19 @@ class JsonWhenPossible:
                 return {"type": "http.request", "body": body, "more_body": more}
             return await receive()
 
-        if not more and _lone_surrogate(body):
+        if not legacy and not more and _lone_surrogate(body):
             error = {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": _SURROGATE}}
             await JSONResponse(error, status_code=400)(scope, replay, send)
             return
-        target = self.json_app if not more and _plain_request(body, self._PLAIN) else self.stream_app
-        await target(scope, replay, send)
+        if (
+            not more
+            and size <= self.max_body
+            and self.direct is not None
+            and await self.direct.answer(scope, body, send)
+        ):
+            return
+        plain = not legacy and not more and _plain_request(body, self._PLAIN)
+        await (self.json_app if plain else self.stream_app)(scope, replay, send)
 
 
 class ExplainSessionLimit:
@@ -157,10 +173,12 @@ def build_app(
     streams = StreamableHTTPSessionManager(app=server, security_settings=checks, **limits)
     plain = StreamableHTTPSessionManager(app=server, json_response=True, security_settings=checks, **limits)
     stream_app = ExplainSessionLimit(StreamableHTTPASGIApp(streams), max_sessions, session_idle_timeout)
-    mcp_endpoint: ASGIApp = JsonWhenPossible(StreamableHTTPASGIApp(plain), stream_app)
+    direct = DirectCalls(server, streams, checks, session_idle_timeout, getattr(server, "may_ask", None))
+    mcp_endpoint: ASGIApp = JsonWhenPossible(StreamableHTTPASGIApp(plain), stream_app, direct=direct)
     if auth_token:
         mcp_endpoint = RequireBearer(mcp_endpoint, auth_token, host)
     in_flight = InFlight(mcp_endpoint)
+    in_flight.on_give_up.append(direct.abandon)
     expected = f"Bearer {auth_token}".encode() if auth_token else None
 
     async def healthz(request: Request) -> Response:

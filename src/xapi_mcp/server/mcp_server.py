@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio
@@ -37,6 +38,12 @@ DISCOVERY_INSTRUCTIONS = (
     "The X (Twitter) API v2 through three tools: search_x_api finds the tool for a task, describe_x_api "
     "shows its arguments, call_x_api runs it. Writes act as the authorised user."
 )
+
+
+class ToolServer(Server[Any]):
+    """The SDK's low-level server, plus what the HTTP layer's direct path must know of a call (server/direct.py)."""
+
+    may_ask: Callable[[str, Mapping[str, Any]], bool] | None = None
 
 
 def to_mcp_tool(tool: ToolDef, profile: Profile = "full", *, describe_args: bool = False) -> types.Tool:
@@ -82,7 +89,7 @@ def build_server(
     spec_version: str = "",
     profile: Profile = "full",
     confirm_writes: bool = True,
-) -> Server[Any]:
+) -> ToolServer:
     listed = listing(tools, profile)
     schemas = {tool.name: tool.input_schema for tool in listed.tools}
     index = SearchIndex.build(tools) if profile == "discovery" else None
@@ -152,10 +159,27 @@ def build_server(
         result.meta = {COST_META: cost}
         return result
 
+    def may_ask(name: str, arguments: Mapping[str, Any]) -> bool:
+        """Whether call_tool may ask the person before answering (the write confirmation, as it decides it):
+        a 2025-11-25 client hears the question on the call's SSE stream, so such a call is not answered
+        as plain JSON. A read asks when its price may pass X_API_CONFIRM_COST_USD."""
+        if executor.dry_run:
+            return False
+        if index is not None and name in schemas and name not in (SEARCH, DESCRIBE):  # call_x_api
+            target = arguments.get("name")
+            tool = tools.get(target) if isinstance(target, str) else None
+        else:
+            tool = tools.get(name) if name in schemas else None
+        if tool is None:
+            return False
+        if confirm_writes and confirm.needs_confirmation(tool):
+            return True
+        return executor.spending is not None and executor.spending.may_need_confirmation(tool, arguments)
+
     instructions = DISCOVERY_INSTRUCTIONS if profile == "discovery" else INSTRUCTIONS
     if profile == "lean":
         instructions += LEAN_NOTE
-    server: Server[Any] = Server(
+    server = ToolServer(
         "xapi-mcp",
         version=__version__,
         title="X API",
@@ -169,6 +193,7 @@ def build_server(
     # The SDK installs an OpenTelemetry span middleware that does nothing without an exporter but
     # still costs every request; tracing is not something this server offers.
     server.middleware.clear()
+    server.may_ask = may_ask
     return server
 
 

@@ -28,10 +28,14 @@ log = logging.getLogger(__name__)
 
 
 class InFlight:
-    """Counts the requests being answered by the wrapped app (GET streams, which only wait, excepted)."""
+    """Counts the requests being answered by the wrapped app (GET streams, which only wait, excepted).
+
+    `on_give_up` runs when shutdown stops waiting for them (server/direct.py ends the calls it answers).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app, self.count = app, 0
+        self.on_give_up: list[Callable[[], None]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] == "GET":
@@ -97,6 +101,8 @@ class GracefulServer(uvicorn.Server):
                 self.in_flight.count,
                 self.grace,
             )
+            for give_up in self.in_flight.on_give_up:
+                give_up()
         AppStatus.should_exit = True  # now the SSE streams end (sse_starlette polls this every 0.5 s)
 
 
