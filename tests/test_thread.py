@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2 as httpx
 import mcp_types as types
 import pytest
 from mcp import Client
@@ -22,6 +23,7 @@ from mcp import Client
 from tests import fake_x as fx
 from tests.conftest import load_document
 from tests.fake_x import FakeX, Fault
+from tests.prism import request_violations, run_prism
 from tests.servers import run_xapi_mcp, serve_asgi, server_env
 from xapi_mcp.calls.executor import Executor, ToolOutcome
 from xapi_mcp.calls.ledger import MemoryLedger
@@ -356,3 +358,55 @@ def test_a_thread_over_the_budget_is_refused_before_anyone_is_asked(media_dir: P
             assert asked == [] and fake.requests == []
         result, asked = call(url, "createThread", {"posts": three["posts"][:2]})  # $0.030: fits
         assert not result.is_error and len(asked) == 1 and fake.count(POSTS) == 2
+
+
+@pytest.mark.conformance
+@pytest.mark.timeout(600)
+def test_prism_accepts_what_the_workflow_tools_send(tmp_path: Path) -> None:
+    """Prism, fed X's spec, judges each request: a thread's posts (replies, media IDs) and a collection's pages.
+
+    (The uploads media_paths adds are uploadMedia's own requests; Prism cannot judge its multipart APPEND,
+    whose segment_index the spec types as oneOf integer or digits, which a form field matches both of.)
+    """
+    seen: list[httpx.Response] = []
+
+    async def record(response: httpx.Response) -> None:
+        seen.append(response)
+
+    with run_prism("2.159", tmp_path) as base:
+        store = MemoryTokenStore(
+            fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET, fx.BEARER_TOKEN
+        )
+        tools = build_catalog(load_document("2.159"), workflows=True).tools
+        client = httpx.AsyncClient(event_hooks={"response": [record]}, timeout=30)
+        executor = Executor(base, store, client=client, tools=tools)
+        thread = {
+            "posts": [{"text": "a", "media_ids": ["1146654567674912769"]}, {"text": "b"}],
+            "reply_to": "1346889436626259968",
+        }
+        pages = {
+            "tool": "searchPostsRecent",
+            "arguments": {"query": "x", "tweet_fields": ["author_id"]},
+            "max_items": 30,
+        }
+
+        async def run() -> list[ToolOutcome]:
+            try:
+                return [
+                    await executor.call(tools["createThread"], thread),
+                    await executor.call(tools["collect_x_api"], pages),
+                ]
+            finally:
+                await executor.aclose()
+
+        posted, collected = anyio.run(run)
+    assert not posted.is_error and not collected.is_error, (posted.text, collected.text)
+    sent = [(r.request.method, r.request.url.path) for r in seen]
+    assert (
+        sent == [("POST", "/2/tweets")] * 2 + [("GET", "/2/tweets/search/recent")] * 2
+    )  # Prism's example token repeats
+    assert [(r.status_code, request_violations(r)) for r in seen] == [(201, []), (201, []), (200, []), (200, [])]
+    assert (
+        json.loads(seen[1].request.content)["reply"]["in_reply_to_tweet_id"]
+        == json.loads(posted.text)["posted"][0]["id"]
+    )
