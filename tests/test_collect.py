@@ -19,13 +19,14 @@ import pytest
 from mcp import Client
 
 from tests import fake_x as fx
-from tests.conftest import load_document
+from tests.conftest import PORTABLE_KEYS, load_document, walk_schemas
 from tests.fake_x import FakeX, Fault
 from tests.servers import run_xapi_mcp, serve_asgi, server_env
 from xapi_mcp.calls.executor import Executor, ToolOutcome
 from xapi_mcp.calls.ledger import MemoryLedger
 from xapi_mcp.calls.prices import shipped_prices
 from xapi_mcp.calls.spending import Spending
+from xapi_mcp.server.mcp_server import to_mcp_tool
 from xapi_mcp.stores import MemoryTokenStore
 from xapi_mcp.tools.catalog import build_catalog
 from xapi_mcp.tools.tooldef import ToolDef
@@ -79,6 +80,19 @@ def collect(x_url: str, args: dict[str, Any], budget: str | None = "5", **option
 
 def sent(fake: FakeX) -> list[dict[str, str]]:
     return [dict(r.query) for r in fake.requests if r.path == SEARCH]
+
+
+@pytest.mark.parametrize("profile", ["full", "lean"])
+def test_the_workflow_tools_have_portable_schemas(profile: Any) -> None:
+    """collect_x_api, createThread and createPosts' media_paths as listed: keywords every client accepts."""
+    for name in ("collect_x_api", "createThread", "createPosts"):
+        schema = to_mcp_tool(served_tools()[name], profile).input_schema
+        assert schema["type"] == "object" and not {"anyOf", "oneOf", "allOf"} & set(schema)
+        for where, node in walk_schemas(schema):
+            assert set(node) <= PORTABLE_KEYS, (name, where, set(node) - PORTABLE_KEYS)
+            assert node.get("type") != "array" or "items" in node, (name, where)
+    assert "media_paths" in served_tools()["createPosts"].input_schema["properties"]
+    assert served_tools()["createPosts"].routes == {"media_paths": "createPosts+media_paths"}
 
 
 # --- paging ---------------------------------------------------------------------------------------

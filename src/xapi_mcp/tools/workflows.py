@@ -84,9 +84,8 @@ def collect_tool(tools: dict[str, ToolDef]) -> ToolDef | None:
         name=COLLECT,
         title="Collect pages of an X list",
         description=(
-            "Follow X's pagination for one list operation in one call: pages until max_items, max_cost_usd, the daily "
-            "budget or the last page. Returns the merged data and includes (deduplicated), and `stopped` "
-            "(reason, pages, items, next_token to resume). Each page costs what a direct call costs."
+            "Page through one list operation in one call, up to max_items or max_cost_usd. Returns merged data and "
+            "includes, and stopped (reason, next_token to resume)."
         ),
         input_schema=schema,
         annotations={"readOnlyHint": True},
@@ -99,6 +98,7 @@ def collect_tool(tools: dict[str, ToolDef]) -> ToolDef | None:
         args_validator=Draft202012Validator({**schema, "additionalProperties": False}),
         auth=AuthRequirement(accepted=(*PREFERENCE, CredentialKind.NONE)),
         workflow=COLLECT,
+        notes={"tool": "An operation taking pagination_token, e.g. searchPostsRecent, getUsersFollowers."},
     )
 
 
@@ -145,9 +145,8 @@ def thread_tool(tools: dict[str, ToolDef]) -> ToolDef | None:
         name=THREAD,
         title="Post a thread",
         description=(
-            "Post a thread in one call: each post (text, media files inside X_MEDIA_DIR or media IDs) replies to the "
-            "one before. Media are uploaded first; one confirmation shows every post and the total price. On a failure "
-            "it stops and says which posts were posted (IDs) and which were not; nothing is posted twice."
+            "Posts in order, each replying to the one before; media files uploaded first; one confirmation. On a "
+            "failure, says which posts were posted (IDs) and which were not."
         ),
         input_schema=schema,
         annotations={"destructiveHint": False},
@@ -168,10 +167,7 @@ def posts_with_media(tools: dict[str, ToolDef]) -> ToolDef | None:
     post = tools.get(POST)
     if post is None or post.workflow is not None or not all(name in tools for name in UPLOAD_STEPS):
         return None
-    note = (
-        "Files inside X_MEDIA_DIR to attach: uploaded first (as uploadMedia does), then posted with their media IDs, "
-        "in one call and one confirmation."
-    )
+    note = "Files inside X_MEDIA_DIR to upload and attach."
     prop = _media_paths(note)
     validator_schema = post.args_validator.schema
     return replace(
