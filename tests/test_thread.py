@@ -181,6 +181,41 @@ def test_thread_stops_at_a_failed_post_and_says_what_was_posted(stack, fake: Fak
     assert steps(fake) == ["post 'one'", "post 'two'"]  # post 2 once (no retry), post 3 never
 
 
+def test_a_stopped_thread_names_the_media_already_uploaded_for_the_posts_not_posted(stack, fake: FakeX) -> None:
+    fake.fail(POSTS, posted("101"), Fault(status=500, body=b'{"title":"Internal Server Error"}'))
+    args = {"posts": [{"text": "one"}, {"text": "two", "media_paths": ["red.png"]}]}
+    result, _ = call(stack[1], "createThread", args)
+    media_id = list(fake.uploads)[-1]
+    assert result.is_error and 'call createThread again with post 2 and reply_to="101".' in texts(result)[0]
+    assert (
+        f"Their media are uploaded (post 2: {media_id}; usable for 24 h): give media_ids instead of media_paths."
+        in texts(result)[0]
+    )
+    assert fake.count(POSTS) == 2
+
+
+def test_a_thread_that_would_not_fit_the_budget_is_not_started_even_unasked(fake_x: tuple[FakeX, str]) -> None:
+    """With confirmation off nobody is asked, so the thread itself checks that all of it fits today's budget."""
+    fake, url = fake_x
+    document = load_document("2.159")
+    spending = Spending(document, shipped_prices(), MemoryLedger(Decimal("0.04")))
+    store = MemoryTokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET)
+    tools = build_catalog(document, workflows=True).tools
+    executor = Executor(url, store, tools=tools, spending=spending)
+
+    async def run() -> ToolOutcome:
+        try:
+            return await executor.call(
+                tools["createThread"], {"posts": [{"text": "one"}, {"text": "two"}, {"text": "three"}]}
+            )
+        finally:
+            await executor.aclose()
+
+    outcome = anyio.run(run)
+    assert outcome.is_error and "could cost up to $0.045" in outcome.text and "$0.040 daily budget" in outcome.text
+    assert fake.requests == []
+
+
 @pytest.mark.parametrize(
     ("posts", "expected"),
     [

@@ -177,6 +177,9 @@ async def run_thread(workflow: Workflow, tool: ToolDef, args: dict[str, Any], pr
     reply_to = args.get("reply_to")
     if workflow.dry_run:
         return await _dry_run(workflow, THREAD, posts, reply_to)
+    refused = await _over_budget(workflow, posts, reply_to)
+    if refused is not None:
+        return ToolOutcome(f"{THREAD}: {refused}", True)
     steps, done = len(posts) + sum(len(post.paths) for post in posts), 0
     uploaded: dict[int, list[str]] = {}
     for post in posts:  # every file first: a file X refuses stops the thread before anything is posted
@@ -198,7 +201,7 @@ async def run_thread(workflow: Workflow, tool: ToolDef, args: dict[str, Any], pr
         outcome = await workflow.send(op, prepare(op, post.arguments(uploaded[post.number], previous)))
         new_id = _posted_id(outcome)
         if new_id is None:
-            return _stopped(posts, posted, post, outcome)
+            return _stopped(posts, posted, post, outcome, uploaded)
         posted.append(
             {
                 "post": post.number,
@@ -225,6 +228,9 @@ async def run_post(workflow: Workflow, tool: ToolDef, args: dict[str, Any], prog
         return ToolOutcome(f"{POST}: {exc} Nothing was sent to X.", True)
     if workflow.dry_run:
         return await _dry_run(workflow, POST, [post], None)
+    refused = await _over_budget(workflow, [post], None)
+    if refused is not None:
+        return ToolOutcome(f"{POST}: {refused}", True)
     ids: list[str] = []
     for number, path in enumerate(post.paths, 1):
         got = await _upload(workflow, path)
@@ -240,6 +246,14 @@ async def run_post(workflow: Workflow, tool: ToolDef, args: dict[str, Any], prog
     if outcome.is_error:
         return replace(outcome, text=f"{outcome.text} {uploaded}{_unused(ids)}")
     return replace(outcome, note=" ".join(part for part in (uploaded, outcome.note) if part))
+
+
+async def _over_budget(workflow: Workflow, posts: list[_Post], reply_to: Any) -> str | None:
+    """Whether every post (and upload) fits today's budget: checked before the first, even when nobody is asked."""
+    priced = _price(workflow, posts, reply_to) if workflow.spending is not None else None
+    if workflow.spending is None or priced is None:
+        return None
+    return await workflow.spending.budget_refusal(workflow.tools[POST], priced)
 
 
 async def _upload(workflow: Workflow, path: str) -> str | ToolOutcome:
@@ -270,7 +284,13 @@ def _posted_id(outcome: ToolOutcome) -> str | None:
     return str(post_id) if isinstance(post_id, str | int) and str(post_id) else None
 
 
-def _stopped(posts: list[_Post], posted: list[dict[str, Any]], failed: _Post, outcome: ToolOutcome) -> ToolOutcome:
+def _stopped(
+    posts: list[_Post],
+    posted: list[dict[str, Any]],
+    failed: _Post,
+    outcome: ToolOutcome,
+    uploaded: dict[int, list[str]],
+) -> ToolOutcome:
     """What was posted (IDs, in order) and what was not, after post `failed` did not go through."""
     total, number = len(posts), failed.number
     done = ", ".join(f"post {p['post']} = {p['id']}" for p in posted) or "nothing"
@@ -289,7 +309,12 @@ def _stopped(posts: list[_Post], posted: list[dict[str, Any]], failed: _Post, ou
     resume = ""
     if not unsure:
         to = f' and reply_to="{posted[-1]["id"]}"' if posted else ""
-        resume = f" To finish the thread, call {THREAD} again with posts {_span(list(range(number, total + 1)))}{to}."
+        rest = "post" if number == total else "posts"
+        resume = f" To finish the thread, call {THREAD} again with {rest} {_span(list(range(number, total + 1)))}{to}."
+    left = {n: ids for n, ids in uploaded.items() if n >= number and ids}
+    if left and not unsure:
+        media_ids = "; ".join(f"post {n}: {', '.join(ids)}" for n, ids in left.items())
+        resume += f" Their media are uploaded ({media_ids}; usable for 24 h): give media_ids instead of {MEDIA_PATHS}."
     text = f"{THREAD} stopped at post {number} of {total}. Posted, in order: {done}. {what}.{resume} {outcome.text}"
     report = {"posted": posted, "failed": number, "not_sent": later, "uncertain": unsure}
     return ToolOutcome(text, True, note=dumps(report), status=outcome.status, uncertain=outcome.uncertain)
