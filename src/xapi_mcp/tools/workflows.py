@@ -144,9 +144,10 @@ def thread_tool(tools: dict[str, ToolDef]) -> ToolDef | None:
     return ToolDef(
         name=THREAD,
         title="Post a thread",
+        # Worded so that a request for one post still finds createPosts first (search_x_api).
         description=(
-            "Posts in order, each replying to the one before; media files uploaded first; one confirmation. On a "
-            "failure, says which posts were posted (IDs) and which were not."
+            "A thread in one call: its texts go out in order, each under the one before; files uploaded first; one "
+            "confirmation; on a failure, what went out (IDs) and what did not."
         ),
         input_schema=schema,
         annotations={"destructiveHint": False},
