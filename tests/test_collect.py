@@ -238,6 +238,8 @@ def test_a_first_page_over_the_budget_is_not_sent(fake_x: tuple[FakeX, str]) -> 
     fake, url = fake_x
     outcome = collect(url, {"tool": "searchPostsRecent", "arguments": {"query": "q"}}, budget="0.30")
     assert outcome.is_error and "daily budget" in outcome.text and fake.requests == []
+    assert outcome.text.startswith("collect_x_api: nothing was collected: Not sent: this call could cost up to $0.500")
+    assert not outcome.text.endswith("..")
 
 
 # --- the size of the result ----------------------------------------------------------------------------

@@ -298,7 +298,7 @@ def _result(
         result["errors"] = merged.errors
     result["stopped"] = {"reason": reason, "pages": pages, "items": items, "next_token": resume, "why": why}
     if not pages:  # stopped before the first page (the cost cap or the budget): nothing to return
-        return ToolOutcome(f"{COLLECT}: nothing was collected: {why}.", True)
+        return ToolOutcome(f"{COLLECT}: nothing was collected: {why.rstrip('.')}.", True)
     text, cut = fit(result, workflow.max_result_bytes)
     note = f"{COLLECT}: {pages} page{'s' if pages != 1 else ''} of {plan.op.name}, {items} items; stopped: {reason}."
     if resume:
