@@ -132,6 +132,8 @@ def build(startup: Startup) -> App:
         tools=startup.catalog.tools,
         dry_run=settings.dry_run,
         spending=build_spending(startup, store),
+        allowed=frozenset(startup.tools),  # collect_x_api pages only what the allowlist lets through
+        collect_max_items=settings.collect_max_items,
     )
     server = build_server(
         startup.tools,

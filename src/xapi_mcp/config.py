@@ -90,6 +90,7 @@ class Settings(BaseModel):
     max_result_bytes: int = Field(100_000, ge=1_000, alias="X_API_MAX_RESULT_BYTES")
     rate_limit_wait: float = Field(0.0, ge=0, le=900, alias="X_API_RATE_LIMIT_WAIT")
     media_dir: Path | None = Field(None, alias="X_MEDIA_DIR")
+    collect_max_items: int = Field(1000, ge=1, le=100_000, alias="X_API_COLLECT_MAX_ITEMS")  # collect_x_api's cap
     # The local Grok test client (`xapi-mcp grok`).
     xai_api_key: SecretStr | None = Field(None, alias="XAI_API_KEY")
     xai_model: str = Field("grok-4-1-fast", alias="XAI_MODEL")

@@ -41,12 +41,26 @@ def needs_confirmation(tool: ToolDef) -> bool:
 def describe_action(tool: ToolDef, arguments: dict[str, Any], who: str | None) -> str:
     """What the person is agreeing to, in their terms: "Create or Edit Post as @jack: «hello»"."""
     actor = f"@{who}" if who else "the authorised X account"
+    posts = arguments.get("posts")
+    if isinstance(posts, list) and posts and all(isinstance(post, dict) for post in posts):  # createThread
+        after = f", replying to post {arguments['reply_to']}" if arguments.get("reply_to") else ""
+        lines = [f"{tool.title or tool.name} of {len(posts)} posts as {actor}{after}:"]
+        lines += [f"{n}. {_describe_post(post)}" for n, post in enumerate(posts, 1)]
+        return "\n".join(lines)
     text = arguments.get("text")
     rest = {k: _shown(v) for k, v in arguments.items() if k != "text"}
     shown = json.dumps(rest, ensure_ascii=False, separators=(", ", ": ")) if rest else ""
     if isinstance(text, str):  # the whole post: a person approves what is sent, not its first line
         return f"{tool.title or tool.name} as {actor}: «{text}»" + (f" with {shown}" if rest else "")
     return f"{tool.title or tool.name} as {actor}: {shown or '{}'}"
+
+
+def _describe_post(post: dict[str, Any]) -> str:
+    """One post of a thread: its whole text, and its media."""
+    rest = {k: _shown(v) for k, v in post.items() if k != "text"}
+    shown = json.dumps(rest, ensure_ascii=False, separators=(", ", ": ")) if rest else ""
+    text = f"«{post['text']}»" if isinstance(post.get("text"), str) else "(no text)"
+    return text + (f" with {shown}" if rest else "")
 
 
 def _shown(value: Any) -> Any:
@@ -101,10 +115,12 @@ async def ask(
         result = await ctx.session.elicit_form(message, SCHEMA, related_request_id=ctx.request_id)
         return None if _accepted(result) else declined
     if costly and not needs_confirmation(tool):
+        collection = "max_items" in tool.arg_names  # collect_x_api
+        less = "a lower max_items, or a max_cost_usd" if collection else "a lower max_results, fewer IDs or expansions"
         return ToolOutcome(
             f"{tool.name} may cost more than X_API_CONFIRM_COST_USD ({message}) and needs the person's "
             "confirmation, but this MCP client cannot ask (it does not support elicitation). Nothing was sent. "
-            "Ask for less (a lower max_results, fewer IDs or expansions), or start xapi-mcp with a higher "
+            f"Ask for less ({less}), or start xapi-mcp with a higher "
             "X_API_CONFIRM_COST_USD (or off); the daily budget X_API_BUDGET_USD still applies.",
             True,
         )

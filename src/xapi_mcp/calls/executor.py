@@ -16,6 +16,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,12 +25,12 @@ import httpx2 as httpx
 
 from xapi_mcp import __version__
 from xapi_mcp.auth.credentials import Signers
-from xapi_mcp.calls import media, usage
 from xapi_mcp.calls.arguments import PreparedRequest, prepare, validate_arguments
 from xapi_mcp.calls.billing_errors import billing_stop
 from xapi_mcp.calls.cost import Estimate, usd
 from xapi_mcp.calls.media import read_media, resolve_media_path
 from xapi_mcp.calls.results import ToolOutcome, dumps, http_error, parse_json, rate_limited, snippet, success
+from xapi_mcp.calls.runners import WORKFLOWS, workflow_of
 from xapi_mcp.calls.spending import Spending, Tally
 from xapi_mcp.calls.workflow import Progress, Workflow
 from xapi_mcp.errors import ArgumentError, MediaError, MissingCredentials
@@ -43,10 +44,7 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 DEFAULT_RESET_WAIT = 60.0  # when a 429 carries no reset header
 
-__all__ = ["Checked", "ConsentPrompt", "Executor", "ToolOutcome"]
-
-# Workflow tools (ToolDef.workflow): the runner, and what it would refuse before anyone is asked.
-WORKFLOWS = {"uploadMedia": (media.run_upload, media.check_upload), USAGE: (usage.run_usage, usage.check_usage)}
+__all__ = ["WORKFLOWS", "Checked", "ConsentPrompt", "Executor", "ToolOutcome"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +52,8 @@ class Checked:
     """A call `preflight` found sendable: what `call` sends without checking again, and its price."""
 
     prepared: PreparedRequest | dict[str, Any]  # the request, or a workflow's validated arguments
-    estimate: Estimate | None = None  # worst case; None when unknown (a workflow) or not counted
+    estimate: Estimate | None = None  # worst case; None when unknown or not counted
+    must_fit: Estimate | None = None  # what today's budget must hold first, when less (a collection's first page)
 
 
 class ConsentPrompt(Protocol):
@@ -91,6 +90,8 @@ class Executor:
         tools: dict[str, ToolDef] | None = None,
         dry_run: bool = False,
         spending: Spending | None = None,
+        allowed: Collection[str] | None = None,
+        collect_max_items: int = 1000,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.store = store
@@ -106,6 +107,8 @@ class Executor:
         self.tools = tools or {}  # the whole catalog: workflow tools call its operations
         self.dry_run = dry_run
         self.spending = spending  # None: nothing is estimated, budgeted or charged
+        self.allowed = allowed  # the tools the server offers (None: all): collect_x_api pages only these
+        self.collect_max_items = collect_max_items
         # Every connection may stay alive (idle ones expire after 5 s): with a smaller keep-alive pool,
         # more concurrent calls than its size closed and reopened connections to X on every burst.
         self._client = client or httpx.AsyncClient(
@@ -131,13 +134,13 @@ class Executor:
         """
         tally = Tally()
         prepared = checked.prepared if checked is not None else None
-        if tool.workflow is not None:
-            runner, _ = WORKFLOWS[tool.workflow]
+        flow = None if isinstance(prepared, PreparedRequest) else workflow_of(tool, prepared or arguments)
+        if flow is not None:
             try:
                 args = prepared if isinstance(prepared, dict) else validate_arguments(tool, arguments)
             except ArgumentError as exc:
                 return ToolOutcome(f"{tool.name}: {exc}", True)
-            outcome = await runner(self.workflow(tally), tool, args, progress)
+            outcome = await WORKFLOWS[flow].run(self.workflow(tally), tool, args, progress)
         else:
             if isinstance(prepared, PreparedRequest):
                 request = prepared
@@ -153,10 +156,29 @@ class Executor:
 
     def workflow(self, tally: Tally | None = None) -> Workflow:
         """What a workflow tool may use: the catalog's operations and a "send this request" callable."""
-        send = functools.partial(self.execute, tally=tally or Tally())
+        tally = tally or Tally()
         return Workflow(
-            send=send, tools=self.tools, media_dir=self.media_dir, dry_run=self.dry_run, spending=self.spending
+            functools.partial(self.execute, tally=tally),
+            self.tools,
+            self.media_dir,
+            self.dry_run,
+            spending=self.spending,
+            tally=tally,
+            estimate=self._estimate,
+            allowed=self.allowed,
+            max_result_bytes=self.max_result_bytes,
+            collect_max_items=self.collect_max_items,
         )
+
+    def _estimate(self, tool: ToolDef, request: PreparedRequest) -> Estimate | None:
+        """A workflow's request priced as `Spending.send` will price it (with the credential it will be signed with)."""
+        if self.spending is None:
+            return None
+        try:
+            kind = tool.auth.choose(self.store)
+        except MissingCredentials:
+            kind = CredentialKind.NONE
+        return self.spending.estimate(tool, request, kind)
 
     async def execute(self, tool: ToolDef, request: PreparedRequest, tally: Tally | None = None) -> ToolOutcome:
         """Credentials (or a consent prompt), local files, then send (priced and counted in `tally`)."""
@@ -185,10 +207,11 @@ class Executor:
         arguments, with the price) travels with the confirmation to `call`.
         """
         checked: PreparedRequest | dict[str, Any]
+        steps, inner = WORKFLOWS.get(workflow_of(tool, arguments) or ""), None
         try:
-            if tool.workflow is not None:
+            if steps is not None:
                 checked = validate_arguments(tool, arguments)
-                WORKFLOWS[tool.workflow][1](self.workflow(), checked)
+                inner = steps.check(self.workflow(), checked)  # the operation a collection pages
             else:
                 checked = prepare(tool, arguments)
                 for path in checked.file_paths.values():
@@ -197,13 +220,16 @@ class Executor:
             return ToolOutcome(str(exc), True)
         except MediaError as exc:
             return ToolOutcome(f"{tool.name}: {exc} Nothing was sent to X.", True)
-        kind = await self._credentials(tool)
+        kind = await self._credentials(inner or tool)
         if isinstance(kind, ToolOutcome):
             return kind
-        reset = self.limits.exhausted_until(f"{tool.plan.method} {tool.plan.path}")
+        reset = self.limits.exhausted_until(f"{(inner or tool).plan.method} {(inner or tool).plan.path}")
         if reset is not None:
-            return rate_limited(tool, reset, locally=True)
-        if self.spending is None or not isinstance(checked, PreparedRequest):
+            return rate_limited(inner or tool, reset, locally=True)
+        if isinstance(checked, dict):  # a workflow: priced by its own hook, when it has one
+            hook = steps.estimate if steps is not None and self.spending is not None else None
+            return Checked(checked, *(hook(self.workflow(), tool, checked) or () if hook else ()))
+        if self.spending is None:
             return Checked(checked)
         refused = self.spending.refusal(tool, checked)
         if refused is not None:
@@ -212,14 +238,17 @@ class Executor:
 
     async def budget_refusal(self, tool: ToolDef, checked: Checked) -> ToolOutcome | None:
         """The budget's refusal of a checked call, said before a person is asked to approve it."""
-        if self.spending is None or checked.estimate is None:
+        estimated = checked.must_fit or checked.estimate
+        if self.spending is None or estimated is None:
             return None
-        refused = await self.spending.budget_refusal(tool, checked.estimate)
+        refused = await self.spending.budget_refusal(tool, estimated)
         return ToolOutcome(f"{tool.name}: {refused}", True) if refused else None
 
     def price(self, tool: ToolDef, checked: Checked) -> str | None:
         """The price a confirmation question states, when cost is counted."""
-        return None if self.spending is None else self.spending.price(tool, checked.estimate)
+        if self.spending is None:
+            return None
+        return self.spending.price(tool, checked.estimate, workflow=isinstance(checked.prepared, dict))
 
     async def _credentials(self, tool: ToolDef) -> CredentialKind | ToolOutcome:
         """The kind to sign with, or the error naming what to configure (or the consent URL)."""

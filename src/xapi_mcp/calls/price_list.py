@@ -59,6 +59,7 @@ class PriceList:
     unpriced: list[UnpricedTool]
     prices: PriceTable
     unpriced_not_offered: int = 0  # the spec's unpriced operations that are not tools here (streams, allowlist)
+    by_requests: tuple[str, ...] = ()  # workflow tools with no rate of their own: each request at its own price
 
     def as_json(self) -> dict[str, Any]:
         """The same content as plain data: Decimal amounts as strings."""
@@ -66,6 +67,7 @@ class PriceList:
         return {
             "tools": [_plain(asdict(row)) for row in self.priced],
             "unpriced": [asdict(row) for row in self.unpriced],
+            "priced_by_requests": list(self.by_requests),
             "count": {
                 "priced": len(self.priced),
                 "unpriced": len(self.unpriced),
@@ -92,6 +94,8 @@ class PriceList:
         table = self.prices
         count = len(self.priced)
         lines.append(f"\n{count} priced tool{'s' * (count != 1)}. Rates: {table.source} (date {table.date}).")
+        if self.by_requests:
+            lines.append(f"Priced by the requests they send, each at its own rate: {', '.join(self.by_requests)}.")
         if table.override_path:
             changed = ", ".join(sorted(table.overridden)) or "nothing"
             lines.append(f"Override file ({ENV_PRICES}): {table.override_path}, changing {changed}.")
@@ -117,6 +121,7 @@ def price_list(tools: Mapping[str, ToolDef], document: Mapping[str, Any], prices
     rules = {(rule.method, rule.path): rule for rule in billing_rules(document).values()}
     priced: list[PricedTool] = []
     unpriced: list[UnpricedTool] = []
+    by_requests: list[str] = []
     for tool in tools.values():
         method, path = tool.plan.method.upper(), tool.plan.path
         rule = rules.get((method, path))
@@ -124,6 +129,8 @@ def price_list(tools: Mapping[str, ToolDef], document: Mapping[str, Any], prices
         if tool.name == USAGE:  # reads this server's ledger; X's getUsage is not on the pricing page
             free = "free: this server's own count (and X's getUsage, which X's pricing page does not list)"
             priced.append(PricedTool(tool.name, method, path, "-", "-", Decimal(0), Decimal(0), free, "local"))
+        elif tool.workflow is not None and (rule is None or rule.category is None or rate is None):
+            by_requests.append(tool.name)  # not an operation: collect_x_api's pages
         elif rule is None or rule.category is None or rate is None:
             unpriced.append(UnpricedTool(tool.name, method, path, _unpriced_basis(rule, method, path)))
         elif tool.workflow is not None:  # several requests (uploadMedia: INIT, APPENDs, FINALIZE), each billed
@@ -137,7 +144,7 @@ def price_list(tools: Mapping[str, ToolDef], document: Mapping[str, Any], prices
             priced.append(_priced(tool.name, rule, rate, prices))
     offered = {(tool.plan.method.upper(), tool.plan.path) for tool in tools.values()}
     hidden = sum(1 for key, rule in rules.items() if not rule.priced and key not in offered)
-    return PriceList(priced, unpriced, prices, hidden)
+    return PriceList(priced, unpriced, prices, hidden, tuple(by_requests))
 
 
 def _priced(name: str, rule: BillingRule, rate: Decimal, prices: PriceTable) -> PricedTool:

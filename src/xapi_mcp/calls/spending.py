@@ -138,16 +138,22 @@ class Spending:
             "is not sent calls it would refuse; restart xapi-mcp once it is fixed in the console to resume now."
         )
 
-    def price(self, tool: ToolDef, estimated: Estimate | None) -> str | None:
-        """In a confirmation question: "$0.015 (Content: Create)", "up to $0.500 (up to 100 posts at $0.005)"."""
+    def price(self, tool: ToolDef, estimated: Estimate | None, *, workflow: bool = False) -> str | None:
+        """In a confirmation question: "$0.015 (Content: Create)", "up to $0.500 (up to 100 posts at $0.005)".
+
+        `workflow`: the estimate covers every request a workflow tool sends (a thread's posts and uploads, a
+        collection's pages), and says so in its own words.
+        """
         rule = self.rule(tool)
         rate = self.prices.rate(rule.category) if rule is not None else None
-        if estimated is None:  # a workflow: priced per request it sends
+        if estimated is None:  # a workflow without an estimate: priced per request it sends
             return f"{usd(rate)} per request it sends to X ({rule.category})" if rule and rate is not None else None
         if not estimated.priced:
             return f"unknown ({estimated.why})"
         if rule is None or rule.per == "resource":
             return f"{'' if rule and rule.single else 'up to '}{usd(estimated.usd)} ({estimated.why})"
+        if workflow:
+            return f"{usd(estimated.usd)} ({estimated.why})"
         if estimated.url and rate is not None:
             return (
                 f"{usd(estimated.usd)} instead of {usd(rate)}, because the text has a URL ({estimated.url}): X charges "
@@ -162,8 +168,12 @@ class Spending:
         """Before the call is checked: could its price be asked about? Errs towards yes (Owned Reads'
         lower rate is not applied; arguments that do not validate say yes) so that a call which will
         ask is never answered where nothing can be asked."""
+        if self.confirm_above is None:
+            return False
+        if tool.workflow is not None:  # several requests (a thread, a collection): priced by its own steps
+            return True
         rule = self.rule(tool)
-        if self.confirm_above is None or rule is None or not rule.priced:
+        if rule is None or not rule.priced:
             return False
         try:
             request = prepare(tool, arguments)

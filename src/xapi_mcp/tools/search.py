@@ -323,8 +323,8 @@ def _boost(request: Request, trait: Traits, named: frozenset[str]) -> float:
         factor *= 0.8  # "what's trending" without "for me": not personalized trends
     if request.ids and trait.takes_id:
         factor *= 1.15  # "job 1234": that one job
-    if trait.workflow:
-        factor *= 1.3  # uploadMedia before the upload steps it runs
+    if trait.workflow and any(request.terms.get(term) for term in named - trait.verbs):
+        factor *= 1.3  # uploadMedia before the upload steps it runs; a thread or a collection when asked for
     factor *= 1.1 ** len(request.refs & trait.id_of)  # "user 12 from list 34": a list's user
     if request.refs and trait.id_of and not request.refs & trait.id_of:
         factor *= 0.85  # "followers of @elon": a user's, not a list's

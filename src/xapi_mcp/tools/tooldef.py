@@ -99,6 +99,8 @@ class ToolDef:
     # Tools that are a workflow of several requests (uploadMedia): the workflow's name, which the
     # executor runs (calls/ layer); None for a tool that is one spec operation.
     workflow: str | None = None
+    # Optional arguments that, when given, run the call as a workflow (createPosts' media_paths: upload first).
+    routes: dict[str, str] = field(default_factory=dict)
 
     @property
     def arg_names(self) -> list[str]:
