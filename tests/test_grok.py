@@ -4,7 +4,6 @@ there, what the stdio server is given)."""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -23,10 +22,11 @@ import pytest
 from mcp import Client
 
 from tests import fake_xai
-from tests.conftest import load_document, tools_with_upload
+from tests.conftest import tools_with_upload
 from tests.fake_x import FakeX
 from tests.fake_xai import HANG, FakeXai, answer, tool_call
 from tests.servers import REPO, SPEC_159, TOOLS_159, free_port, run_xapi_mcp, serve_asgi, server_env
+from tests.synthetic import big_spec
 from xapi_mcp.clients.grok import (
     MAX_TOOLS,
     ChildStderr,
@@ -268,17 +268,6 @@ def test_cli_end_to_end_over_stdio(fake_x: tuple[FakeX, str], profile: str | Non
     if profile is None:
         assert size(sent) < 0.5 * size(as_functions(listing(tools_with_upload(), "full").tools))
         assert "comma-separated" in xai.requests[0]["messages"][0]["content"]  # the lean profile's note
-
-
-def big_spec(path: Path, extra: int) -> Path:
-    """The 2.159 spec with `extra` more read operations."""
-    document = copy.deepcopy(load_document("2.159"))
-    for n in range(extra):
-        operation = copy.deepcopy(document["paths"]["/2/users/me"]["get"])
-        operation["operationId"] = f"getExtra{n}"
-        document["paths"][f"/2/extra/{n}"] = {"get": operation}
-    path.write_text(json.dumps(document))
-    return path
 
 
 def test_more_tools_than_xai_accepts_switches_to_discovery(fake_x: tuple[FakeX, str], tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from xapi_mcp.spec import LoadedSpec, load_spec
 from xapi_mcp.stores import CredentialKind, MemoryTokenStore, TokenStore
 from xapi_mcp.tools.allowlist import Allowlist
 from xapi_mcp.tools.catalog import build_catalog
+from xapi_mcp.tools.profiles import HYBRID_MAX_DIRECT, Profile, choose_profile, hybrid_direct
 from xapi_mcp.tools.tooldef import Catalog, ToolDef
 
 log = logging.getLogger("xapi_mcp")
@@ -44,6 +45,8 @@ class Startup:
     spec: LoadedSpec
     catalog: Catalog
     tools: dict[str, ToolDef]
+    profile: Profile  # X_API_TOOL_PROFILE, or the one chosen for it (profiles.choose_profile)
+    direct: tuple[str, ...]  # the tools the hybrid profile lists (profiles.hybrid_direct)
 
 
 @dataclass
@@ -96,7 +99,17 @@ def load(settings: Settings) -> Startup:
         sum(1 for tool in tools.values() if tool.workflow is not None),
         len(catalog.tools) - len(tools),
     )
-    return Startup(settings, spec, catalog, tools)
+    profile, why = choose_profile(settings.tool_profile, len(tools))
+    if why:
+        log.info(why)
+    direct = tuple(hybrid_direct(tools, allowlist.chooses))
+    if profile == "hybrid" and allowlist.chooses and len(tools) > HYBRID_MAX_DIRECT:
+        log.warning(
+            "Hybrid profile: the allowlist keeps %d tools; the first %d are listed, call_x_api reaches the rest.",
+            len(tools),
+            HYBRID_MAX_DIRECT,
+        )
+    return Startup(settings, spec, catalog, tools, profile, direct)
 
 
 def build(startup: Startup) -> App:
@@ -137,7 +150,8 @@ def build(startup: Startup) -> App:
         startup.tools,
         executor,
         spec_version=startup.spec.version,
-        profile=settings.tool_profile,
+        profile=startup.profile,
+        direct=startup.direct,
         confirm_writes=settings.confirm_writes,
     )
     return App(startup, store, consent, executor, server)
@@ -357,9 +371,11 @@ async def run_consent(startup: Startup, store: TokenStore, kind: CredentialKind)
 
 def _serving(startup: Startup) -> str:
     """What the startup log says is served: in discovery, 3 tools that reach the allowed ones."""
-    profile, count = startup.settings.tool_profile, len(startup.tools)
+    profile, count = startup.profile, len(startup.tools)
     if profile == "discovery":
         what = f"3 discovery tools (search_x_api, describe_x_api, call_x_api) over {count} allowed tools"
+    elif profile == "hybrid":
+        what = f"{len(startup.direct)} tools and search_x_api, describe_x_api, call_x_api over {count} (hybrid profile)"
     else:
         what = f"{count} tools ({profile} profile)"
     return f"{what}, X API spec {startup.spec.version},"
