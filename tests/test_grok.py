@@ -293,8 +293,10 @@ def test_more_tools_than_xai_accepts_switches_to_discovery(fake_x: tuple[FakeX, 
         (request,) = xai.requests
         assert [f["function"]["name"] for f in request["tools"]] == ["search_x_api", "describe_x_api", "call_x_api"]
 
-        # A server we did not start cannot be switched: say so before anything is sent to xAI.
-        with run_xapi_mcp(server_env(x_url), spec=spec) as mcp_url, pytest.raises(TooManyTools) as caught:
+        # A server we did not start cannot be switched: say so before anything is sent to xAI. (Its profile is
+        # chosen: with none, over 128 tools it would serve the hybrid profile, 38 tools.)
+        full = server_env(x_url, X_API_TOOL_PROFILE="full")
+        with run_xapi_mcp(full, spec=spec) as mcp_url, pytest.raises(TooManyTools) as caught:
             transcript(mcp_url, xai_url, "hello")
         assert "X_API_TOOL_PROFILE=discovery" in str(caught.value)
         assert len(xai.requests) == 1
