@@ -158,8 +158,8 @@ def choose_profile(chosen: Profile | None, allowed: int) -> tuple[Profile, str |
     if allowed <= TOOL_CAP:
         return "full", None
     return "hybrid", (
-        f"Tool profile: hybrid, because {allowed} tools are allowed and clients keep at most {TOOL_CAP} "
-        f"(OpenAI-compatible APIs; Cursor uses 40): the most used tools are listed, search_x_api / describe_x_api / "
+        f"Tool profile: hybrid, because {allowed} tools are allowed and OpenAI-compatible APIs accept at most "
+        f"{TOOL_CAP} (Cursor keeps the first 40): the most used tools are listed, search_x_api / describe_x_api / "
         f"call_x_api reach all {allowed}. Set X_API_TOOL_PROFILE=full (or lean, discovery) to choose another."
     )
 
