@@ -137,7 +137,8 @@ def test_over_http_direct_and_call_x_api_take_the_same_path(stack: tuple[FakeX, 
     by_username = ("GET", "/2/users/by/username/jack", [("user.fields", "id,name")], "oauth1")
     assert seen == [by_username, by_username, ("GET", "/2/users/42/blocking", [], "oauth1")]
     log = log_path.read_text()
-    assert f"Serving 35 tools and search_x_api, describe_x_api, call_x_api over {TOOLS_159} (hybrid profile)" in log
+    served = "Serving 38 tools (hybrid profile: 35 direct, search_x_api, describe_x_api, call_x_api over all"
+    assert f"{served} {TOOLS_159}), X API spec 2.159" in log
 
 
 def test_more_than_128_tools_and_no_profile_switches_to_hybrid(tmp_path: Path) -> None:

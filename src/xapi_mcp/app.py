@@ -375,7 +375,9 @@ def _serving(startup: Startup) -> str:
     if profile == "discovery":
         what = f"3 discovery tools (search_x_api, describe_x_api, call_x_api) over {count} allowed tools"
     elif profile == "hybrid":
-        what = f"{len(startup.direct)} tools and search_x_api, describe_x_api, call_x_api over {count} (hybrid profile)"
+        direct = len(startup.direct)
+        what = f"{direct + 3} tools (hybrid profile: {direct} direct, search_x_api, describe_x_api, call_x_api "
+        what += f"over all {count})"
     else:
         what = f"{count} tools ({profile} profile)"
     return f"{what}, X API spec {startup.spec.version},"
