@@ -137,7 +137,7 @@ def test_over_http_direct_and_call_x_api_take_the_same_path(stack: tuple[FakeX, 
     by_username = ("GET", "/2/users/by/username/jack", [("user.fields", "id,name")], "oauth1")
     assert seen == [by_username, by_username, ("GET", "/2/users/42/blocking", [], "oauth1")]
     log = log_path.read_text()
-    served = "Serving 38 tools (hybrid profile: 35 direct, search_x_api, describe_x_api, call_x_api over all"
+    served = "Serving 38 tools (hybrid profile: 35 direct, search_x_api, describe_x_api, call_x_api over"
     assert f"{served} {TOOLS_159}), X API spec 2.159" in log
 
 

@@ -27,7 +27,7 @@ from xapi_mcp.spec import LoadedSpec, load_spec
 from xapi_mcp.stores import CredentialKind, MemoryTokenStore, TokenStore
 from xapi_mcp.tools.allowlist import Allowlist
 from xapi_mcp.tools.catalog import build_catalog
-from xapi_mcp.tools.profiles import HYBRID_MAX_DIRECT, Profile, choose_profile, hybrid_direct
+from xapi_mcp.tools.profiles import Profile, served_profile
 from xapi_mcp.tools.tooldef import Catalog, ToolDef
 
 log = logging.getLogger("xapi_mcp")
@@ -99,16 +99,7 @@ def load(settings: Settings) -> Startup:
         sum(1 for tool in tools.values() if tool.workflow is not None),
         len(catalog.tools) - len(tools),
     )
-    profile, why = choose_profile(settings.tool_profile, len(tools))
-    if why:
-        log.info(why)
-    direct = tuple(hybrid_direct(tools, allowlist.chooses))
-    if profile == "hybrid" and allowlist.chooses and len(tools) > HYBRID_MAX_DIRECT:
-        log.warning(
-            "Hybrid profile: the allowlist keeps %d tools; the first %d are listed, call_x_api reaches the rest.",
-            len(tools),
-            HYBRID_MAX_DIRECT,
-        )
+    profile, direct = served_profile(settings.tool_profile, tools, allowlist.chooses)  # logs a choice it made
     return Startup(settings, spec, catalog, tools, profile, direct)
 
 
@@ -371,13 +362,11 @@ async def run_consent(startup: Startup, store: TokenStore, kind: CredentialKind)
 
 def _serving(startup: Startup) -> str:
     """What the startup log says is served: in discovery, 3 tools that reach the allowed ones."""
-    profile, count = startup.profile, len(startup.tools)
+    profile, count, three = startup.profile, len(startup.tools), "search_x_api, describe_x_api, call_x_api"
     if profile == "discovery":
-        what = f"3 discovery tools (search_x_api, describe_x_api, call_x_api) over {count} allowed tools"
+        what = f"3 discovery tools ({three}) over {count} allowed tools"
     elif profile == "hybrid":
-        direct = len(startup.direct)
-        what = f"{direct + 3} tools (hybrid profile: {direct} direct, search_x_api, describe_x_api, call_x_api "
-        what += f"over all {count})"
+        what = f"{len(startup.direct) + 3} tools (hybrid profile: {len(startup.direct)} direct, {three} over {count})"
     else:
         what = f"{count} tools ({profile} profile)"
     return f"{what}, X API spec {startup.spec.version},"

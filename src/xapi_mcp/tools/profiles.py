@@ -19,11 +19,14 @@ Only what is *shown* changes: validation always uses the spec's full schemas.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Literal
 
 from xapi_mcp.tools.schema import Schema, trim_description
 from xapi_mcp.tools.tooldef import ToolDef
+
+log = logging.getLogger(__name__)
 
 Profile = Literal["full", "lean", "discovery", "hybrid"]
 PROFILES: tuple[Profile, ...] = ("full", "lean", "discovery", "hybrid")
@@ -149,6 +152,22 @@ def hybrid_direct(tools: dict[str, ToolDef], allowlisted: bool = False) -> list[
     if allowlisted:
         return list(tools)[:HYBRID_MAX_DIRECT]
     return [name for name in tools if name in COMMON]
+
+
+def served_profile(
+    chosen: Profile | None, tools: dict[str, ToolDef], allowlisted: bool
+) -> tuple[Profile, tuple[str, ...]]:
+    """The profile to serve and hybrid's direct tools; a choice the server made is logged with its reason."""
+    profile, why = choose_profile(chosen, len(tools))
+    if why:
+        log.info(why)
+    if profile == "hybrid" and allowlisted and len(tools) > HYBRID_MAX_DIRECT:
+        log.info(
+            "Hybrid profile: the allowlist keeps %d tools; the first %d are listed, call_x_api reaches them all.",
+            len(tools),
+            HYBRID_MAX_DIRECT,
+        )
+    return profile, tuple(hybrid_direct(tools, allowlisted))
 
 
 def choose_profile(chosen: Profile | None, allowed: int) -> tuple[Profile, str | None]:
