@@ -1,4 +1,4 @@
-"""Command line: `xapi-mcp [serve]` (default), `xapi-mcp tools [--json]`, `xapi-mcp usage [--json]`.
+"""Command line: `xapi-mcp [serve]` (default), `xapi-mcp tools [--prices] [--json]`, `xapi-mcp usage [--json]`.
 
 Startup failures (no spec, bad settings, unreadable allowlist) exit with code 2 and one message
 that says what to fix; never a traceback.
@@ -44,7 +44,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     try:
         startup = _start(args)
-        if args.command == "tools":
+        if args.command == "tools" and args.prices:
+            _print_prices(startup, as_json=args.json)
+        elif args.command == "tools":
             _print_tools(
                 startup.tools, as_json=args.json, profile=startup.profile, spec=startup.spec, direct=startup.direct
             )
@@ -118,6 +120,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         "--profile", choices=PROFILE_NAMES, help="default: X_API_TOOL_PROFILE, else full (hybrid over 128 tools)"
     )
     tools.add_argument("--json", action="store_true", help="machine-readable output")
+    tools.add_argument(
+        "--prices", action="store_true", help="what each tool costs on X's pay-per-use plan, and what has no price"
+    )
     grok = sub.add_parser("grok", help="ask Grok to do something with the X API tools")
     _common_options(grok, sup)
     grok.add_argument("prompt", help="what to do, in plain words")
@@ -261,6 +266,22 @@ def _print_discovery(reach: int, total: int, sizes: dict[Profile, int], *, as_js
     print(f"\n{len(rows)} tools; tools/list response: {total:,} bytes (discovery profile)")
     print(f"they reach the {reach} allowed tools, which `xapi-mcp tools --profile full` lists")
     print("by profile: " + ", ".join(f"{p} {size:,} B" for p, size in sizes.items()))
+
+
+def _print_prices(startup: Startup, *, as_json: bool) -> None:
+    """Each allowed tool's billing category, rate and worst case; then the table's origin and the unpriced."""
+    from xapi_mcp.calls.price_list import price_list
+    from xapi_mcp.calls.prices import load_prices
+
+    prices = load_prices(startup.settings.prices_file or None)  # a bad file: PriceFileError, exit code 2
+    shown = price_list(startup.tools, startup.spec.document, prices)
+    spec = startup.spec
+    if as_json:
+        source = {"version": spec.version, "source": spec.kind, "origin": spec.origin}
+        print(json.dumps({**shown.as_json(), "spec": source}, indent=2))
+        return
+    print("\n".join(shown.text_lines()))
+    print(f"X API spec {spec.version} ({spec.kind}): {spec.origin}")
 
 
 def _auth_in_terminal(startup: Startup, *, oauth2: bool) -> int:
