@@ -18,6 +18,7 @@ from xapi_mcp.calls.billing import BillingRule, billing_rules
 from xapi_mcp.calls.cost import estimate, usd
 from xapi_mcp.calls.prices import ENV_PRICES, PriceTable
 from xapi_mcp.tools.tooldef import ToolDef
+from xapi_mcp.tools.workflows import USAGE
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,10 @@ def price_list(tools: Mapping[str, ToolDef], document: Mapping[str, Any], prices
         method, path = tool.plan.method.upper(), tool.plan.path
         rule = rules.get((method, path))
         rate = prices.rate(rule.category) if rule else None
-        if rule is None or rule.category is None or rate is None:
+        if tool.name == USAGE:  # reads this server's ledger; X's getUsage is not on the pricing page
+            free = "free: this server's own count (and X's getUsage, which X's pricing page does not list)"
+            priced.append(PricedTool(tool.name, method, path, "-", "-", Decimal(0), Decimal(0), free, "local"))
+        elif rule is None or rule.category is None or rate is None:
             unpriced.append(UnpricedTool(tool.name, method, path, _unpriced_basis(rule, method, path)))
         elif tool.workflow is not None:  # several requests (uploadMedia: INIT, APPENDs, FINALIZE), each billed
             each = f"priced per request it makes ({rule.category}): {usd(rate)} each"
