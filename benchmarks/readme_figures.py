@@ -37,7 +37,7 @@ def compute(spec: Path = SPEC_159) -> dict[str, str]:
     with tempfile.TemporaryDirectory() as cache:  # a local file: the spec cache is never used
         document = load_spec(str(spec), Path(cache)).document
     tools = build_catalog(document, workflows=True).tools  # as `xapi-mcp tools` and the server have them
-    sizes = {profile: listing_size(tools, profile) for profile in ("full", "lean", "discovery")}
+    sizes = {profile: listing_size(tools, profile) for profile in ("full", "lean", "discovery", "hybrid")}
     described = types.ListToolsResult(tools=[to_mcp_tool(t, "full", describe_args=True) for t in tools.values()])
     described_bytes = len(described.model_dump_json(by_alias=True, exclude_none=True))
     full = sizes["full"][0]
@@ -45,6 +45,8 @@ def compute(spec: Path = SPEC_159) -> dict[str, str]:
         "full": f"{full:,}",
         "lean": f"{sizes['lean'][0]:,}",
         "discovery": f"{sizes['discovery'][0]:,}",
+        "hybrid": f"{sizes['hybrid'][0]:,}",
+        "hybrid_tools": f"{len(sizes['hybrid'][1])}",
         "largest": f"{max(sizes['full'][1].values()):,}",
         "full_kb": f"{full / 1000:.1f}",
         "lean_kb": f"{sizes['lean'][0] / 1000:.1f}",

@@ -1,8 +1,13 @@
-"""A small OpenAPI 3.1 document with what X's spec lacks today but any spec may have."""
+"""A small OpenAPI 3.1 document with what X's spec lacks today but any spec may have; a big one."""
 
 from __future__ import annotations
 
+import copy
+import json
+from pathlib import Path
 from typing import Any
+
+from tests.conftest import load_document
 
 
 def synthetic_spec() -> dict[str, Any]:
@@ -137,3 +142,14 @@ def synthetic_spec() -> dict[str, Any]:
             "/things/stream": {"get": {"operationId": "streamThings", "summary": "Stream"}},
         },
     }
+
+
+def big_spec(path: Path, extra: int) -> Path:
+    """The 2.159 spec with `extra` more read operations (more tools than clients keep), written to `path`."""
+    document = copy.deepcopy(load_document("2.159"))
+    for n in range(extra):
+        operation = copy.deepcopy(document["paths"]["/2/users/me"]["get"])
+        operation["operationId"] = f"getExtra{n}"
+        document["paths"][f"/2/extra/{n}"] = {"get": operation}
+    path.write_text(json.dumps(document))
+    return path

@@ -4,7 +4,6 @@ there, what the stdio server is given)."""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -23,10 +22,11 @@ import pytest
 from mcp import Client
 
 from tests import fake_xai
-from tests.conftest import load_document, tools_with_upload
+from tests.conftest import tools_with_upload
 from tests.fake_x import FakeX
 from tests.fake_xai import HANG, FakeXai, answer, tool_call
 from tests.servers import REPO, SPEC_159, TOOLS_159, free_port, run_xapi_mcp, serve_asgi, server_env
+from tests.synthetic import big_spec
 from xapi_mcp.clients.grok import (
     MAX_TOOLS,
     ChildStderr,
@@ -281,17 +281,6 @@ def test_cli_end_to_end_over_stdio(fake_x: tuple[FakeX, str], profile: str | Non
         assert "comma-separated" in xai.requests[0]["messages"][0]["content"]  # the lean profile's note
 
 
-def big_spec(path: Path, extra: int) -> Path:
-    """The 2.159 spec with `extra` more read operations."""
-    document = copy.deepcopy(load_document("2.159"))
-    for n in range(extra):
-        operation = copy.deepcopy(document["paths"]["/2/users/me"]["get"])
-        operation["operationId"] = f"getExtra{n}"
-        document["paths"][f"/2/extra/{n}"] = {"get": operation}
-    path.write_text(json.dumps(document))
-    return path
-
-
 def test_more_tools_than_xai_accepts_switches_to_discovery(fake_x: tuple[FakeX, str], tmp_path: Path) -> None:
     _, x_url = fake_x
     spec = big_spec(tmp_path / "big.json", extra=MAX_TOOLS - TOOLS_159 + 3)
@@ -315,8 +304,10 @@ def test_more_tools_than_xai_accepts_switches_to_discovery(fake_x: tuple[FakeX, 
         (request,) = xai.requests
         assert [f["function"]["name"] for f in request["tools"]] == ["search_x_api", "describe_x_api", "call_x_api"]
 
-        # A server we did not start cannot be switched: say so before anything is sent to xAI.
-        with run_xapi_mcp(server_env(x_url), spec=spec) as mcp_url, pytest.raises(TooManyTools) as caught:
+        # A server we did not start cannot be switched: say so before anything is sent to xAI. (Its profile is
+        # chosen: with none, over 128 tools it would serve the hybrid profile, 40 tools.)
+        full = server_env(x_url, X_API_TOOL_PROFILE="full")
+        with run_xapi_mcp(full, spec=spec) as mcp_url, pytest.raises(TooManyTools) as caught:
             transcript(mcp_url, xai_url, "hello")
         assert "X_API_TOOL_PROFILE=discovery" in str(caught.value)
         assert len(xai.requests) == 1

@@ -53,7 +53,7 @@ def test_figures_are_what_xapi_mcp_tools_prints(tmp_path: Path, figures: dict[st
     )
     listing = json.loads(printed.stdout)
     profiles = {profile: f"{size:,}" for profile, size in listing["profiles"].items()}
-    assert profiles == {p: figures[p] for p in ("full", "lean", "discovery")}
+    assert profiles == {p: figures[p] for p in ("full", "lean", "discovery", "hybrid")}
     assert f"{max(row['bytes'] for row in listing['tools']):,}" == figures["largest"]
 
 

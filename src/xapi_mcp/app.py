@@ -27,6 +27,7 @@ from xapi_mcp.spec import LoadedSpec, load_spec
 from xapi_mcp.stores import CredentialKind, MemoryTokenStore, TokenStore
 from xapi_mcp.tools.allowlist import Allowlist
 from xapi_mcp.tools.catalog import build_catalog
+from xapi_mcp.tools.profiles import Profile, served_profile
 from xapi_mcp.tools.tooldef import Catalog, ToolDef
 
 log = logging.getLogger("xapi_mcp")
@@ -44,6 +45,8 @@ class Startup:
     spec: LoadedSpec
     catalog: Catalog
     tools: dict[str, ToolDef]
+    profile: Profile  # X_API_TOOL_PROFILE, or the one chosen for it (profiles.choose_profile)
+    direct: tuple[str, ...]  # the tools the hybrid profile lists (profiles.hybrid_direct)
 
 
 @dataclass
@@ -96,7 +99,8 @@ def load(settings: Settings) -> Startup:
         sum(1 for tool in tools.values() if tool.workflow is not None),
         len(catalog.tools) - len(tools),
     )
-    return Startup(settings, spec, catalog, tools)
+    profile, direct = served_profile(settings.tool_profile, tools, allowlist.chooses)  # logs a choice it made
+    return Startup(settings, spec, catalog, tools, profile, direct)
 
 
 def build(startup: Startup) -> App:
@@ -139,7 +143,8 @@ def build(startup: Startup) -> App:
         startup.tools,
         executor,
         spec_version=startup.spec.version,
-        profile=settings.tool_profile,
+        profile=startup.profile,
+        direct=startup.direct,
         confirm_writes=settings.confirm_writes,
     )
     return App(startup, store, consent, executor, server)
@@ -359,9 +364,11 @@ async def run_consent(startup: Startup, store: TokenStore, kind: CredentialKind)
 
 def _serving(startup: Startup) -> str:
     """What the startup log says is served: in discovery, 3 tools that reach the allowed ones."""
-    profile, count = startup.settings.tool_profile, len(startup.tools)
+    profile, count, three = startup.profile, len(startup.tools), "search_x_api, describe_x_api, call_x_api"
     if profile == "discovery":
-        what = f"3 discovery tools (search_x_api, describe_x_api, call_x_api) over {count} allowed tools"
+        what = f"3 discovery tools ({three}) over {count} allowed tools"
+    elif profile == "hybrid":
+        what = f"{len(startup.direct) + 3} tools (hybrid profile: {len(startup.direct)} direct, {three} over {count})"
     else:
         what = f"{count} tools ({profile} profile)"
     return f"{what}, X API spec {startup.spec.version},"

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("xapi_mcp")
 
 # profiles.PROFILES, without importing the catalog for --help.
-PROFILE_NAMES: tuple[Profile, ...] = ("full", "lean", "discovery")
+PROFILE_NAMES: tuple[Profile, ...] = ("full", "lean", "discovery", "hybrid")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -47,7 +47,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.command == "tools" and args.prices:
             _print_prices(startup, as_json=args.json)
         elif args.command == "tools":
-            _print_tools(startup.tools, as_json=args.json, profile=startup.settings.tool_profile, spec=startup.spec)
+            _print_tools(
+                startup.tools, as_json=args.json, profile=startup.profile, spec=startup.spec, direct=startup.direct
+            )
         elif args.command == "auth":
             raise SystemExit(_auth_in_terminal(startup, oauth2=args.oauth2))
         elif args.command == "usage":
@@ -114,7 +116,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     _serve_options(serve, sup)
     tools = sub.add_parser("tools", help="list the tools the server would offer")
     _common_options(tools, sup)
-    tools.add_argument("--profile", choices=PROFILE_NAMES, help="default: X_API_TOOL_PROFILE or full")
+    tools.add_argument(
+        "--profile", choices=PROFILE_NAMES, help="default: X_API_TOOL_PROFILE, else full (hybrid over 128 tools)"
+    )
     tools.add_argument("--json", action="store_true", help="machine-readable output")
     tools.add_argument(
         "--prices", action="store_true", help="what each tool costs on X's pay-per-use plan, and what has no price"
@@ -176,25 +180,36 @@ def _print_usage(startup: Startup, *, as_json: bool) -> None:
     print(data if as_json else text)
 
 
-def listing_size(tools: dict[str, ToolDef], profile: Profile = "full") -> tuple[int, dict[str, int]]:
+def listing_size(
+    tools: dict[str, ToolDef], profile: Profile = "full", direct: Sequence[str] | None = None
+) -> tuple[int, dict[str, int]]:
     """Bytes of the tools/list result as sent, and of each tool in it (as `full` shows it, for discovery)."""
     from xapi_mcp.server.mcp_server import listing
 
-    shown = listing(tools, profile)
+    shown = listing(tools, profile, direct)
     each = shown if profile != "discovery" else listing(tools, "full")
     per_tool = {tool.name: len(tool.model_dump_json(by_alias=True, exclude_none=True)) for tool in each.tools}
     return len(shown.model_dump_json(by_alias=True, exclude_none=True)), per_tool
 
 
 def _print_tools(
-    tools: dict[str, ToolDef], *, as_json: bool, profile: Profile = "full", spec: LoadedSpec | None = None
+    tools: dict[str, ToolDef],
+    *,
+    as_json: bool,
+    profile: Profile = "full",
+    spec: LoadedSpec | None = None,
+    direct: Sequence[str] | None = None,
 ) -> None:
-    total, per_tool = listing_size(tools, profile)
-    sizes = {p: listing_size(tools, p)[0] for p in PROFILE_NAMES}
+    total, per_tool = listing_size(tools, profile, direct)
+    sizes = {p: listing_size(tools, p, direct)[0] for p in PROFILE_NAMES}
     if profile == "discovery":
         _print_discovery(len(tools), total, sizes, as_json=as_json)
         return
-    rows: list[dict[str, Any]] = [
+    reach = len(tools)
+    if profile == "hybrid":  # the tools listed directly (after the 3 discovery tools)
+        tools = {name: tools[name] for name in per_tool if name in tools}
+    rows: list[dict[str, Any]] = [*(_discovery_rows() if profile == "hybrid" else [])]
+    rows += [
         {
             "name": tool.name,
             "method": tool.plan.method,
@@ -208,23 +223,27 @@ def _print_tools(
     source = {"version": spec.version, "source": spec.kind, "origin": spec.origin} if spec else None
     if as_json:
         listing = {"tools": rows, "count": len(rows), "tools_list_bytes": total, "profiles": sizes, "spec": source}
-        print(json.dumps(listing, indent=2))
+        print(json.dumps(listing | ({"reaches": reach} if profile == "hybrid" else {}), indent=2))
         return
     width = max((len(r["name"]) for r in rows), default=4)
     for row in rows:
+        if "summary" in row:  # a discovery tool
+            print(f"{row['name']:<{width}}  {'':<6} {row['bytes']:>6} B  {row['summary']}")
+            continue
         auth = "+".join(row["auth"])
         print(f"{row['name']:<{width}}  {row['method']:<6} {row['bytes']:>6} B  {auth:<32} {row['path']}")
     print(f"\n{len(rows)} tools; tools/list response: {total:,} bytes ({profile} profile)")
+    if profile == "hybrid":
+        print(f"{len(rows) - 3} listed directly; search_x_api, describe_x_api and call_x_api reach all {reach} allowed")
     print("by profile: " + ", ".join(f"{p} {size:,} B" for p, size in sizes.items()))
     if spec:
         print(f"X API spec {spec.version} ({spec.kind}): {spec.origin}")
 
 
-def _print_discovery(reach: int, total: int, sizes: dict[Profile, int], *, as_json: bool) -> None:
-    """What a discovery server lists: its 3 tools, and how many allowed tools they reach."""
+def _discovery_rows() -> list[dict[str, Any]]:
     from xapi_mcp.server.mcp_server import listing
 
-    rows: list[dict[str, Any]] = [
+    return [
         {
             "name": tool.name,
             "bytes": len(tool.model_dump_json(by_alias=True, exclude_none=True)),
@@ -232,6 +251,11 @@ def _print_discovery(reach: int, total: int, sizes: dict[Profile, int], *, as_js
         }
         for tool in listing({}, "discovery").tools
     ]
+
+
+def _print_discovery(reach: int, total: int, sizes: dict[Profile, int], *, as_json: bool) -> None:
+    """What a discovery server lists: its 3 tools, and how many allowed tools they reach."""
+    rows = _discovery_rows()
     if as_json:
         shown = {"tools": rows, "count": len(rows), "reaches": reach, "tools_list_bytes": total, "profiles": sizes}
         print(json.dumps(shown, indent=2))

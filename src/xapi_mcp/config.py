@@ -111,7 +111,8 @@ class Settings(BaseModel):
     billing_pause: float = Field(900.0, ge=0, le=86_400, alias="X_API_BILLING_PAUSE")
 
     transport: Literal["http", "stdio"] = Field("http", alias="MCP_TRANSPORT")
-    tool_profile: Literal["full", "lean", "discovery"] = Field("full", alias="X_API_TOOL_PROFILE")
+    # Unset: full, or hybrid when more than 128 tools are allowed (tools/profiles.py choose_profile).
+    tool_profile: Literal["full", "lean", "discovery", "hybrid"] | None = Field(None, alias="X_API_TOOL_PROFILE")
 
     @field_validator(
         "consumer_key",

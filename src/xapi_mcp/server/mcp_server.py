@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -23,8 +23,16 @@ from xapi_mcp.calls.executor import Checked, Executor, ToolOutcome
 from xapi_mcp.calls.results import snippet
 from xapi_mcp.calls.spending import META_KEY as COST_META
 from xapi_mcp.logs import redact, redact_value, redactor
-from xapi_mcp.tools.discovery import DESCRIBE, SEARCH, SearchIndex, describe_result, discovery_tools, search_result
-from xapi_mcp.tools.profiles import FULL_BUDGET, LEAN_NOTE, Profile, view
+from xapi_mcp.tools.discovery import (
+    CALL,
+    DESCRIBE,
+    SEARCH,
+    SearchIndex,
+    describe_result,
+    discovery_tools,
+    search_result,
+)
+from xapi_mcp.tools.profiles import FULL_BUDGET, LEAN_NOTE, Profile, hybrid_direct, view
 from xapi_mcp.tools.tooldef import ToolDef
 
 log = logging.getLogger(__name__)
@@ -37,6 +45,10 @@ INSTRUCTIONS = (
 DISCOVERY_INSTRUCTIONS = (
     "The X (Twitter) API v2 through three tools: search_x_api finds the tool for a task, describe_x_api "
     "shows its arguments, call_x_api runs it. Writes act as the authorised user."
+)
+HYBRID_INSTRUCTIONS = (
+    "The most used X (Twitter) API v2 operations are tools here; search_x_api finds any other one (and these), "
+    "describe_x_api shows its arguments, call_x_api runs it. Writes act as the authorised user."
 )
 
 
@@ -62,9 +74,13 @@ def to_mcp_tool(tool: ToolDef, profile: Profile = "full", *, describe_args: bool
 LIST_CACHE: dict[str, Any] = {"ttl_ms": 24 * 60 * 60 * 1000, "cache_scope": "public"}
 
 
-def listing(tools: dict[str, ToolDef], profile: Profile) -> types.ListToolsResult:
-    if profile == "discovery":
+def listing(tools: dict[str, ToolDef], profile: Profile, direct: Sequence[str] | None = None) -> types.ListToolsResult:
+    """What tools/list answers; `direct`: hybrid's direct tools (default: profiles.hybrid_direct)."""
+    if profile in ("discovery", "hybrid"):
         shown = [types.Tool.model_validate(tool) for tool in discovery_tools()]
+        if profile == "hybrid":
+            picked = {name: tools[name] for name in (hybrid_direct(tools) if direct is None else direct)}
+            shown += listing(picked, "full").tools
         return types.ListToolsResult(tools=shown, **LIST_CACHE)
     if profile == "full":
         # X's argument descriptions while they fit: an allowlisted catalog keeps every word.
@@ -88,11 +104,12 @@ def build_server(
     *,
     spec_version: str = "",
     profile: Profile = "full",
+    direct: Sequence[str] | None = None,
     confirm_writes: bool = True,
 ) -> ToolServer:
-    listed = listing(tools, profile)
+    listed = listing(tools, profile, direct)
     schemas = {tool.name: tool.input_schema for tool in listed.tools}
-    index = SearchIndex.build(tools) if profile == "discovery" else None
+    index = SearchIndex.build(tools) if profile in ("discovery", "hybrid") else None
 
     async def on_list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -111,13 +128,17 @@ def build_server(
         if params.name not in schemas:
             log.info("Tool call failed: %s (unknown tool)", params.name)
             message = redact(unknown_tool_message(params.name, schemas))  # type: ignore[arg-type]
+            if index is not None and params.name in tools:  # hybrid: allowed, not listed directly
+                message = (
+                    f'\'{params.name}\' is not listed directly: run it with call_x_api {{"name": "{params.name}"}}.'
+                )
             raise MCPError(types.INVALID_PARAMS, message)
 
         async def progress(done: float, total: float | None, message: str) -> None:
             await ctx.session.report_progress(done, total, message)  # a no-op unless the client asked
 
         try:
-            if index is not None:
+            if index is not None and params.name in (SEARCH, DESCRIBE, CALL):
                 target = _discovery_target(params.name, params.arguments or {}, tools, index)
             else:
                 target = (tools[params.name], params.arguments or {})
@@ -165,9 +186,10 @@ def build_server(
         as plain JSON. A read asks when its price may pass X_API_CONFIRM_COST_USD."""
         if executor.dry_run:
             return False
-        if index is not None and name in schemas and name not in (SEARCH, DESCRIBE):  # call_x_api
-            target = arguments.get("name")
+        if index is not None and name == CALL:
+            target, inner = arguments.get("name"), arguments.get("arguments")
             tool = tools.get(target) if isinstance(target, str) else None
+            arguments = inner if isinstance(inner, Mapping) else {}
         else:
             tool = tools.get(name) if name in schemas else None
         if tool is None:
@@ -176,7 +198,7 @@ def build_server(
             return True
         return executor.spending is not None and executor.spending.may_need_confirmation(tool, arguments)
 
-    instructions = DISCOVERY_INSTRUCTIONS if profile == "discovery" else INSTRUCTIONS
+    instructions = {"discovery": DISCOVERY_INSTRUCTIONS, "hybrid": HYBRID_INSTRUCTIONS}.get(profile, INSTRUCTIONS)
     if profile == "lean":
         instructions += LEAN_NOTE
     server = ToolServer(

@@ -74,9 +74,13 @@ class Allowlist:
         rules += [Rule(item.lstrip("!"), True, "X_API_TOOL_DENYLIST") for item in _split(deny)]
         return cls(rules)
 
+    @property
+    def chooses(self) -> bool:
+        """True when an allow rule picks the tools (not only deny rules taking some away)."""
+        return any(not rule.deny for rule in self.rules)
+
     def allows(self, tool: ToolDef) -> bool:
-        has_allow_rule = any(not rule.deny for rule in self.rules)
-        allowed = not has_allow_rule
+        allowed = not self.chooses
         for rule in self.rules:
             if rule.matches(tool):
                 allowed = not rule.deny

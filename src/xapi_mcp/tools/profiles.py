@@ -10,19 +10,26 @@ lets a model call the tool right, and the server enforces the rest:
   (`ids`, the `*_fields` and `expansions` value lists) are shown as comma-separated strings, which
   is how X takes them; a wrong value gets the allowed ones back.
 - discovery: three tools (search, describe, call) in place of the catalog.
+- hybrid: the three discovery tools first, then the allowlisted tools (with no allowlist, the ones
+  agents use most: `COMMON`) as `full` shows them. search/describe/call reach every allowed tool, so
+  a client that keeps only the first 40 tools (Cursor) or accepts 128 (OpenAI-compatible APIs)
+  never loses an operation. The default when more than 128 tools are allowed and no profile is set.
 Only what is *shown* changes: validation always uses the spec's full schemas.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Literal
 
 from xapi_mcp.tools.schema import Schema, trim_description
 from xapi_mcp.tools.tooldef import ToolDef
 
-Profile = Literal["full", "lean", "discovery"]
-PROFILES: tuple[Profile, ...] = ("full", "lean", "discovery")
+log = logging.getLogger(__name__)
+
+Profile = Literal["full", "lean", "discovery", "hybrid"]
+PROFILES: tuple[Profile, ...] = ("full", "lean", "discovery", "hybrid")
 
 LEAN_NOTE = (
     " Tool schemas are abbreviated: list arguments such as ids, *_fields and expansions take comma-separated "
@@ -86,6 +93,97 @@ def _pruned(schema: Schema, keep: Callable[[str, Any], bool]) -> Schema:
             value = _pruned(value, keep)
         out[key] = value
     return out
+
+
+# What agents do with X most, as direct tools in the hybrid profile (when no allowlist chooses them):
+# who someone is and who follows whom, reading and searching posts, posting (with media) and deleting,
+# the everyday interactions and their undo, DMs, bookmarks, and what today cost. 35 tools: with the
+# 3 discovery tools, 2 under Cursor's 40, for the collection and thread workflow tools to join.
+COMMON: tuple[str, ...] = (
+    # people
+    "getUsersMe",
+    "getUsersByUsername",
+    "getUsersByUsernames",
+    "getUsersById",
+    "searchUsers",
+    "getUsersFollowers",
+    "getUsersFollowing",
+    # reading posts
+    "searchPostsRecent",
+    "getPostsCountsRecent",
+    "getPostsById",
+    "getPostsByIds",
+    "getUsersPosts",
+    "getUsersMentions",
+    "getUsersTimeline",
+    "getPostsLikingUsers",
+    "getPostsRepostedBy",
+    "getPostsQuotedPosts",
+    "getUsersLikedPosts",
+    "getTrendsPersonalizedTrends",
+    # posting
+    "createPosts",
+    "deletePosts",
+    "uploadMedia",
+    # interactions
+    "likePost",
+    "unlikePost",
+    "repostPost",
+    "unrepostPost",
+    "followUser",
+    "unfollowUser",
+    # direct messages
+    "createDirectMessagesByParticipantId",
+    "getDirectMessagesEvents",
+    "getDirectMessagesEventsByParticipantId",
+    # bookmarks
+    "getUsersBookmarks",
+    "createUsersBookmark",
+    "deleteUsersBookmark",
+    # whole tasks in one call
+    "collect_x_api",
+    "createThread",
+    # cost
+    "usage_x_api",
+)
+TOOL_CAP = 128  # tools an OpenAI-compatible chat API accepts per request
+HYBRID_MAX_DIRECT = TOOL_CAP - 3  # an allowlist's direct tools beside the 3 discovery tools
+
+
+def hybrid_direct(tools: dict[str, ToolDef], allowlisted: bool = False) -> list[str]:
+    """The tools hybrid lists directly: the allowlisted ones (at most 125), else the `COMMON` ones allowed."""
+    if allowlisted:
+        return list(tools)[:HYBRID_MAX_DIRECT]
+    return [name for name in tools if name in COMMON]
+
+
+def served_profile(
+    chosen: Profile | None, tools: dict[str, ToolDef], allowlisted: bool
+) -> tuple[Profile, tuple[str, ...]]:
+    """The profile to serve and hybrid's direct tools; a choice the server made is logged with its reason."""
+    profile, why = choose_profile(chosen, len(tools))
+    if why:
+        log.info(why)
+    if profile == "hybrid" and allowlisted and len(tools) > HYBRID_MAX_DIRECT:
+        log.info(
+            "Hybrid profile: the allowlist keeps %d tools; the first %d are listed, call_x_api reaches them all.",
+            len(tools),
+            HYBRID_MAX_DIRECT,
+        )
+    return profile, tuple(hybrid_direct(tools, allowlisted))
+
+
+def choose_profile(chosen: Profile | None, allowed: int) -> tuple[Profile, str | None]:
+    """The profile to serve, and a log line when the server chose it (more tools than clients keep)."""
+    if chosen is not None:
+        return chosen, None
+    if allowed <= TOOL_CAP:
+        return "full", None
+    return "hybrid", (
+        f"Tool profile: hybrid, because {allowed} tools are allowed and OpenAI-compatible APIs accept at most "
+        f"{TOOL_CAP} (Cursor keeps the first 40): the most used tools are listed, search_x_api / describe_x_api / "
+        f"call_x_api reach all {allowed}. Set X_API_TOOL_PROFILE=full (or lean, discovery) to choose another."
+    )
 
 
 def discovery_schemas() -> dict[str, Any]:
