@@ -153,10 +153,12 @@ def _start_xapi_mcp(
                         raise PortTaken(f"port {port} was taken before xapi-mcp could bind it")
                     raise RuntimeError(f"xapi-mcp exited with {proc.returncode}:\n{output}")
                 try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
+                    healthy = httpx.get(f"{base}/healthz", timeout=1).status_code == 200
                 except httpx.HTTPError:
-                    pass
+                    healthy = False
+                # Healthy *and* ours: another process's server may hold this port (ours then exits, above).
+                if healthy and f":{port}/mcp" in log_path.read_text():
+                    break
                 if time.monotonic() > deadline:
                     raise RuntimeError("xapi-mcp did not become healthy in 30 s")
                 if while_waiting is not None:
