@@ -83,7 +83,7 @@ def load(settings: Settings) -> Startup:
         )
     operations = sum(1 for tool in catalog.tools.values() if tool.workflow is None)
     log.info(
-        "Offering %d tools: %d of %d operations (%d streaming/webhook excluded) plus %d workflow tools, "
+        "Offering %d tools: %d of %d operations (%d streams left out: not yet tools) plus %d workflow tools, "
         "after the allowlist removed %d",
         len(tools),
         sum(1 for tool in tools.values() if tool.workflow is None),
