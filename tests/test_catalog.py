@@ -100,7 +100,7 @@ def _streams(operation: Any) -> bool:
 
 def test_webhook_tools_say_what_delivery_needs() -> None:
     tools = catalog_for("2.159").tools
-    told = sorted(name for name, tool in tools.items() if "answers X's CRC check" in tool.description)
+    told = sorted(name for name, tool in tools.items() if "answer X's CRC check" in tool.description)
     assert told == [
         "createAccountActivityReplayJob",
         "createAccountActivitySubscription",
@@ -116,7 +116,7 @@ def test_webhook_tools_say_what_delivery_needs() -> None:
         and "X_WEBHOOK_PATH" in tools["createWebhooks"].description
     )
     # The URL argument says it in every profile (lean shows titles, not descriptions).
-    assert "Public HTTPS URL" in tools["createWebhooks"].notes["url"]
+    assert "Public HTTPS URL" in tools["createWebhooks"].notes["url"] and "CRC" in tools["createWebhooks"].notes["url"]
 
 
 def test_names_are_operation_ids_unique_and_ordered() -> None:

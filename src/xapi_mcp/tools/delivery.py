@@ -28,14 +28,10 @@ STREAM_TYPES = frozenset(
 )
 
 WEBHOOK_NOTE = (
-    " X delivers to the webhook's URL: public HTTPS that X can reach and that answers X's CRC check. "
-    "xapi-mcp's HTTP server answers it at X_WEBHOOK_PATH (default /webhooks/x) when X_OAUTH_CONSUMER_SECRET "
-    "is set, and only logs the events POSTed there; a local server needs a public HTTPS address in front."
+    " X sends to the webhook's URL: it must be public HTTPS and answer X's CRC check, which xapi-mcp's HTTP "
+    "server does at X_WEBHOOK_PATH (default /webhooks/x; events there are only logged)."
 )
-WEBHOOK_URL_NOTE = (
-    "Public HTTPS URL that X can reach and that answers X's CRC check, e.g. https://<your host>/webhooks/x "
-    "in front of xapi-mcp's HTTP server (X_WEBHOOK_PATH)."
-)
+WEBHOOK_URL_NOTE = "Public HTTPS URL that X can reach, answering its CRC check (xapi-mcp: X_WEBHOOK_PATH)."
 
 
 def is_streaming(operation: dict[str, Any], resolver: RefResolver) -> bool:
