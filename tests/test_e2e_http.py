@@ -62,7 +62,7 @@ def test_list_tools_whole_catalog_with_default_client(stack, mode: str) -> None:
     version, listing = anyio.run(run)
     assert version == ("2026-07-28" if mode == "auto" else "2025-11-25")
     names = [tool.name for tool in listing.tools]
-    assert len(names) == 125 and "createPosts" in names and "streamPosts" not in names  # 124 operations
+    assert len(names) == 142 and "createPosts" in names and "streamPosts" not in names  # 141 operations
     assert "uploadMedia" in names
     assert all(tool.output_schema is None for tool in listing.tools)
     size = len(listing.model_dump_json(by_alias=True, exclude_none=True))
@@ -115,6 +115,26 @@ def test_bearer_only_operation_uses_the_app_token(stack, fake: FakeX) -> None:
     assert request.auth_kind == "bearer"
 
 
+def test_stream_rules_and_webhook_setup_are_plain_calls(stack, fake: FakeX) -> None:
+    """Filtered-stream rules round trip on the app token; a webhook is registered as the configured user."""
+    added = call(stack[1], "auto", "updateRules", {"add": [{"value": "from:XDevelopers", "tag": "devs"}]})
+    assert not added.is_error, added.content[0].text
+    (rule,) = json.loads(added.content[0].text)["data"]
+    listed = call(stack[1], "legacy", "getRules", {})
+    assert json.loads(listed.content[0].text)["data"] == [rule] and rule["value"] == "from:XDevelopers"
+    deleted = call(stack[1], "auto", "updateRules", {"delete": {"ids": [rule["id"]]}})
+    assert json.loads(deleted.content[0].text)["meta"]["summary"]["deleted"] == 1 and fake.rules == {}
+    hook = call(stack[1], "auto", "createWebhooks", {"url": "https://hooks.example.com/webhooks/x"})
+    assert not hook.is_error
+    assert [(r.method, r.path, r.auth_kind) for r in fake.requests] == [
+        ("POST", "/2/tweets/search/stream/rules", "bearer"),
+        ("GET", "/2/tweets/search/stream/rules", "bearer"),
+        ("POST", "/2/tweets/search/stream/rules", "bearer"),
+        ("POST", "/2/webhooks", "oauth1"),
+    ]
+    assert fake.requests[-1].body == {"url": "https://hooks.example.com/webhooks/x"}
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_invalid_arguments_are_an_error_result_and_nothing_is_sent(stack, fake: FakeX, mode: str) -> None:
     result = call(stack[1], mode, "getUsersByUsername", {"username": "not valid!", "colour": "red"})
@@ -154,7 +174,7 @@ def test_unknown_tool_is_a_protocol_error(stack, fake: FakeX, mode: str) -> None
 def test_healthz_reports_spec_version_and_tool_count(stack) -> None:
     base = stack[1].removesuffix("/mcp")
     health = httpx.get(f"{base}/healthz").json()
-    assert health["status"] == "ok" and health["spec_version"] == "2.159" and health["tools"] == 125
+    assert health["status"] == "ok" and health["spec_version"] == "2.159" and health["tools"] == 142
 
 
 def test_dns_rebinding_protection(stack) -> None:
