@@ -45,7 +45,7 @@ def test_stdio_lists_and_calls(fake_x: tuple[FakeX, str], mode: str) -> None:
                 return len(listing.tools), result
 
     count, result = anyio.run(run)
-    assert count == 125
+    assert count == 142
     assert not result.is_error and json.loads(result.content[0].text)["data"]["username"] == "jack"
     (request,) = fake.requests
     assert request.path == "/2/users/by/username/jack" and request.auth_kind == "oauth1"

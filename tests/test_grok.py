@@ -4,7 +4,6 @@ there, what the stdio server is given)."""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -23,7 +22,7 @@ import pytest
 from mcp import Client
 
 from tests import fake_xai
-from tests.conftest import load_document, tools_with_upload
+from tests.conftest import tools_with_upload
 from tests.fake_x import FakeX
 from tests.fake_xai import HANG, FakeXai, answer, tool_call
 from tests.servers import REPO, SPEC_159, free_port, run_xapi_mcp, serve_asgi, server_env
@@ -38,6 +37,16 @@ from xapi_mcp.clients.grok import (
     run,
 )
 from xapi_mcp.server.mcp_server import listing
+from xapi_mcp.tools.allowlist import Allowlist
+
+# The whole 2.159 catalog (142 tools) is more than the 128 xAI takes in one request, so `xapi-mcp grok` would
+# switch to discovery (test_more_tools_than_xai_accepts_switches_to_discovery). The servers here leave out the
+# stream-rule, webhook and Account Activity tools, as a person chatting with Grok would: 124 tools.
+CHAT_DENY = "tag:Webhooks,tag:Account Activity,tag:Stream"
+
+
+def chat_tools() -> dict[str, Any]:
+    return Allowlist.from_sources(deny=CHAT_DENY).apply(tools_with_upload())[0]
 
 
 def transcript(
@@ -84,6 +93,7 @@ def grok_command(*args: str) -> list[str]:
 
 
 def grok_env(x_url: str, xai_url: str, **extra: str) -> dict[str, str]:
+    extra = {"X_API_TOOL_DENYLIST": CHAT_DENY, **extra}
     return server_env(x_url, XAI_API_KEY=fake_xai.API_KEY, XAI_BASE_URL=f"{xai_url}/v1", **extra)
 
 
@@ -99,7 +109,10 @@ def test_transcript_with_a_tool_call_and_an_error_turn(fake_x: tuple[FakeX, str]
     else:
         steps = [tool_call("c1", "getUserByUsername", lookup), tool_call("c2", "getUsersByUsername", lookup)]
     xai = FakeXai(script=[*steps, answer("X Developers has the id 2244994945.")])
-    with serve_asgi(xai.app()) as xai_url, run_xapi_mcp(server_env(x_url, X_API_TOOL_PROFILE=profile)) as mcp_url:
+    with (
+        serve_asgi(xai.app()) as xai_url,
+        run_xapi_mcp(server_env(x_url, X_API_TOOL_PROFILE=profile, X_API_TOOL_DENYLIST=CHAT_DENY)) as mcp_url,
+    ):
         final, lines = transcript(mcp_url, xai_url, "What is the id of @XDevelopers?", compact=compact)
 
     assert final == "X Developers has the id 2244994945."
@@ -109,7 +122,7 @@ def test_transcript_with_a_tool_call_and_an_error_turn(fake_x: tuple[FakeX, str]
         "content": "What is the id of @XDevelopers?",
     }
     offered = [f["function"]["name"] for f in first["tools"]]
-    served = listing(tools_with_upload(), profile).tools  # type: ignore[arg-type]
+    served = listing(chat_tools(), profile).tools  # type: ignore[arg-type]
     if profile == "discovery":
         assert offered == ["search_x_api", "describe_x_api", "call_x_api"]
         # The server's instructions reach the model: they say how the three tools go together.
@@ -117,7 +130,7 @@ def test_transcript_with_a_tool_call_and_an_error_turn(fake_x: tuple[FakeX, str]
         assert lines[0] == '-> search_x_api({"query": "look up a user by username"})'
         assert json.loads(second["messages"][-1]["content"])["tools"][0]["name"] == "getUsersByUsername"
     else:
-        assert len(offered) == 125 and first["tools"][0]["function"]["parameters"]["type"] == "object"
+        assert len(offered) == 124 and first["tools"][0]["function"]["parameters"]["type"] == "object"
         # The model asked for a tool that does not exist: it is told, and corrects itself.
         assert lines[0] == f"-> getUserByUsername({json.dumps(lookup)})"
         assert lines[1].startswith("<- error: Unknown tool 'getUserByUsername'")
@@ -146,7 +159,9 @@ def stack() -> Iterator[tuple[FakeX, FakeXai, str, str]]:
     with (
         serve_asgi(fake.app()) as x_url,
         serve_asgi(xai.app()) as xai_url,
-        run_xapi_mcp(server_env(x_url, X_API_CONFIRM_WRITES="1", X_API_TOOL_PROFILE="lean")) as mcp_url,
+        run_xapi_mcp(
+            server_env(x_url, X_API_CONFIRM_WRITES="1", X_API_TOOL_PROFILE="lean", X_API_TOOL_DENYLIST=CHAT_DENY)
+        ) as mcp_url,
     ):
         yield fake, xai, xai_url, mcp_url
 
@@ -261,36 +276,27 @@ def test_cli_end_to_end_over_stdio(fake_x: tuple[FakeX, str], profile: str | Non
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["-> getUsersMe({})", '<- ok: {"data":{}}', "You are fake."]
     assert fake.requests[-1].path == "/2/users/me"
-    # By default the server it starts is lean: the same 125 tools in well under half the bytes.
-    served = listing(tools_with_upload(), profile or "lean").tools  # type: ignore[arg-type]
+    # By default the server it starts is lean: the same 124 tools in well under half the bytes.
+    served = listing(chat_tools(), profile or "lean").tools  # type: ignore[arg-type]
     sent = xai.requests[0]["tools"]
-    assert sent == as_functions(served) and len(sent) == 125
+    assert sent == as_functions(served) and len(sent) == 124
     if profile is None:
-        assert size(sent) < 0.5 * size(as_functions(listing(tools_with_upload(), "full").tools))
+        assert size(sent) < 0.5 * size(as_functions(listing(chat_tools(), "full").tools))
         assert "comma-separated" in xai.requests[0]["messages"][0]["content"]  # the lean profile's note
 
 
-def big_spec(path: Path, extra: int) -> Path:
-    """The 2.159 spec with `extra` more read operations."""
-    document = copy.deepcopy(load_document("2.159"))
-    for n in range(extra):
-        operation = copy.deepcopy(document["paths"]["/2/users/me"]["get"])
-        operation["operationId"] = f"getExtra{n}"
-        document["paths"][f"/2/extra/{n}"] = {"get": operation}
-    path.write_text(json.dumps(document))
-    return path
-
-
 def test_more_tools_than_xai_accepts_switches_to_discovery(fake_x: tuple[FakeX, str], tmp_path: Path) -> None:
+    """The whole 2.159 catalog: 142 tools."""
     _, x_url = fake_x
-    spec = big_spec(tmp_path / "big.json", extra=MAX_TOOLS - 125 + 3)
+    spec, count = SPEC_159, len(tools_with_upload())
+    assert count > MAX_TOOLS
     xai = FakeXai(script=[answer("Fine.")])
     with serve_asgi(xai.app()) as xai_url:
         result = subprocess.run(
             grok_command("hello", "--spec", str(spec), "--profile", "full"),
             capture_output=True,
             text=True,
-            env=grok_env(x_url, xai_url),
+            env=grok_env(x_url, xai_url, X_API_TOOL_DENYLIST=""),
             cwd=tmp_path,
             timeout=120,
         )
@@ -298,7 +304,7 @@ def test_more_tools_than_xai_accepts_switches_to_discovery(fake_x: tuple[FakeX, 
         assert result.stdout == "Fine.\n"
         (switch,) = [line for line in result.stderr.splitlines() if "discovery" in line]
         assert switch == (
-            f"xapi-mcp: {MAX_TOOLS + 3} tools are more than the {MAX_TOOLS} the xAI API accepts; "
+            f"xapi-mcp: {count} tools are more than the {MAX_TOOLS} the xAI API accepts; "
             "using the discovery profile (3 tools) instead."
         )
         (request,) = xai.requests
@@ -515,7 +521,7 @@ def test_stdio_child_environment_has_no_xai_key(fake_x: tuple[FakeX, str], tmp_p
     assert "UNRELATED_SECRET" not in child_env and child_env["HTTPS_PROXY"] == "http://p:1"
     assert child_env["X_BEARER_TOKEN"] == env["X_BEARER_TOKEN"] and child_env["PATH"] == env["PATH"]
     # --profile (default lean) wins over the profile in .env.
-    assert child_env["X_API_TOOL_PROFILE"] == "lean" and len(xai.requests[0]["tools"]) == 125
+    assert child_env["X_API_TOOL_PROFILE"] == "lean" and len(xai.requests[0]["tools"]) == 124
 
 
 def test_grok_imports_nothing_of_the_server() -> None:

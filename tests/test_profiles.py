@@ -12,6 +12,7 @@ from mcp import Client
 from tests import fake_x as fx
 from tests.conftest import PORTABLE_KEYS, tools_with_upload, walk_schemas
 from tests.fake_x import FakeX
+from tests.test_catalog import MANAGING_STREAMS_AND_WEBHOOKS
 from xapi_mcp.calls.executor import Executor
 from xapi_mcp.cli import listing_size
 from xapi_mcp.server.mcp_server import build_server, listing, to_mcp_tool
@@ -20,12 +21,21 @@ from xapi_mcp.tools.allowlist import Allowlist
 from xapi_mcp.tools.profiles import FULL_BUDGET
 
 
+def issue5_catalog() -> dict[str, Any]:
+    """The 125 tools issue 5's ceilings were set on: today's catalog without the 17 issue 17 added."""
+    return {name: tool for name, tool in tools_with_upload().items() if name not in MANAGING_STREAMS_AND_WEBHOOKS}
+
+
 def test_size_of_each_profile() -> None:
     tools = tools_with_upload()
     sizes = {profile: listing_size(tools, profile)[0] for profile in ("full", "lean", "discovery")}
-    # Issue 5's ceilings, in bytes of tools/list JSON as the SDK sends it, on the 2.159 catalog.
-    assert sizes["full"] <= 128_000, sizes
-    assert sizes["lean"] <= 48_000, sizes
+    # Issue 5's ceilings, in bytes of tools/list JSON as the SDK sends it, hold on the 2.159 catalog they were
+    # set on. The 17 stream-rule, webhook and subscription tools of issue 17 take the whole catalog past the
+    # full and lean ones (README, "Tool profiles"): these bounds keep the rest from growing unnoticed.
+    then = issue5_catalog()
+    assert len(then) == 125 and listing_size(then, "full")[0] <= 128_000 and listing_size(then, "lean")[0] <= 48_000
+    assert sizes["full"] <= 137_000, sizes
+    assert sizes["lean"] <= 52_000, sizes
     assert sizes["discovery"] <= 4_000, sizes  # whatever the catalog size
 
 
@@ -70,7 +80,8 @@ def test_full_keeps_x_argument_descriptions_while_they_fit() -> None:
     assert shown.input_schema["properties"]["query"]["description"].startswith("One query/rule/filter")
     whole = listing(tools, "full")
     assert all(t.input_schema == to_mcp_tool(tools[t.name], "full").input_schema for t in whole.tools)
-    assert len(whole.model_dump_json(by_alias=True, exclude_none=True)) <= FULL_BUDGET
+    then = listing(issue5_catalog(), "full")  # the whole catalog is past the budget since issue 17
+    assert len(then.model_dump_json(by_alias=True, exclude_none=True)) <= FULL_BUDGET
 
 
 def test_lean_shows_less_but_enforces_everything(fake_x: tuple[FakeX, str]) -> None:
