@@ -40,10 +40,10 @@ MAX_TOKEN_CHARS = 512
 _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
-def crc_response_token(consumer_secret: str, crc_token: str) -> str:
-    """X's CRC answer: "sha256=" + base64 of HMAC-SHA256 keyed with the app's consumer secret."""
-    digest = hmac.new(consumer_secret.encode(), crc_token.encode(), hashlib.sha256).digest()
-    return "sha256=" + base64.b64encode(digest).decode()
+def signature(consumer_secret: str, message: bytes) -> str:
+    """X's webhook signature, of a CRC token or an event body: "sha256=" + base64 of HMAC-SHA256 keyed
+    with the app's consumer secret."""
+    return "sha256=" + base64.b64encode(hmac.new(consumer_secret.encode(), message, hashlib.sha256).digest()).decode()
 
 
 def webhook_routes(path: str, consumer_secret: str, *, host: str, taken: set[str]) -> list[Route]:
@@ -77,7 +77,7 @@ def _crc(token: str, consumer_secret: str, path: str) -> Response:
             f"This crc_token is not one X sends (over {MAX_TOKEN_CHARS} characters, or shaped like a JSON document); "
             "it is not answered, since the answer would be a valid signature of it."
         )
-    return JSONResponse({"response_token": crc_response_token(consumer_secret, token)})
+    return JSONResponse({"response_token": signature(consumer_secret, token.encode())})
 
 
 def _refuse(message: str) -> Response:
@@ -98,8 +98,7 @@ async def _event(request: Request, consumer_secret: str) -> Response:
         return Response(status_code=400)
     body = b"".join(chunks)
     given = request.headers.get(SIGNATURE_HEADER, "")
-    expected = "sha256=" + base64.b64encode(hmac.new(consumer_secret.encode(), body, hashlib.sha256).digest()).decode()
-    valid = bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+    valid = bool(given) and hmac.compare_digest(given.encode(), signature(consumer_secret, body).encode())
     if valid:
         signed = "signed by X"
     elif not given:
