@@ -9,7 +9,10 @@ estimate, the reservation against the budget, the lookup of which returned posts
 charged today, the charge, and the settlement (which marks them charged). Every answer has 10 posts
 (2 of them seen before) and 3 users, so the dedup table grows as it would through a day. Series:
 `pricing only` (estimate + charge, no ledger), `memory`, `sqlite` (a fresh file, WAL), and
-`2 bare txns`: two one-row write transactions, the floor under the SQLite ledger's two. The
+`2 bare txns`: two one-row write transactions, the floor under the SQLite ledger's two; and
+`wired memory` / `wired sqlite`: everything the executor runs around one request (`Spending.send`:
+posting-rule and pause checks, the estimate from the prepared request, reserve, dedup, charge,
+settle; then the result's cost line, which reads the day's total), with the request itself faked. The
 SQLite statements run inline on the event loop (see ledger.py), so the per-operation times below
 are also how long one call blocks the loop. Goal: at most 0.2 ms median added per call.
 """
@@ -32,11 +35,16 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.conftest import load_document  # noqa: E402
+from tests.conftest import catalog_for, load_document  # noqa: E402
+from xapi_mcp.calls.arguments import PreparedRequest, prepare  # noqa: E402
 from xapi_mcp.calls.billing import BillingRule, billing_rules  # noqa: E402
 from xapi_mcp.calls.cost import charge, estimate, resource_keys  # noqa: E402
 from xapi_mcp.calls.ledger import MemoryLedger, SpendLedger, SqliteLedger  # noqa: E402
 from xapi_mcp.calls.prices import PriceTable, shipped_prices  # noqa: E402
+from xapi_mcp.calls.results import ToolOutcome  # noqa: E402
+from xapi_mcp.calls.spending import Spending, Tally  # noqa: E402
+from xapi_mcp.stores import CredentialKind  # noqa: E402
+from xapi_mcp.tools.tooldef import ToolDef  # noqa: E402
 
 ARGUMENTS = {"query": "from:xdevelopers", "max_results": 10, "expansions": ["author_id"]}
 BUDGET = Decimal("1000000")  # never reached: every call pays for the full check
@@ -77,6 +85,27 @@ def with_ledger(rule: BillingRule, prices: PriceTable, ledger: SpendLedger) -> S
         await ledger.settle(hold, cost)
         t4 = time.perf_counter_ns()
         return {"total": t4 - t0, "reserve": t1 - t0, "seen": t2 - t1, "settle": t4 - t3}
+
+    return call
+
+
+def wired(spending: Spending) -> Step:
+    """What the executor runs around each request: `Spending.send` (refusal checks, estimate from the prepared
+    request, reserve, dedup lookup, charge, settle) and the result's cost line (`summary`)."""
+    tool = catalog_for("2.159").tools["searchPostsRecent"]
+    request = prepare(tool, ARGUMENTS)
+
+    async def call(n: int, response: dict[str, Any]) -> dict[str, int]:
+        async def send(tool: ToolDef, request: PreparedRequest, kind: CredentialKind) -> ToolOutcome:
+            return ToolOutcome("{}", body=response)
+
+        t0 = time.perf_counter_ns()
+        tally = Tally()
+        await spending.send(tool, request, CredentialKind.BEARER, send, tally)
+        t1 = time.perf_counter_ns()
+        await spending.summary(tally)
+        t2 = time.perf_counter_ns()
+        return {"total": t2 - t0, "send": t1 - t0, "summary": t2 - t1}
 
     return call
 
@@ -140,6 +169,8 @@ def main() -> None:
     prices = shipped_prices()
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="ledger-bench-") as folder:
         sqlite = SqliteLedger(Path(folder) / "spend.sqlite3", BUDGET)
+        wired_sqlite = SqliteLedger(Path(folder) / "wired.sqlite3", BUDGET)
+        document = load_document("2.159")
         bare = sqlite3.connect(Path(folder) / "bare.sqlite3", isolation_level=None)
         bare.execute("PRAGMA journal_mode=WAL")
         bare.execute("PRAGMA synchronous=NORMAL")
@@ -149,9 +180,12 @@ def main() -> None:
             "pricing only": pricing_only(rule, prices),
             "memory": with_ledger(rule, prices, MemoryLedger(BUDGET)),
             "sqlite": with_ledger(rule, prices, sqlite),
+            "wired memory": wired(Spending(document, prices, MemoryLedger(BUDGET))),
+            "wired sqlite": wired(Spending(document, prices, wired_sqlite)),
         }
         samples = asyncio.run(measure(series, calls, args.rounds))
         sqlite.close()
+        wired_sqlite.close()
         bare.close()
         where = folder
     results = {name: {part: summary(v) for part, v in parts.items()} for name, parts in samples.items()}
@@ -161,7 +195,7 @@ def main() -> None:
         for part, s in parts.items():
             row = f"{s['median_us']:10.1f} {s['p90_us']:9.1f} {s['p99_us']:9.1f} {s['max_us']:9.1f}"
             print(f"{name:14} {part:8} {row}")
-    for name in ("memory", "sqlite"):
+    for name in ("memory", "sqlite", "wired memory", "wired sqlite"):
         median = results[name]["total"]["median_us"]
         print(f"{name}: {median:.1f} µs median per call, goal ≤ 200 µs: {'met' if median <= 200 else 'NOT met'}")
     if args.json:

@@ -28,7 +28,7 @@ from tests.servers import SPEC_157, SPEC_159  # noqa: E402
 from xapi_mcp.cli import listing_size  # noqa: E402
 from xapi_mcp.server.mcp_server import to_mcp_tool  # noqa: E402
 from xapi_mcp.spec import load_spec  # noqa: E402
-from xapi_mcp.tools.catalog import build_catalog, upload_tool  # noqa: E402
+from xapi_mcp.tools.catalog import build_catalog  # noqa: E402
 
 README = REPO / "README.md"
 FIGURE = re.compile(r"(<!-- figure:([a-z_]+) -->)(.*?)(<!-- /figure -->)")
@@ -39,7 +39,6 @@ def compute(spec: Path = SPEC_159, older: Path = SPEC_157) -> dict[str, str]:
     with tempfile.TemporaryDirectory() as cache:  # local files: the spec cache is never used
         document, old_document = (load_spec(str(path), Path(cache)).document for path in (spec, older))
     catalog, old = build_catalog(document), build_catalog(old_document)
-    tools = catalog.tools
     counts = {
         "tools": f"{len(catalog.tools)}",
         "operations": f"{len(catalog.tools) + len(catalog.excluded)}",
@@ -47,9 +46,7 @@ def compute(spec: Path = SPEC_159, older: Path = SPEC_157) -> dict[str, str]:
         "tools_older": f"{len(old.tools)}",
         "prism_calls": f"{2 * (len(catalog.tools) + len(old.tools))}",
     }
-    upload = upload_tool(tools)
-    if upload is not None:
-        tools[upload.name] = upload  # as `xapi-mcp tools` and the server have it
+    tools = build_catalog(document, workflows=True).tools  # as `xapi-mcp tools` and the server have them
     sizes = {profile: listing_size(tools, profile) for profile in ("full", "lean", "discovery")}
     described = types.ListToolsResult(tools=[to_mcp_tool(t, "full", describe_args=True) for t in tools.values()])
     described_bytes = len(described.model_dump_json(by_alias=True, exclude_none=True))

@@ -22,10 +22,10 @@ import pytest
 from mcp import Client
 
 from tests import fake_xai
-from tests.conftest import tools_with_upload
+from tests.conftest import load_document
 from tests.fake_x import FakeX
 from tests.fake_xai import HANG, FakeXai, answer, tool_call
-from tests.servers import REPO, SPEC_159, free_port, run_xapi_mcp, serve_asgi, server_env
+from tests.servers import REPO, SPEC_159, TOOLS_159, free_port, run_xapi_mcp, serve_asgi, server_env
 from xapi_mcp.clients.grok import (
     MAX_TOOLS,
     ChildStderr,
@@ -38,15 +38,17 @@ from xapi_mcp.clients.grok import (
 )
 from xapi_mcp.server.mcp_server import listing
 from xapi_mcp.tools.allowlist import Allowlist
+from xapi_mcp.tools.catalog import build_catalog
 
 # The whole 2.159 catalog (142 tools) is more than the 128 xAI takes in one request, so `xapi-mcp grok` would
 # switch to discovery (test_more_tools_than_xai_accepts_switches_to_discovery). The servers here leave out the
-# stream-rule, webhook and Account Activity tools, as a person chatting with Grok would: 124 tools.
+# stream-rule, webhook and Account Activity tools, as a person chatting with Grok would: 125 tools.
 CHAT_DENY = "tag:Webhooks,tag:Account Activity,tag:Stream"
 
 
 def chat_tools() -> dict[str, Any]:
-    return Allowlist.from_sources(deny=CHAT_DENY).apply(tools_with_upload())[0]
+    """What those servers list: the catalog with its workflow tools, less CHAT_DENY."""
+    return Allowlist.from_sources(deny=CHAT_DENY).apply(build_catalog(load_document("2.159"), workflows=True).tools)[0]
 
 
 def transcript(
@@ -130,7 +132,9 @@ def test_transcript_with_a_tool_call_and_an_error_turn(fake_x: tuple[FakeX, str]
         assert lines[0] == '-> search_x_api({"query": "look up a user by username"})'
         assert json.loads(second["messages"][-1]["content"])["tools"][0]["name"] == "getUsersByUsername"
     else:
-        assert len(offered) == 124 and first["tools"][0]["function"]["parameters"]["type"] == "object"
+        assert (
+            len(offered) == len(chat_tools()) == 125 and first["tools"][0]["function"]["parameters"]["type"] == "object"
+        )
         # The model asked for a tool that does not exist: it is told, and corrects itself.
         assert lines[0] == f"-> getUserByUsername({json.dumps(lookup)})"
         assert lines[1].startswith("<- error: Unknown tool 'getUserByUsername'")
@@ -276,19 +280,19 @@ def test_cli_end_to_end_over_stdio(fake_x: tuple[FakeX, str], profile: str | Non
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["-> getUsersMe({})", '<- ok: {"data":{}}', "You are fake."]
     assert fake.requests[-1].path == "/2/users/me"
-    # By default the server it starts is lean: the same 124 tools in well under half the bytes.
+    # By default the server it starts is lean: the same 125 tools in well under half the bytes.
     served = listing(chat_tools(), profile or "lean").tools  # type: ignore[arg-type]
     sent = xai.requests[0]["tools"]
-    assert sent == as_functions(served) and len(sent) == 124
+    assert sent == as_functions(served) and len(sent) == len(chat_tools())
     if profile is None:
         assert size(sent) < 0.5 * size(as_functions(listing(chat_tools(), "full").tools))
         assert "comma-separated" in xai.requests[0]["messages"][0]["content"]  # the lean profile's note
 
 
 def test_more_tools_than_xai_accepts_switches_to_discovery(fake_x: tuple[FakeX, str], tmp_path: Path) -> None:
-    """The whole 2.159 catalog: 142 tools."""
+    """The whole 2.159 catalog: 143 tools."""
     _, x_url = fake_x
-    spec, count = SPEC_159, len(tools_with_upload())
+    spec, count = SPEC_159, TOOLS_159
     assert count > MAX_TOOLS
     xai = FakeXai(script=[answer("Fine.")])
     with serve_asgi(xai.app()) as xai_url:
@@ -521,7 +525,7 @@ def test_stdio_child_environment_has_no_xai_key(fake_x: tuple[FakeX, str], tmp_p
     assert "UNRELATED_SECRET" not in child_env and child_env["HTTPS_PROXY"] == "http://p:1"
     assert child_env["X_BEARER_TOKEN"] == env["X_BEARER_TOKEN"] and child_env["PATH"] == env["PATH"]
     # --profile (default lean) wins over the profile in .env.
-    assert child_env["X_API_TOOL_PROFILE"] == "lean" and len(xai.requests[0]["tools"]) == 124
+    assert child_env["X_API_TOOL_PROFILE"] == "lean" and len(xai.requests[0]["tools"]) == len(chat_tools())
 
 
 def test_grok_imports_nothing_of_the_server() -> None:
