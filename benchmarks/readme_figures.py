@@ -6,7 +6,9 @@
 Every figure in README.md sits between `<!-- figure:NAME -->` and `<!-- /figure -->`. The sizes are
 those `xapi-mcp tools` prints for X's spec 2.159 with every tool allowed (`uploadMedia` included),
 computed by the same function (`cli.listing_size`): the bytes of the tools/list result's JSON as the
-server builds it, compact, per profile. tests/test_readme_figures.py fails when README.md differs.
+server builds it, compact, per profile. The counts are the catalog's for 2.159 and 2.157: operations
+that are tools (every one but the streams), streams left out, and the Prism calls the conformance test
+makes (two per tool). tests/test_readme_figures.py fails when README.md differs.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 import mcp_types as types  # noqa: E402
 
-from tests.servers import SPEC_159  # noqa: E402
+from tests.servers import SPEC_157, SPEC_159  # noqa: E402
 from xapi_mcp.cli import listing_size  # noqa: E402
 from xapi_mcp.server.mcp_server import to_mcp_tool  # noqa: E402
 from xapi_mcp.spec import load_spec  # noqa: E402
@@ -32,10 +34,18 @@ README = REPO / "README.md"
 FIGURE = re.compile(r"(<!-- figure:([a-z_]+) -->)(.*?)(<!-- /figure -->)")
 
 
-def compute(spec: Path = SPEC_159) -> dict[str, str]:
+def compute(spec: Path = SPEC_159, older: Path = SPEC_157) -> dict[str, str]:
     """Each figure's text as README shows it: bytes with thousands commas, KB (1,000 bytes) to one decimal."""
-    with tempfile.TemporaryDirectory() as cache:  # a local file: the spec cache is never used
-        document = load_spec(str(spec), Path(cache)).document
+    with tempfile.TemporaryDirectory() as cache:  # local files: the spec cache is never used
+        document, old_document = (load_spec(str(path), Path(cache)).document for path in (spec, older))
+    catalog, old = build_catalog(document), build_catalog(old_document)
+    counts = {
+        "tools": f"{len(catalog.tools)}",
+        "operations": f"{len(catalog.tools) + len(catalog.excluded)}",
+        "streams": f"{len(catalog.excluded)}",
+        "tools_older": f"{len(old.tools)}",
+        "prism_calls": f"{2 * (len(catalog.tools) + len(old.tools))}",
+    }
     tools = build_catalog(document, workflows=True).tools  # as `xapi-mcp tools` and the server have them
     sizes = {profile: listing_size(tools, profile) for profile in ("full", "lean", "discovery", "hybrid")}
     described = types.ListToolsResult(tools=[to_mcp_tool(t, "full", describe_args=True) for t in tools.values()])
@@ -52,6 +62,7 @@ def compute(spec: Path = SPEC_159) -> dict[str, str]:
         "lean_kb": f"{sizes['lean'][0] / 1000:.1f}",
         "described_kb": f"{described_bytes / 1000:.1f}",
         "wording_kb": f"{(described_bytes - full) / 1000:.1f}",
+        **counts,
     }
 
 

@@ -103,6 +103,7 @@ class FakeX:
     echo: str | None = None
     planted: list[str] = field(default_factory=list)
     handed_out: list[str] = field(default_factory=list)
+    rules: dict[str, dict[str, str]] = field(default_factory=dict)  # filtered-stream rules by id
     _counter: Any = field(default_factory=lambda: itertools.count(1))
 
     def app(self) -> Starlette:
@@ -119,6 +120,7 @@ class FakeX:
                 Route("/2/media/upload", self.media_upload, methods=["GET", "POST"]),
                 Route("/2/users/by/username/{username}", self.user_by_username, methods=["GET"]),
                 Route("/2/tweets", self.create_post, methods=["POST"]),
+                Route("/2/tweets/search/stream/rules", self.stream_rules, methods=["GET", "POST"]),
                 Route("/2/tweets/{id}", self.delete_post, methods=["DELETE"]),
                 Route("/{rest:path}", self.anything, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
             ],
@@ -333,6 +335,26 @@ class FakeX:
     async def delete_post(self, request: Request) -> Response:
         await self._record(request)
         return JSONResponse({"data": {"deleted": True}})
+
+    async def stream_rules(self, request: Request) -> Response:
+        """Filtered-stream rules as X keeps them: GET lists, POST adds (`add`) or deletes (`delete.ids`)."""
+        recorded = await self._record(request)
+        if recorded.auth_kind != "bearer":  # X takes the app bearer token only here
+            return _unauthorized()
+        meta: dict[str, Any] = {"sent": "2026-11-30T12:00:00.000Z"}
+        body = recorded.body or {}
+        if request.method == "GET":
+            data = list(self.rules.values())
+            return JSONResponse({**({"data": data} if data else {}), "meta": {**meta, "result_count": len(data)}})
+        if "delete" in body:
+            gone = [self.rules.pop(i) for i in body["delete"].get("ids", []) if i in self.rules]
+            return JSONResponse({"meta": {**meta, "summary": {"deleted": len(gone), "not_deleted": 0}}})
+        added = []
+        for rule in body.get("add", []):
+            added.append({"id": str(1_900_000_000_000_000_000 + next(self._counter)), **rule})
+            self.rules[added[-1]["id"]] = added[-1]
+        summary = {"created": len(added), "not_created": 0, "valid": len(added), "invalid": 0}
+        return JSONResponse({"data": added, "meta": {**meta, "summary": summary}})
 
     async def anything(self, request: Request) -> Response:
         recorded = await self._record(request)

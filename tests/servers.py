@@ -30,9 +30,9 @@ _PACKAGE = resources.files("xapi_mcp")
 assert isinstance(_PACKAGE, Path), "the tests need xapi_mcp installed from a folder (pip install -e .)"
 SPEC_159 = _PACKAGE / "data" / BUNDLED_FILE
 SPEC_157 = REPO / "tests" / "data" / "x-api-v2-2.157.json.gz"
-# Tools a server offers on 2.159 with no allowlist: 124 operations (32 streaming/webhook left out) + uploadMedia,
+# Tools a server offers on 2.159 with no allowlist: 141 operations (the 15 streams left out) + uploadMedia,
 # usage_x_api, collect_x_api and createThread. Stated, not computed, so a catalog change shows up as a failing count.
-TOOLS_159 = 128
+TOOLS_159 = 145
 
 
 def free_port() -> int:
@@ -89,6 +89,7 @@ def server_env(x_base_url: str, **extra: str) -> dict[str, str]:
         X_API_BUDGET_USD="off",
         X_API_CONFIRM_COST_USD="off",
         X_API_SPEND_DB="memory",
+        X_API_TOOL_PROFILE="full",  # every tool listed (past 128 the default would be hybrid)
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

@@ -139,7 +139,20 @@ def synthetic_spec() -> dict[str, Any]:
                 },
                 "delete": {"operationId": "getThing", "summary": "Duplicate id"},
             },
-            "/things/stream": {"get": {"operationId": "streamThings", "summary": "Stream"}},
+            # A stream by its media type; a path with /stream in it is no sign of one.
+            "/things/stream": {
+                "get": {
+                    "operationId": "streamThings",
+                    "summary": "Stream",
+                    "responses": {"200": {"content": {"application/x-ndjson; charset=utf-8": {"schema": {}}}}},
+                }
+            },
+            "/things/stream/rules": {
+                "get": {
+                    "operationId": "getStreamRules",
+                    "responses": {"200": {"content": {"application/json": {"schema": {}}}}},
+                }
+            },
         },
     }
 

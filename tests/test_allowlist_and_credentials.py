@@ -26,7 +26,7 @@ def allowed(tools, **sources) -> list[str]:
 
 
 def test_no_rules_allows_everything(tools) -> None:
-    assert len(allowed(tools)) == 124
+    assert len(allowed(tools)) == 141
 
 
 def test_xmcp_style_comma_list(tools) -> None:
@@ -77,6 +77,27 @@ def test_allowlist_example_does_what_its_comments_say(tools) -> None:
     reads = {n for n, t in catalog.items() if t.plan.method == "GET" and {"Users", "Tweets"} & set(t.tags)}
     dm_reads = {n for n in catalog if n.startswith("getDirectMessagesEvents")}
     assert dm_reads and {n for n, t in kept.items() if t.plan.method == "GET"} == reads | dm_reads
+
+
+def test_stream_rule_and_webhook_tools_follow_the_presets_and_confirmation(tools) -> None:
+    """The 17 calls that manage streams and webhooks are tools like any other: presets, tags, confirmation."""
+    from tests.test_catalog import MANAGING_STREAMS_AND_WEBHOOKS as MANAGING
+    from xapi_mcp.calls.confirm import needs_confirmation
+
+    writes, reads = set(allowed(tools, allow="@write")), set(allowed(tools, allow="@read-only"))
+    assert {n for n, method in MANAGING.items() if method != "GET"} == set(MANAGING) & writes
+    assert {n for n, method in MANAGING.items() if method == "GET"} == set(MANAGING) & reads
+    assert all(needs_confirmation(tools[n]) == (method != "GET") for n, method in MANAGING.items())
+    assert {"getWebhooks", "createWebhooks", "validateWebhooks", "deleteWebhooks"} <= set(
+        allowed(tools, allow="tag:Webhooks")
+    )
+    assert not set(MANAGING) & set(allowed(tools, deny="tag:Webhooks,tag:Account Activity,tag:Stream"))
+    store = full_store()
+    assert tools["updateRules"].auth.choose(store) is CredentialKind.BEARER  # X takes the app token only
+    assert tools["createWebhooks"].auth.choose(store) is CredentialKind.OAUTH1_USER
+    assert tools["validateAccountActivitySubscription"].auth.choose(MemoryTokenStore(oauth2_access_token="o2")) is (
+        CredentialKind.OAUTH2_USER
+    )
 
 
 def test_no_dm_preset(tools) -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import catalog_for, load_document
+from tests.conftest import catalog_for
 from tests.synthetic import synthetic_spec
 from xapi_mcp.calls.arguments import MAX_SAFE_INTEGER, ArgumentError, prepare
 from xapi_mcp.tools.catalog import build_catalog
@@ -229,9 +229,9 @@ def test_forms_that_differ_by_constraints_say_what_each_needs(tools) -> None:
     assert prepare(tools["createMediaMetadata"], {"id": "1", "metadata": {"geo_restrictions": allowed}}).has_body
 
 
-def test_one_of_names_the_choice_and_refuses_both() -> None:
-    """updateRules (a stream tool, so only in a catalog built with streams): add or delete, not both."""
-    tool = build_catalog(load_document("2.159"), include_streaming=True).tools["updateRules"]
+def test_one_of_names_the_choice_and_refuses_both(tools) -> None:
+    """updateRules (filtered-stream rules, a plain call): add or delete, not both."""
+    tool = tools["updateRules"]
     with pytest.raises(ArgumentError) as err:
         prepare(tool, {})
     assert "- give exactly one of `add` or `delete`\n" in str(err.value)

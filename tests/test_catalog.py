@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PORTABLE_KEYS, catalog_for, walk_schemas
+from tests.conftest import PORTABLE_KEYS, catalog_for, load_document, walk_schemas
 from tests.synthetic import synthetic_spec
 from xapi_mcp.cli import listing_size
 from xapi_mcp.stores import CredentialKind
@@ -35,13 +35,88 @@ def test_every_schema_uses_only_portable_keywords(version: str) -> None:
                 assert all(isinstance(v, str) for v in node["enum"]), f"{tool.name} {where}"
 
 
-def test_real_spec_counts_and_exclusions() -> None:
-    catalog = catalog_for("2.159")
-    assert len(catalog.tools) == 124
-    assert len(catalog.excluded) == 32
-    assert "streamPosts" in catalog.excluded and "getWebhooks" in catalog.excluded
-    assert "streamPosts" not in catalog.tools
-    assert len(catalog_for("2.157").tools) + len(catalog_for("2.157").excluded) == 142
+# X's 15 streams: marked `x-twitter-streaming: true` in 2.159 and 2.157 (their content type says JSON).
+STREAMS = [
+    "activityStream",
+    "streamLikesCompliance",
+    "streamLikesFirehose",
+    "streamLikesSample10",
+    "streamPostsCompliance",
+    "streamPostsFirehose",
+    "streamPostsFirehoseEn",
+    "streamPostsFirehoseJa",
+    "streamPostsFirehoseKo",
+    "streamPostsFirehosePt",
+    "streamLabelsCompliance",
+    "streamPostsSample",
+    "streamPostsSample10",
+    "streamPosts",
+    "streamUsersCompliance",
+]
+# Plain request/response calls whose paths hold /stream or /webhooks (XMCP's rule left them out).
+MANAGING_STREAMS_AND_WEBHOOKS = {
+    "getRules": "GET",
+    "updateRules": "POST",
+    "getRuleCounts": "GET",
+    "getWebhooks": "GET",
+    "createWebhooks": "POST",
+    "validateWebhooks": "PUT",
+    "deleteWebhooks": "DELETE",
+    "createWebhookReplayJob": "POST",
+    "getWebhooksStreamLinks": "GET",
+    "createWebhooksStreamLink": "POST",
+    "deleteWebhooksStreamLink": "DELETE",
+    "createAccountActivitySubscription": "POST",
+    "validateAccountActivitySubscription": "GET",
+    "getAccountActivitySubscriptions": "GET",
+    "deleteAccountActivitySubscription": "DELETE",
+    "createAccountActivityReplayJob": "POST",
+    "createActivitySubscription": "POST",
+}
+
+
+@pytest.mark.parametrize(("version", "operations", "tools"), [("2.159", 156, 141), ("2.157", 142, 127)])
+def test_only_streams_are_left_out(version: str, operations: int, tools: int) -> None:
+    """Excluded are exactly the operations whose answer streams; stream rules and webhook setup are tools."""
+    catalog = catalog_for(version)
+    assert catalog.excluded == STREAMS
+    assert len(catalog.tools) == tools and len(catalog.tools) + len(catalog.excluded) == operations
+    document = load_document(version)
+    marked = [op["operationId"] for item in document["paths"].values() for op in item.values() if _streams(op)]
+    assert sorted(marked) == sorted(STREAMS)
+    for name, method in MANAGING_STREAMS_AND_WEBHOOKS.items():
+        tool = catalog.tools[name]
+        assert tool.plan.method == method, name
+        assert ("/stream" in tool.plan.path or "/webhooks" in tool.plan.path) == (name != "createActivitySubscription")
+        assert (tool.annotations == {"readOnlyHint": True}) == (method == "GET"), name
+    assert catalog.tools["deleteWebhooks"].annotations == {"destructiveHint": True, "idempotentHint": True}
+    assert catalog.tools["updateRules"].auth.accepted == (CredentialKind.BEARER,)
+    assert CredentialKind.OAUTH1_USER in catalog.tools["createAccountActivitySubscription"].auth.accepted
+
+
+def _streams(operation: Any) -> bool:
+    return isinstance(operation, dict) and operation.get("x-twitter-streaming") is True
+
+
+def test_webhook_tools_say_what_delivery_needs() -> None:
+    tools = catalog_for("2.159").tools
+    told = sorted(name for name, tool in tools.items() if "answer X's CRC check" in tool.description)
+    assert told == [
+        "createAccountActivityReplayJob",
+        "createAccountActivitySubscription",
+        "createActivitySubscription",
+        "createWebhookReplayJob",
+        "createWebhooks",
+        "createWebhooksStreamLink",
+        "updateActivitySubscription",
+        "validateWebhooks",
+    ]
+    assert (
+        "public HTTPS" in tools["createWebhooks"].description
+        and "X_WEBHOOK_PATH" in tools["createWebhooks"].description
+    )
+    # The URL argument says it in every profile (lean shows titles, not descriptions).
+    assert "Public HTTPS URL" in tools["createWebhooks"].notes["url"] and "CRC" in tools["createWebhooks"].notes["url"]
 
 
 def test_names_are_operation_ids_unique_and_ordered() -> None:
@@ -111,16 +186,19 @@ def test_auth_requirements_from_security() -> None:
     assert CredentialKind.OAUTH1_USER in tools["createPosts"].auth.accepted
     assert tools["getUsersBookmarks"].auth.accepted == (CredentialKind.OAUTH2_USER,)
     assert "bookmark.read" in tools["getUsersBookmarks"].auth.scopes
-    wrong_for_xmcp = [t for t in tools.values() if CredentialKind.OAUTH1_USER not in t.auth.accepted]
-    # XMCP signs every call with OAuth 1.0a; these are the tools where X refuses that.
-    assert len([t for t in wrong_for_xmcp if CredentialKind.NONE not in t.auth.accepted]) == 28
+    no_oauth1 = [
+        t for t in tools.values() if not {CredentialKind.OAUTH1_USER, CredentialKind.NONE} & set(t.auth.accepted)
+    ]
+    # XMCP signs every call with OAuth 1.0a; of its 124 tools (ours without the 17 it hides) X refuses that on 28.
+    assert len([t for t in no_oauth1 if t.name not in MANAGING_STREAMS_AND_WEBHOOKS]) == 28
+    assert len(no_oauth1) == 39  # 11 of the 17 take the app bearer token only
 
 
 def test_generic_openapi_31_document() -> None:
     catalog = build_catalog(synthetic_spec())
     tools = catalog.tools
-    assert list(tools) == ["getThing", "replaceThing", "annotateThing", "post_things", "getThing_2"]
-    assert catalog.excluded == ["streamThings"]
+    assert list(tools) == ["getThing", "replaceThing", "annotateThing", "post_things", "getThing_2", "getStreamRules"]
+    assert catalog.excluded == ["streamThings"]  # by its media type (application/x-ndjson), not its path
 
     get = tools["getThing"]
     props = get.input_schema["properties"]

@@ -115,6 +115,26 @@ def test_bearer_only_operation_uses_the_app_token(stack, fake: FakeX) -> None:
     assert request.auth_kind == "bearer"
 
 
+def test_stream_rules_and_webhook_setup_are_plain_calls(stack, fake: FakeX) -> None:
+    """Filtered-stream rules round trip on the app token; a webhook is registered as the configured user."""
+    added = call(stack[1], "auto", "updateRules", {"add": [{"value": "from:XDevelopers", "tag": "devs"}]})
+    assert not added.is_error, added.content[0].text
+    (rule,) = json.loads(added.content[0].text)["data"]
+    listed = call(stack[1], "legacy", "getRules", {})
+    assert json.loads(listed.content[0].text)["data"] == [rule] and rule["value"] == "from:XDevelopers"
+    deleted = call(stack[1], "auto", "updateRules", {"delete": {"ids": [rule["id"]]}})
+    assert json.loads(deleted.content[0].text)["meta"]["summary"]["deleted"] == 1 and fake.rules == {}
+    hook = call(stack[1], "auto", "createWebhooks", {"url": "https://hooks.example.com/webhooks/x"})
+    assert not hook.is_error
+    assert [(r.method, r.path, r.auth_kind) for r in fake.requests] == [
+        ("POST", "/2/tweets/search/stream/rules", "bearer"),
+        ("GET", "/2/tweets/search/stream/rules", "bearer"),
+        ("POST", "/2/tweets/search/stream/rules", "bearer"),
+        ("POST", "/2/webhooks", "oauth1"),
+    ]
+    assert fake.requests[-1].body == {"url": "https://hooks.example.com/webhooks/x"}
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_invalid_arguments_are_an_error_result_and_nothing_is_sent(stack, fake: FakeX, mode: str) -> None:
     result = call(stack[1], mode, "getUsersByUsername", {"username": "not valid!", "colour": "red"})

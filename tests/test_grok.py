@@ -22,11 +22,10 @@ import pytest
 from mcp import Client
 
 from tests import fake_xai
-from tests.conftest import tools_with_upload
+from tests.conftest import load_document
 from tests.fake_x import FakeX
 from tests.fake_xai import HANG, FakeXai, answer, tool_call
 from tests.servers import REPO, SPEC_159, TOOLS_159, free_port, run_xapi_mcp, serve_asgi, server_env
-from tests.synthetic import big_spec
 from xapi_mcp.clients.grok import (
     MAX_TOOLS,
     ChildStderr,
@@ -38,6 +37,18 @@ from xapi_mcp.clients.grok import (
     run,
 )
 from xapi_mcp.server.mcp_server import listing
+from xapi_mcp.tools.allowlist import Allowlist
+from xapi_mcp.tools.catalog import build_catalog
+
+# The whole 2.159 catalog (142 tools) is more than the 128 xAI takes in one request, so `xapi-mcp grok` would
+# switch to discovery (test_more_tools_than_xai_accepts_switches_to_discovery). The servers here leave out the
+# stream-rule, webhook and Account Activity tools, as a person chatting with Grok would: 127 tools.
+CHAT_DENY = "tag:Webhooks,tag:Account Activity,tag:Stream"
+
+
+def chat_tools() -> dict[str, Any]:
+    """What those servers list: the catalog with its workflow tools, less CHAT_DENY."""
+    return Allowlist.from_sources(deny=CHAT_DENY).apply(build_catalog(load_document("2.159"), workflows=True).tools)[0]
 
 
 def transcript(
@@ -84,6 +95,7 @@ def grok_command(*args: str) -> list[str]:
 
 
 def grok_env(x_url: str, xai_url: str, **extra: str) -> dict[str, str]:
+    extra = {"X_API_TOOL_DENYLIST": CHAT_DENY, **extra}
     return server_env(x_url, XAI_API_KEY=fake_xai.API_KEY, XAI_BASE_URL=f"{xai_url}/v1", **extra)
 
 
@@ -99,7 +111,10 @@ def test_transcript_with_a_tool_call_and_an_error_turn(fake_x: tuple[FakeX, str]
     else:
         steps = [tool_call("c1", "getUserByUsername", lookup), tool_call("c2", "getUsersByUsername", lookup)]
     xai = FakeXai(script=[*steps, answer("X Developers has the id 2244994945.")])
-    with serve_asgi(xai.app()) as xai_url, run_xapi_mcp(server_env(x_url, X_API_TOOL_PROFILE=profile)) as mcp_url:
+    with (
+        serve_asgi(xai.app()) as xai_url,
+        run_xapi_mcp(server_env(x_url, X_API_TOOL_PROFILE=profile, X_API_TOOL_DENYLIST=CHAT_DENY)) as mcp_url,
+    ):
         final, lines = transcript(mcp_url, xai_url, "What is the id of @XDevelopers?", compact=compact)
 
     assert final == "X Developers has the id 2244994945."
@@ -109,7 +124,7 @@ def test_transcript_with_a_tool_call_and_an_error_turn(fake_x: tuple[FakeX, str]
         "content": "What is the id of @XDevelopers?",
     }
     offered = [f["function"]["name"] for f in first["tools"]]
-    served = listing(tools_with_upload(), profile).tools  # type: ignore[arg-type]
+    served = listing(chat_tools(), profile).tools  # type: ignore[arg-type]
     if profile == "discovery":
         assert offered == ["search_x_api", "describe_x_api", "call_x_api"]
         # The server's instructions reach the model: they say how the three tools go together.
@@ -117,7 +132,9 @@ def test_transcript_with_a_tool_call_and_an_error_turn(fake_x: tuple[FakeX, str]
         assert lines[0] == '-> search_x_api({"query": "look up a user by username"})'
         assert json.loads(second["messages"][-1]["content"])["tools"][0]["name"] == "getUsersByUsername"
     else:
-        assert len(offered) == TOOLS_159 and first["tools"][0]["function"]["parameters"]["type"] == "object"
+        assert (
+            len(offered) == len(chat_tools()) == 127 and first["tools"][0]["function"]["parameters"]["type"] == "object"
+        )
         # The model asked for a tool that does not exist: it is told, and corrects itself.
         assert lines[0] == f"-> getUserByUsername({json.dumps(lookup)})"
         assert lines[1].startswith("<- error: Unknown tool 'getUserByUsername'")
@@ -152,7 +169,9 @@ def stack() -> Iterator[tuple[FakeX, FakeXai, str, str]]:
     with (
         serve_asgi(fake.app()) as x_url,
         serve_asgi(xai.app()) as xai_url,
-        run_xapi_mcp(server_env(x_url, X_API_CONFIRM_WRITES="1", X_API_TOOL_PROFILE="lean")) as mcp_url,
+        run_xapi_mcp(
+            server_env(x_url, X_API_CONFIRM_WRITES="1", X_API_TOOL_PROFILE="lean", X_API_TOOL_DENYLIST=CHAT_DENY)
+        ) as mcp_url,
     ):
         yield fake, xai, xai_url, mcp_url
 
@@ -272,44 +291,48 @@ def test_cli_end_to_end_over_stdio(fake_x: tuple[FakeX, str], profile: str | Non
         "You are fake.",
     ]
     assert fake.requests[-1].path == "/2/users/me"
-    # By default the server it starts is lean: the same tools in well under half the bytes.
-    served = listing(tools_with_upload(), profile or "lean").tools  # type: ignore[arg-type]
+    # By default the server it starts is lean: the same 127 tools in well under half the bytes.
+    served = listing(chat_tools(), profile or "lean").tools  # type: ignore[arg-type]
     sent = xai.requests[0]["tools"]
-    assert sent == as_functions(served) and len(sent) == TOOLS_159
+    assert sent == as_functions(served) and len(sent) == len(chat_tools())
     if profile is None:
-        assert size(sent) < 0.5 * size(as_functions(listing(tools_with_upload(), "full").tools))
+        assert size(sent) < 0.5 * size(as_functions(listing(chat_tools(), "full").tools))
         assert "comma-separated" in xai.requests[0]["messages"][0]["content"]  # the lean profile's note
 
 
-def test_more_tools_than_xai_accepts_switches_to_discovery(fake_x: tuple[FakeX, str], tmp_path: Path) -> None:
+def test_more_tools_than_xai_accepts_switches_to_hybrid(fake_x: tuple[FakeX, str], tmp_path: Path) -> None:
+    """The whole 2.159 catalog: 145 tools."""
     _, x_url = fake_x
-    spec = big_spec(tmp_path / "big.json", extra=MAX_TOOLS - TOOLS_159 + 3)
+    spec, count = SPEC_159, TOOLS_159
+    assert count > MAX_TOOLS
     xai = FakeXai(script=[answer("Fine.")])
     with serve_asgi(xai.app()) as xai_url:
         result = subprocess.run(
             grok_command("hello", "--spec", str(spec), "--profile", "full"),
             capture_output=True,
             text=True,
-            env=grok_env(x_url, xai_url),
+            env=grok_env(x_url, xai_url, X_API_TOOL_DENYLIST=""),
             cwd=tmp_path,
             timeout=120,
         )
         assert result.returncode == 0, result.stderr
         assert result.stdout == "Fine.\n"
-        (switch,) = [line for line in result.stderr.splitlines() if "discovery" in line]
+        (switch,) = [line for line in result.stderr.splitlines() if "hybrid" in line]
         assert switch == (
-            f"xapi-mcp: {MAX_TOOLS + 3} tools are more than the {MAX_TOOLS} the xAI API accepts; "
-            "using the discovery profile (3 tools) instead."
+            f"xapi-mcp: {count} tools are more than the {MAX_TOOLS} the xAI API accepts; using the hybrid profile "
+            "instead (the most used tools; search_x_api, describe_x_api and call_x_api reach the rest)."
         )
         (request,) = xai.requests
-        assert [f["function"]["name"] for f in request["tools"]] == ["search_x_api", "describe_x_api", "call_x_api"]
+        names = [f["function"]["name"] for f in request["tools"]]
+        assert names[:3] == ["search_x_api", "describe_x_api", "call_x_api"] and len(names) == 40
+        assert {"searchPostsRecent", "createPosts", "getUsersByUsername"} <= set(names)
 
         # A server we did not start cannot be switched: say so before anything is sent to xAI. (Its profile is
         # chosen: with none, over 128 tools it would serve the hybrid profile, 40 tools.)
         full = server_env(x_url, X_API_TOOL_PROFILE="full")
         with run_xapi_mcp(full, spec=spec) as mcp_url, pytest.raises(TooManyTools) as caught:
             transcript(mcp_url, xai_url, "hello")
-        assert "X_API_TOOL_PROFILE=discovery" in str(caught.value)
+        assert "X_API_TOOL_PROFILE=hybrid" in str(caught.value)
         assert len(xai.requests) == 1
 
 
@@ -517,7 +540,7 @@ def test_stdio_child_environment_has_no_xai_key(fake_x: tuple[FakeX, str], tmp_p
     assert "UNRELATED_SECRET" not in child_env and child_env["HTTPS_PROXY"] == "http://p:1"
     assert child_env["X_BEARER_TOKEN"] == env["X_BEARER_TOKEN"] and child_env["PATH"] == env["PATH"]
     # --profile (default lean) wins over the profile in .env.
-    assert child_env["X_API_TOOL_PROFILE"] == "lean" and len(xai.requests[0]["tools"]) == TOOLS_159
+    assert child_env["X_API_TOOL_PROFILE"] == "lean" and len(xai.requests[0]["tools"]) == len(chat_tools())
 
 
 def test_grok_imports_nothing_of_the_server() -> None:

@@ -9,10 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
-from tests.servers import REPO, SPEC_159
+from tests.servers import REPO, SPEC_157, SPEC_159
+
+WORKFLOWS = {"uploadMedia", "usage_x_api", "collect_x_api", "createThread"}
 
 
 def load(name: str) -> ModuleType:
@@ -43,18 +46,29 @@ def test_readme_figures_are_the_computed_ones(figures_module: ModuleType, figure
 
 def test_figures_are_what_xapi_mcp_tools_prints(tmp_path: Path, figures: dict[str, str]) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("X_", "MCP_"))}
-    printed = subprocess.run(
-        [sys.executable, "-m", "xapi_mcp", "tools", "--json", "--spec", str(SPEC_159)],
-        env=env,
-        cwd=tmp_path,  # no .env here: every tool allowed
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    listing = json.loads(printed.stdout)
+    env["X_API_TOOL_PROFILE"] = "full"  # every tool a row (past 128 tools the default is hybrid)
+
+    def printed(spec: Path) -> dict[str, Any]:
+        return json.loads(
+            subprocess.run(
+                [sys.executable, "-m", "xapi_mcp", "tools", "--json", "--spec", str(spec)],
+                env=env,
+                cwd=tmp_path,  # no .env here: every tool allowed
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+
+    listing = printed(SPEC_159)
     profiles = {profile: f"{size:,}" for profile, size in listing["profiles"].items()}
     assert profiles == {p: figures[p] for p in ("full", "lean", "discovery", "hybrid")}
     assert f"{max(row['bytes'] for row in listing['tools']):,}" == figures["largest"]
+    # Operation tools per spec version: what it lists, less the workflow tools.
+    for spec, figure in ((SPEC_159, "tools"), (SPEC_157, "tools_older")):
+        rows = printed(spec)["tools"] if spec != SPEC_159 else listing["tools"]
+        assert f"{sum(1 for row in rows if row['name'] not in WORKFLOWS)}" == figures[figure]
+    assert int(figures["operations"]) - int(figures["streams"]) == int(figures["tools"])
 
 
 def test_check_names_stale_figures_and_rewrite_fixes_them(figures_module: ModuleType, figures: dict[str, str]) -> None:

@@ -89,7 +89,7 @@ def load(settings: Settings) -> Startup:
         )
     operations = sum(1 for tool in catalog.tools.values() if tool.workflow is None)
     log.info(
-        "Offering %d tools: %d of %d operations (%d streaming/webhook excluded) plus %d workflow tools, "
+        "Offering %d tools: %d of %d operations (%d streams left out: not yet tools) plus %d workflow tools, "
         "after the allowlist removed %d",
         len(tools),
         sum(1 for tool in tools.values() if tool.workflow is None),
@@ -161,6 +161,7 @@ def serve_stdio(app: App) -> None:
 def serve_http(app: App) -> None:
     from xapi_mcp.server.http import build_app
     from xapi_mcp.server.run import bind_sockets, run_http
+    from xapi_mcp.server.webhooks import webhook_routes
 
     startup, settings = app.startup, app.startup.settings
     _startup_consent(app)
@@ -176,6 +177,10 @@ def serve_http(app: App) -> None:
     routes = oauth_routes(app.consent, settings, control=True)
     if not settings.callback_on_mcp_app():
         routes = [r for r in routes if r.path in ("/oauth/start", "/oauth/status")]
+    if settings.consumer_secret:  # X signs its webhook CRC check with the app's consumer secret
+        taken = {"/mcp", "/healthz", *(r.path for r in routes)}
+        secret = settings.consumer_secret.get_secret_value()
+        routes += webhook_routes(settings.webhook_path, secret, host=settings.mcp_host, taken=taken)
     auth_token = settings.mcp_auth_token.get_secret_value() if settings.mcp_auth_token else None
     http_app = build_app(
         app.server,

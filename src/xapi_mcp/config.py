@@ -52,6 +52,8 @@ class Settings(BaseModel):
     max_sessions: int = Field(1000, ge=1, alias="MCP_MAX_SESSIONS")
     # On SIGTERM (HTTP) or end of input (stdio): how long calls in flight may take to finish.
     shutdown_grace: float = Field(10.0, ge=0, le=3600, alias="MCP_SHUTDOWN_GRACE")
+    # Where the HTTP app answers X's webhook CRC check (only with X_OAUTH_CONSUMER_SECRET set).
+    webhook_path: str = Field("/webhooks/x", alias="X_WEBHOOK_PATH")
 
     # Credentials. Only ever held in memory.
     consumer_key: SecretStr | None = Field(None, alias="X_OAUTH_CONSUMER_KEY")

@@ -65,9 +65,10 @@ class TooManyTools(GrokError):
         self.count = count
         super().__init__(
             f"The MCP server offers {count} tools, more than the {MAX_TOOLS} the xAI API accepts in one "
-            "request. Start that server with X_API_TOOL_PROFILE=discovery (3 tools) or narrow it with "
+            "request. Start that server with X_API_TOOL_PROFILE=hybrid (the 40 most used tools, the rest "
+            "through call_x_api; the default past 128 tools) or discovery (3 tools), or narrow it with "
             "X_API_TOOL_ALLOWLIST, or unset MCP_SERVER_URL: `xapi-mcp grok` then starts its own server "
-            "and switches to discovery by itself."
+            "and switches to hybrid by itself."
         )
 
 
@@ -369,13 +370,14 @@ async def _over_stdio(
                 raise
             when = "during the run" if session.connected else "before it answered"
             raise GrokError(child.explain(f"The xapi-mcp server started over stdio stopped {when}")) from None
-        if isinstance(result, TooManyTools) and profile != "discovery":
+        if isinstance(result, TooManyTools) and profile not in ("hybrid", "discovery"):
             print(
-                f"xapi-mcp: {result.count} tools are more than the {MAX_TOOLS} the xAI API accepts; "
-                "using the discovery profile (3 tools) instead.",
+                f"xapi-mcp: {result.count} tools are more than the {MAX_TOOLS} the xAI API accepts; using the "
+                "hybrid profile instead (the most used tools; search_x_api, describe_x_api and call_x_api reach "
+                "the rest).",
                 file=sys.stderr,
             )
-            profile = "discovery"
+            profile = "hybrid"
             continue
         if isinstance(result, GrokError):
             raise result

@@ -14,6 +14,7 @@ from typing import Any, cast
 from jsonschema import Draft4Validator, Draft202012Validator
 from jsonschema.protocols import Validator
 
+from xapi_mcp.tools.delivery import WEBHOOK_NOTE, WEBHOOK_URL_NOTE, delivers_to_webhook, is_streaming
 from xapi_mcp.tools.schema import (
     FORMATS,
     RefResolver,
@@ -46,17 +47,6 @@ _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _DESTRUCTIVE_WORDS = re.compile(r"delete|remove|replace|unfollow|unlike|unpin|unmute|unblock|revoke", re.I)
 
 
-def is_streaming(path: str, operation: dict[str, Any]) -> bool:
-    """Streams and webhooks cannot work over request/response MCP tools."""
-    tags = set(operation.get("tags") or [])
-    return (
-        "/stream" in path
-        or "/webhooks" in path
-        or bool(tags & {"Stream", "Webhooks"})
-        or operation.get("x-twitter-streaming") is True
-    )
-
-
 def build_catalog(document: dict[str, Any], *, include_streaming: bool = False, workflows: bool = False) -> Catalog:
     """Every operation of `document` as a tool, in the document's own (deterministic) order.
 
@@ -81,7 +71,7 @@ def build_catalog(document: dict[str, Any], *, include_streaming: bool = False, 
             if not isinstance(operation, dict):
                 continue
             name = _unique_name(_tool_name(operation, method, path), tools)
-            if not include_streaming and is_streaming(path, operation):
+            if not include_streaming and is_streaming(operation, resolver):
                 excluded.append(name)
                 continue
             try:
@@ -220,6 +210,10 @@ def _build_tool(
         description = title or name
     if body is not None and body.note:
         description = f"{description} Body: {body.note}"
+    if delivers_to_webhook(method, path, list(properties)):
+        description += WEBHOOK_NOTE
+        if "url" in properties and "webhook" in path:
+            notes["url"] = WEBHOOK_URL_NOTE
     input_schema: Schema = {"type": "object", "properties": properties}
     if required:
         input_schema["required"] = required
