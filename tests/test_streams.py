@@ -265,7 +265,7 @@ def test_cancelling_mid_stream_closes_the_connection_to_x(served: tuple[FakeX, s
     async def go() -> float:
         async with Client(url, mode=mode) as client:
             async with anyio.create_task_group() as group:
-                group.start_soon(client.call_tool, "streamPostsSample", {"max_items": 1000, "max_seconds": 30})
+                group.start_soon(client.call_tool, "streamPostsSample", {"max_items": 100, "max_seconds": 30})
                 with anyio.fail_after(20):
                     while script.sent < 3:
                         await anyio.sleep(0.02)
@@ -278,7 +278,7 @@ def test_cancelling_mid_stream_closes_the_connection_to_x(served: tuple[FakeX, s
 
     cancelled = anyio.run(go)
     assert script.closed_by_client is not None and script.closed_by_client - cancelled <= 1.0
-    assert script.sent < 1_000
+    assert script.sent < 100  # the collection stopped long before either cap
 
 
 def _stopped(result: types.CallToolResult) -> dict[str, Any]:
