@@ -7,8 +7,8 @@ Every figure in README.md sits between `<!-- figure:NAME -->` and `<!-- /figure 
 those `xapi-mcp tools` prints for X's spec 2.159 with every tool allowed (`uploadMedia` included),
 computed by the same function (`cli.listing_size`): the bytes of the tools/list result's JSON as the
 server builds it, compact, per profile. The counts are the catalog's for 2.159 and 2.157: operations
-that are tools (every one; the streams among them as bounded collections), the streams, and the Prism calls the conformance test
-makes (two per tool). tests/test_readme_figures.py fails when README.md differs.
+that are tools (every one; the streams among them as bounded collections), the streams, and the Prism
+calls the conformance test makes (two per tool). tests/test_readme_figures.py fails when README.md differs.
 """
 
 from __future__ import annotations

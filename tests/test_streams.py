@@ -48,11 +48,14 @@ STREAMS = {
 }
 
 
-def tools(caps: StreamCaps = StreamCaps()) -> dict[str, ToolDef]:
+DEFAULT = StreamCaps()
+
+
+def tools(caps: StreamCaps = DEFAULT) -> dict[str, ToolDef]:
     return build_catalog(load_document("2.159"), workflows=True, streams=caps).tools
 
 
-def executor(x_url: str, budget: Decimal | None = None, caps: StreamCaps = StreamCaps()) -> Executor:
+def executor(x_url: str, budget: Decimal | None = None, caps: StreamCaps = DEFAULT) -> Executor:
     spending = Spending(load_document("2.159"), shipped_prices(), MemoryLedger(budget))
     store = MemoryTokenStore(bearer_token=fx.BEARER_TOKEN)
     return Executor(x_url, store, tools=tools(caps), spending=spending, max_retries=0, max_result_bytes=100_000)
@@ -160,7 +163,9 @@ def test_a_second_filtered_stream_connection_is_explained(fake_x: tuple[FakeX, s
 
 
 def test_an_error_before_the_stream_starts_is_the_usual_error(fake_x: tuple[FakeX, str], fake: FakeX) -> None:
-    fake.fail(SAMPLE, Fault(403, b'{"title":"Client Forbidden","type":"https://api.x.com/2/problems/client-forbidden"}'))
+    fake.fail(
+        SAMPLE, Fault(403, b'{"title":"Client Forbidden","type":"https://api.x.com/2/problems/client-forbidden"}')
+    )
     outcome, _ = run(fake_x[1], "streamPostsSample", {"max_items": 5, "max_seconds": 5})
     assert outcome.is_error and "HTTP 403" in outcome.text and "Client Forbidden" in outcome.text
 
