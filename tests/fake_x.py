@@ -90,12 +90,14 @@ OPERATIONAL_DISCONNECT = {
 }
 
 
-def stream_item(n: int) -> bytes:
-    """One filtered-stream message: a post, its author in includes, the rule it matched."""
+def stream_item(n: int, rule: dict[str, str] | None = None) -> bytes:
+    """One filtered-stream message: a post, its author in includes, the rule it matched (`rule`'s id and tag)."""
     message = {
         "data": {"id": str(1_960_000_000_000_000_000 + n), "text": f"stream post {n}", "author_id": "2244994945"},
         "includes": {"users": [{"id": "2244994945", "name": "X Developers", "username": "XDevelopers"}]},
-        "matching_rules": [{"id": "1900000000000000001", "tag": "test"}],
+        "matching_rules": [
+            {"id": (rule or {}).get("id", "1900000000000000001"), "tag": (rule or {}).get("tag", "test")}
+        ],
     }
     return json.dumps(message).encode() + b"\r\n"
 
@@ -406,7 +408,7 @@ class FakeX:
             for n in range(script.items):
                 if script.keep_alive:
                     yield b"\r\n"
-                yield stream_item(n)
+                yield stream_item(n, next(iter(self.rules.values()), None))
                 script.sent += 1
                 await asyncio.sleep(script.interval)  # 0: only lets the disconnect be noticed
             if script.then == "error":

@@ -66,7 +66,7 @@ def test_list_tools_whole_catalog_with_default_client(stack, mode: str) -> None:
     assert "uploadMedia" in names
     assert all(tool.output_schema is None for tool in listing.tools)
     size = len(listing.model_dump_json(by_alias=True, exclude_none=True))
-    assert size <= 160_000, size  # the default client read it: well under its 1 MiB SSE limit
+    assert size <= 175_000, size  # the default client read it: well under its 1 MiB SSE limit
     post = next(t for t in listing.tools if t.name == "createPosts")
     assert post.title == "Create or Edit Post" and post.annotations.read_only_hint is None
 

@@ -88,14 +88,12 @@ def load(settings: Settings) -> Startup:
         )
     operations = sum(1 for tool in catalog.tools.values() if tool.workflow is None)
     log.info(
-        "Offering %d tools: %d of %d operations (%d of them streams, collected up to %d items / %g s a call) "
-        "plus %d workflow tools, after the allowlist removed %d",
+        "Offering %d tools: %d of %d operations (%d of them streams) plus %d workflow tools, "
+        "after the allowlist removed %d",
         len(tools),
         sum(1 for tool in tools.values() if tool.workflow is None),
         operations + len(catalog.excluded),
         sum(1 for tool in tools.values() if tool.stream is not None),
-        caps.max_items,
-        caps.max_seconds,
         sum(1 for tool in tools.values() if tool.workflow is not None),
         len(catalog.tools) - len(tools),
     )
