@@ -22,8 +22,9 @@ from xapi_mcp.tools.profiles import FULL_BUDGET
 
 
 def issue5_catalog() -> dict[str, Any]:
-    """The 125 tools issue 5's ceilings were set on: today's catalog without the 17 issue 17 added."""
-    return {name: tool for name, tool in tools_with_upload().items() if name not in MANAGING_STREAMS_AND_WEBHOOKS}
+    """The 125 tools issue 5's ceilings were set on: today's catalog without the 17 and the 15 streams of issue 17."""
+    tools = tools_with_upload().items()
+    return {name: tool for name, tool in tools if name not in MANAGING_STREAMS_AND_WEBHOOKS and tool.stream is None}
 
 
 def test_size_of_each_profile() -> None:
@@ -34,8 +35,8 @@ def test_size_of_each_profile() -> None:
     # full and lean ones (README, "Tool profiles"): these bounds keep the rest from growing unnoticed.
     then = issue5_catalog()
     assert len(then) == 125 and listing_size(then, "full")[0] <= 128_000 and listing_size(then, "lean")[0] <= 48_000
-    assert sizes["full"] <= 137_000, sizes
-    assert sizes["lean"] <= 52_000, sizes
+    assert sizes["full"] <= 170_000, sizes  # 137,000 before the 15 stream tools (168,230 with them)
+    assert sizes["lean"] <= 62_000, sizes  # 52,000 before them (60,882 with them)
     assert sizes["discovery"] <= 4_000, sizes  # whatever the catalog size
 
 
