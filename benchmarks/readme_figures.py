@@ -7,8 +7,8 @@ Every figure in README.md sits between `<!-- figure:NAME -->` and `<!-- /figure 
 those `xapi-mcp tools` prints for X's spec 2.159 with every tool allowed (`uploadMedia` included),
 computed by the same function (`cli.listing_size`): the bytes of the tools/list result's JSON as the
 server builds it, compact, per profile. The counts are the catalog's for 2.159 and 2.157: operations
-that are tools (every one but the streams), streams left out, and the Prism calls the conformance test
-makes (two per tool). tests/test_readme_figures.py fails when README.md differs.
+that are tools (every one; the streams among them as bounded collections), the streams, and the Prism
+calls the conformance test makes (two per tool). tests/test_readme_figures.py fails when README.md differs.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def compute(spec: Path = SPEC_159, older: Path = SPEC_157) -> dict[str, str]:
     counts = {
         "tools": f"{len(catalog.tools)}",
         "operations": f"{len(catalog.tools) + len(catalog.excluded)}",
-        "streams": f"{len(catalog.excluded)}",
+        "streams": f"{sum(1 for tool in catalog.tools.values() if tool.stream is not None)}",
         "tools_older": f"{len(old.tools)}",
         "prism_calls": f"{2 * (len(catalog.tools) + len(old.tools))}",
     }

@@ -14,7 +14,8 @@ import hashlib
 import itertools
 import json
 import secrets
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ from authlib.oauth1.rfc5849 import signature as oauth1_signature
 from authlib.oauth1.rfc5849.wrapper import OAuth1Request
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 # Shaped like X's: an access token is "<user id>-<letters and digits>", a bearer token carries percent-escapes,
@@ -68,6 +69,39 @@ class Fault:
     delay: float = 0.0  # seconds before answering (a timeout when longer than the client waits)
 
 
+@dataclass
+class StreamScript:
+    """What the fake sends on a connection to one stream path, NDJSON as X does, and what it saw."""
+
+    items: int = 0
+    interval: float = 0.0  # seconds between items; 0: as fast as the connection takes them
+    keep_alive: bool = True  # a blank keep-alive line before each item, and every 0.2 s once they are sent
+    then: str = "hang"  # after the items: "hang" (keep-alives until the client closes), "close" or "error"
+    connections: int = 0
+    sent: int = 0  # items handed to the connection (on the last one)
+    closed_by_client: float | None = None  # time.monotonic() when the client closed the connection
+
+
+OPERATIONAL_DISCONNECT = {
+    "title": "operational-disconnect",
+    "disconnect_type": "OperationalDisconnect",
+    "detail": "This stream has been disconnected for operational reasons.",
+    "type": "https://api.twitter.com/2/problems/operational-disconnect",
+}
+
+
+def stream_item(n: int, rule: dict[str, str] | None = None) -> bytes:
+    """One filtered-stream message: a post, its author in includes, the rule it matched (`rule`'s id and tag)."""
+    message = {
+        "data": {"id": str(1_960_000_000_000_000_000 + n), "text": f"stream post {n}", "author_id": "2244994945"},
+        "includes": {"users": [{"id": "2244994945", "name": "X Developers", "username": "XDevelopers"}]},
+        "matching_rules": [
+            {"id": (rule or {}).get("id", "1900000000000000001"), "tag": (rule or {}).get("tag", "test")}
+        ],
+    }
+    return json.dumps(message).encode() + b"\r\n"
+
+
 class _Faulted(Exception):
     def __init__(self, fault: Fault) -> None:
         self.fault = fault
@@ -104,6 +138,7 @@ class FakeX:
     planted: list[str] = field(default_factory=list)
     handed_out: list[str] = field(default_factory=list)
     rules: dict[str, dict[str, str]] = field(default_factory=dict)  # filtered-stream rules by id
+    streams: dict[str, StreamScript] = field(default_factory=dict)  # path -> what a GET of it streams
     _counter: Any = field(default_factory=lambda: itertools.count(1))
 
     def app(self) -> Starlette:
@@ -360,7 +395,30 @@ class FakeX:
         recorded = await self._record(request)
         if recorded.auth_kind in BAD_CREDENTIALS:
             return _unauthorized()
+        script = self.streams.get(recorded.path) if request.method == "GET" else None
+        if script is not None:
+            return StreamingResponse(self._stream(script), media_type="application/json")
         return JSONResponse({"data": {}})
+
+    async def _stream(self, script: StreamScript) -> AsyncIterator[bytes]:
+        """X's stream: items (with keep-alives), then an error event, X closing, or keep-alives until closed."""
+        script.connections += 1
+        script.sent, script.closed_by_client = 0, None
+        try:
+            for n in range(script.items):
+                if script.keep_alive:
+                    yield b"\r\n"
+                yield stream_item(n, next(iter(self.rules.values()), None))
+                script.sent += 1
+                await asyncio.sleep(script.interval)  # 0: only lets the disconnect be noticed
+            if script.then == "error":
+                yield json.dumps({"errors": [OPERATIONAL_DISCONNECT]}).encode() + b"\r\n"
+            while script.then == "hang":
+                yield b"\r\n"
+                await asyncio.sleep(0.2)
+        except BaseException:  # cancelled: the client closed the connection
+            script.closed_by_client = time.monotonic()
+            raise
 
     # --- recording ----------------------------------------------------------------------------
     async def _record(self, request: Request) -> Recorded:

@@ -182,7 +182,9 @@ def test_startup_log_warns_when_no_credentials_are_configured() -> None:
     log = stdio_startup_log({})
     assert "WARNING xapi_mcp: No X credentials are configured, so every tool call will fail." in log
     assert "X_OAUTH_CONSUMER_KEY" in log and "X_BEARER_TOKEN" in log
-    assert f"Serving {TOOLS_159} tools (full profile), X API spec 2.159, over stdio" in log
+    # No profile chosen and more than 128 tools: the hybrid profile, and the line says what it reaches.
+    served = "Serving 40 tools (hybrid profile: 37 direct, search_x_api, describe_x_api, call_x_api over"
+    assert f"{served} {TOOLS_159}), X API spec 2.159, over stdio" in log
 
 
 def test_startup_log_names_credential_kinds_never_values(tmp_path: Path) -> None:

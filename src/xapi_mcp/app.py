@@ -27,7 +27,7 @@ from xapi_mcp.stores import CredentialKind, MemoryTokenStore, TokenStore
 from xapi_mcp.tools.allowlist import Allowlist
 from xapi_mcp.tools.catalog import build_catalog
 from xapi_mcp.tools.profiles import Profile, served_profile
-from xapi_mcp.tools.tooldef import Catalog, ToolDef
+from xapi_mcp.tools.tooldef import Catalog, StreamCaps, ToolDef
 
 log = logging.getLogger("xapi_mcp")
 
@@ -71,7 +71,8 @@ def load(settings: Settings) -> Startup:
     if settings.debug:
         logging.getLogger().setLevel(logging.DEBUG)
     spec = load_spec(settings.spec, settings.spec_cache_dir, timeout=settings.api_timeout)
-    catalog = build_catalog(spec.document, workflows=True)
+    caps = StreamCaps(max_items=settings.stream_max_items, max_seconds=settings.stream_max_seconds)
+    catalog = build_catalog(spec.document, workflows=True, streams=caps)
     allowlist = Allowlist.from_sources(
         allow=settings.tool_allowlist,
         deny=settings.tool_denylist,
@@ -89,12 +90,12 @@ def load(settings: Settings) -> Startup:
         )
     operations = sum(1 for tool in catalog.tools.values() if tool.workflow is None)
     log.info(
-        "Offering %d tools: %d of %d operations (%d streams left out: not yet tools) plus %d workflow tools, "
+        "Offering %d tools: %d of %d operations (%d of them streams) plus %d workflow tools, "
         "after the allowlist removed %d",
         len(tools),
         sum(1 for tool in tools.values() if tool.workflow is None),
         operations + len(catalog.excluded),
-        len(catalog.excluded),
+        sum(1 for tool in tools.values() if tool.stream is not None),
         sum(1 for tool in tools.values() if tool.workflow is not None),
         len(catalog.tools) - len(tools),
     )
@@ -191,6 +192,7 @@ def serve_http(app: App) -> None:
         auth_token=auth_token,
         session_idle_timeout=settings.session_idle_timeout,
         max_sessions=settings.max_sessions,
+        long_calls=frozenset(name for name, tool in startup.tools.items() if tool.stream is not None),
     )
     host = f"[{settings.mcp_host}]" if ":" in settings.mcp_host else settings.mcp_host
     url = f"http://{host}:{settings.mcp_port}/mcp"

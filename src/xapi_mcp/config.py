@@ -93,6 +93,9 @@ class Settings(BaseModel):
     rate_limit_wait: float = Field(0.0, ge=0, le=900, alias="X_API_RATE_LIMIT_WAIT")
     media_dir: Path | None = Field(None, alias="X_MEDIA_DIR")
     collect_max_items: int = Field(1000, ge=1, le=100_000, alias="X_API_COLLECT_MAX_ITEMS")  # collect_x_api's cap
+    # What one call of a stream tool may collect at most (and collects when the call does not say).
+    stream_max_items: int = Field(100, ge=1, le=1000, alias="X_API_STREAM_MAX_ITEMS")
+    stream_max_seconds: float = Field(30.0, ge=1, le=300, alias="X_API_STREAM_MAX_SECONDS")
     # The local Grok test client (`xapi-mcp grok`).
     xai_api_key: SecretStr | None = Field(None, alias="XAI_API_KEY")
     xai_model: str = Field("grok-4-1-fast", alias="XAI_MODEL")

@@ -19,7 +19,8 @@ from jsonschema.exceptions import best_match
 
 from xapi_mcp.errors import ArgumentError
 from xapi_mcp.tools.schema import RefResolver, Schema
-from xapi_mcp.tools.tooldef import ParamPlan, ToolDef
+from xapi_mcp.tools.streams import call_caps
+from xapi_mcp.tools.tooldef import ParamPlan, StreamCaps, ToolDef
 
 _MAX_MESSAGES = 6
 _MAX_MESSAGE_CHARS = 400
@@ -41,6 +42,7 @@ class PreparedRequest:
     has_body: bool = False
     file_paths: dict[str, str] = field(default_factory=dict)  # body field -> a local path (X_MEDIA_DIR)
     files: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)  # body field -> (name, bytes, type)
+    stream: StreamCaps | None = None  # a stream tool's bounds for this call (not sent to X)
 
     @property
     def multipart(self) -> bool:
@@ -76,7 +78,7 @@ def prepare(tool: ToolDef, arguments: Mapping[str, Any] | None) -> PreparedReque
     if problems:
         raise ArgumentError(_problem_report(tool, problems))
 
-    request = PreparedRequest(method=tool.plan.method, path=tool.plan.path)
+    request = PreparedRequest(method=tool.plan.method, path=tool.plan.path, stream=call_caps(tool, args))
     for param in tool.plan.params:
         if param.arg in args:
             _place(request, param, args[param.arg])

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from dataclasses import replace as _replace
 from typing import Any, Literal
 
+from xapi_mcp.tools.delivery import is_streaming
 from xapi_mcp.tools.schema import RefResolver
+from xapi_mcp.tools.streams import ITEMS_ARG
 
 Per = Literal["resource", "request"]
 _METHODS = ("get", "post", "put", "delete", "patch")
@@ -157,6 +159,15 @@ def _rule(resolver: RefResolver, method: str, path: str, operation: dict[str, An
     if base.category is None:
         base = _replace(base, category=category, basis=f"response data {item or top}")
     params = _params(resolver, shared, operation)
+    if is_streaming(operation, resolver):  # one `data` per message, billed per message up to max_items
+        return _replace(
+            base,
+            kind=kind,
+            id_field=id_field,
+            basis=f"{base.basis}, per streamed item (up to {ITEMS_ARG})",
+            limit_arg=ITEMS_ARG,
+            expansions="expansions" in params,
+        )
     limit = next((params[name] for name in LIMIT_PARAMS if name in params), None)
     count = _count_param(params) if limit is None and not single else None
     return _replace(

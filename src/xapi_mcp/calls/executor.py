@@ -25,6 +25,7 @@ import httpx2 as httpx
 
 from xapi_mcp import __version__
 from xapi_mcp.auth.credentials import Signers
+from xapi_mcp.calls import streams
 from xapi_mcp.calls.arguments import PreparedRequest, prepare, validate_arguments
 from xapi_mcp.calls.billing_errors import billing_stop
 from xapi_mcp.calls.cost import Estimate, usd
@@ -149,7 +150,7 @@ class Executor:
                     request = prepare(tool, arguments)
                 except ArgumentError as exc:
                     return ToolOutcome(str(exc), True)
-            outcome = await self.execute(tool, request, tally)
+            outcome = await self.execute(tool, request, tally, progress)
         if self.spending is None or self.dry_run or tool.name == USAGE or not (tally.requests or tally.estimate):
             return outcome  # (the usage report states the spend itself)
         return dataclasses.replace(outcome, cost=await self.spending.summary(tally))
@@ -180,7 +181,9 @@ class Executor:
             kind = CredentialKind.NONE
         return self.spending.estimate(tool, request, kind)
 
-    async def execute(self, tool: ToolDef, request: PreparedRequest, tally: Tally | None = None) -> ToolOutcome:
+    async def execute(
+        self, tool: ToolDef, request: PreparedRequest, tally: Tally | None = None, progress: Progress | None = None
+    ) -> ToolOutcome:
         """Credentials (or a consent prompt), local files, then send (priced and counted in `tally`)."""
         try:
             for prop, path in request.file_paths.items():
@@ -193,9 +196,42 @@ class Executor:
             return kind
         if self.dry_run:
             return self._dry_run(tool, request, kind)
+        if request.stream is not None:  # a stream: collected within its caps, charged on what arrived
+            collected = streams.Collected(request.stream)
+            send = functools.partial(self.stream, collected=collected, progress=progress)
+            if self.spending is None:
+                return await send(tool, request, kind)
+            return await self.spending.send(tool, request, kind, send, tally or Tally(), arrived=collected.arrived)
         if self.spending is None:
             return await self.send(tool, request, kind)
         return await self.spending.send(tool, request, kind, self.send, tally if tally is not None else Tally())
+
+    async def stream(
+        self,
+        tool: ToolDef,
+        request: PreparedRequest,
+        kind: CredentialKind,
+        *,
+        collected: streams.Collected,
+        progress: Progress | None = None,
+    ) -> ToolOutcome:
+        """Open one of X's streams, collect within `collected`'s caps, close it (calls/streams.py)."""
+        reset = self.limits.exhausted_until(f"{request.method} {tool.plan.path}")
+        if reset is not None:
+            return rate_limited(tool, reset, locally=True)
+        built, auth = self._build(request), self.signers.signer(kind)
+        return await streams.collect(
+            self._client,
+            built,
+            auth,
+            tool,
+            request,
+            kind,
+            collected,
+            progress=progress,
+            limits=self.limits,
+            max_bytes=self.max_result_bytes,
+        )
 
     async def preflight(self, tool: ToolDef, arguments: dict[str, Any] | None) -> ToolOutcome | Checked:
         """Why this call cannot reach X, found without sending anything; else the checked call for `call`.

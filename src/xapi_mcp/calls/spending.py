@@ -29,6 +29,7 @@ from xapi_mcp.calls.prices import PriceTable
 from xapi_mcp.calls.results import ToolOutcome
 from xapi_mcp.errors import XapiMcpError
 from xapi_mcp.stores import CredentialKind
+from xapi_mcp.tools.streams import ITEMS_ARG
 from xapi_mcp.tools.tooldef import ToolDef
 
 META_KEY = "xapi-mcp/cost"
@@ -193,9 +194,18 @@ class Spending:
         return str(BudgetExceeded(estimated.usd, spent, Decimal(0), budget, estimated.why, self._now()))
 
     async def send(
-        self, tool: ToolDef, request: PreparedRequest, kind: CredentialKind, send: Send, tally: Tally
+        self,
+        tool: ToolDef,
+        request: PreparedRequest,
+        kind: CredentialKind,
+        send: Send,
+        tally: Tally,
+        arrived: Callable[[], Any] | None = None,
     ) -> ToolOutcome:
-        """`send(request)` with its estimate held against the budget and its cost charged after."""
+        """`send(request)` with its estimate held against the budget and its cost charged after.
+
+        `arrived`: what a stream delivered so far, charged when the call is cancelled mid-collection.
+        """
         refused = self.refusal(tool, request)
         if refused is not None:
             return ToolOutcome(f"{tool.name}: {refused}", True)
@@ -213,7 +223,11 @@ class Spending:
             outcome = await send(tool, request, kind)
         except BaseException:
             with anyio.CancelScope(shield=True):  # cancelled mid-send: a write may have been billed
-                await self._unsure(held, tool, request, estimated, tally)
+                body = arrived() if arrived is not None else None
+                if rule is not None and body:  # a stream's items arrived and were billed by X
+                    await self._charge(held, rule, request, kind, body, tally)
+                else:
+                    await self._unsure(held, tool, request, estimated, tally)
             raise
         if outcome.is_error:
             if outcome.uncertain:
@@ -224,11 +238,18 @@ class Spending:
         if rule is None:
             await self.ledger.settle(held, Charge(Decimal(0), {}, priced=False))
             return outcome
+        await self._charge(held, rule, request, kind, outcome.body, tally)
+        return outcome
+
+    async def _charge(
+        self, held: Any, rule: BillingRule, request: PreparedRequest, kind: CredentialKind, body: Any, tally: Tally
+    ) -> None:
+        """Settle `held` at what `body` (X's answer) costs: once per resource per UTC day."""
         day = self.ledger.today()
-        seen = await self.ledger.seen(day, resource_keys(rule, outcome.body, assumptions=self.assumptions))
+        seen = await self.ledger.seen(day, resource_keys(rule, body, assumptions=self.assumptions))
         charged = charge(
             rule,
-            outcome.body,
+            body,
             seen,
             self.prices,
             arguments=_x_arguments(request),
@@ -237,7 +258,6 @@ class Spending:
         )
         await self.ledger.settle(held, charged)
         tally.add(charged)
-        return outcome
 
     async def summary(self, tally: Tally) -> tuple[dict[str, Any], str]:
         """The `_meta` entry and the one line the model reads: `cost $0.050 (10 posts, 0 repeats) · today …`."""
@@ -308,6 +328,8 @@ def _x_arguments(request: PreparedRequest) -> dict[str, Any]:
         args[name] = f"{args[name]},{value}" if name in args else value
     if isinstance(request.body, dict):
         args.update(request.body)
+    if request.stream is not None:  # a stream is billed per item: its item cap bounds the estimate
+        args[ITEMS_ARG] = request.stream.max_items
     return args
 
 

@@ -99,6 +99,8 @@ class DirectCalls:
         security: TransportSecuritySettings,
         session_idle_timeout: float,
         may_ask: MayAsk | None,
+        *,
+        long_calls: frozenset[str] = frozenset(),
     ) -> None:
         entry = server.get_request_handler("tools/call")
         self.server, self.call_tool = server, entry.handler if entry is not None else None
@@ -107,6 +109,7 @@ class DirectCalls:
         self.security = TransportSecurityMiddleware(security)
         self.idle_timeout = session_idle_timeout
         self.may_ask = may_ask
+        self.long_calls = long_calls  # stream tools: their calls report progress and end when the client goes
         self._stamp = server.server_info_stamp  # the SDK copies it per call; ours is serialised at once, never kept
         self._listings: dict[str, bytes] = {}  # protocol version -> the tools/list result, as the SDK wrote it
         self._header_free: dict[str, bool] = {}  # tool -> declares no x-mcp-header parameter
@@ -181,6 +184,9 @@ class DirectCalls:
     ) -> bool:
         name, arguments = params.get("name"), params.get("arguments")
         if not isinstance(name, str) or not (arguments is None or isinstance(arguments, dict)):
+            return False
+        inner = (arguments or {}).get("name")  # call_x_api names its target in its arguments
+        if name in self.long_calls or (isinstance(inner, str) and inner in self.long_calls):
             return False
         if session is not None and self.may_ask is not None and self.may_ask(name, arguments or {}):
             return False  # a 2025-11-25 question to the person travels on the call's SSE stream

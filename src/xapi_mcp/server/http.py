@@ -36,7 +36,8 @@ class JsonWhenPossible:
     in 2025-11-25 sessions (confirmations); 2026-07-28 confirmations travel inside the result
     (MRTR). tools/call and tools/list that need nothing else are answered by `direct` (both
     eras); other 2026-07-28 requests that need no stream take the SDK's JSON answer, which skips a
-    stream, a task group and a memory channel per call.
+    stream, a task group and a memory channel per call. Calls of `long_calls` (stream tools) take the
+    stream: there the SDK cancels the call when the client goes away, which closes the connection to X at once.
     """
 
     _PLAIN = frozenset({"tools/list", "tools/call", "server/discover", "ping"})
@@ -47,8 +48,10 @@ class JsonWhenPossible:
         stream_app: ASGIApp,
         max_body: int = 4 * 1024 * 1024,
         direct: DirectCalls | None = None,
+        long_calls: frozenset[str] = frozenset(),
     ) -> None:
         self.json_app, self.stream_app, self.max_body, self.direct = json_app, stream_app, max_body, direct
+        self.long_calls = long_calls
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         version = dict(scope.get("headers") or []).get(b"mcp-protocol-version", b"").decode("latin-1")
@@ -85,7 +88,7 @@ class JsonWhenPossible:
             and await self.direct.answer(scope, body, send)
         ):
             return
-        plain = not legacy and not more and _plain_request(body, self._PLAIN)
+        plain = not legacy and not more and _plain_request(body, self._PLAIN, self.long_calls)
         await (self.json_app if plain else self.stream_app)(scope, replay, send)
 
 
@@ -141,7 +144,7 @@ def _lone_surrogate(body: bytes) -> bool:
     return False
 
 
-def _plain_request(body: bytes, methods: frozenset[str]) -> bool:
+def _plain_request(body: bytes, methods: frozenset[str], long_calls: frozenset[str] = frozenset()) -> bool:
     try:
         message = json.loads(body)
     except (ValueError, RecursionError):  # the SDK answers these with a JSON-RPC parse error
@@ -150,6 +153,11 @@ def _plain_request(body: bytes, methods: frozenset[str]) -> bool:
         return False
     params = message.get("params")
     meta = params.get("_meta") if isinstance(params, dict) else None
+    if isinstance(params, dict) and long_calls and message["method"] == "tools/call":
+        inner = params.get("arguments")  # call_x_api names its target in its arguments
+        names = {params.get("name"), inner.get("name") if isinstance(inner, dict) else None}
+        if any(isinstance(name, str) and name in long_calls for name in names):
+            return False
     return not (isinstance(meta, dict) and "progressToken" in meta)
 
 
@@ -163,6 +171,7 @@ def build_app(
     auth_token: str | None = None,
     session_idle_timeout: float = 1800.0,
     max_sessions: int = 1000,
+    long_calls: frozenset[str] = frozenset(),
 ) -> Starlette:
     """The app; `app.state.in_flight` counts the /mcp requests being answered (for shutdown)."""
     checks = security_settings(host)
@@ -173,8 +182,12 @@ def build_app(
     streams = StreamableHTTPSessionManager(app=server, security_settings=checks, **limits)
     plain = StreamableHTTPSessionManager(app=server, json_response=True, security_settings=checks, **limits)
     stream_app = ExplainSessionLimit(StreamableHTTPASGIApp(streams), max_sessions, session_idle_timeout)
-    direct = DirectCalls(server, streams, checks, session_idle_timeout, getattr(server, "may_ask", None))
-    mcp_endpoint: ASGIApp = JsonWhenPossible(StreamableHTTPASGIApp(plain), stream_app, direct=direct)
+    direct = DirectCalls(
+        server, streams, checks, session_idle_timeout, getattr(server, "may_ask", None), long_calls=long_calls
+    )
+    mcp_endpoint: ASGIApp = JsonWhenPossible(
+        StreamableHTTPASGIApp(plain), stream_app, direct=direct, long_calls=long_calls
+    )
     if auth_token:
         mcp_endpoint = RequireBearer(mcp_endpoint, auth_token, host)
     in_flight = InFlight(mcp_endpoint)

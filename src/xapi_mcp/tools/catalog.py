@@ -24,6 +24,7 @@ from xapi_mcp.tools.schema import (
     trim_description,
     validation_components,
 )
+from xapi_mcp.tools.streams import stream_tool
 from xapi_mcp.tools.tooldef import (
     AuthRequirement,
     BodyPlan,
@@ -32,6 +33,7 @@ from xapi_mcp.tools.tooldef import (
     Location,
     ParamPlan,
     RequestPlan,
+    StreamCaps,
     ToolDef,
     scheme_kinds,
 )
@@ -44,12 +46,16 @@ SAFE_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 # Stricter than MCP's 1-128 of [A-Za-z0-9_.-]: Windsurf rejects dots, and Claude Code prefixes
 # names with mcp__<server>__, so long names break there.
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+DEFAULT_STREAMS = StreamCaps()
 _DESTRUCTIVE_WORDS = re.compile(r"delete|remove|replace|unfollow|unlike|unpin|unmute|unblock|revoke", re.I)
 
 
-def build_catalog(document: dict[str, Any], *, include_streaming: bool = False, workflows: bool = False) -> Catalog:
+def build_catalog(
+    document: dict[str, Any], *, streams: StreamCaps | None = DEFAULT_STREAMS, workflows: bool = False
+) -> Catalog:
     """Every operation of `document` as a tool, in the document's own (deterministic) order.
 
+    Streams become bounded collections within `streams` (None: left out, named in `Catalog.excluded`).
     With `workflows`, also the workflow tools built on those operations (uploadMedia), after them.
     """
     resolver = RefResolver(document)
@@ -71,7 +77,8 @@ def build_catalog(document: dict[str, Any], *, include_streaming: bool = False, 
             if not isinstance(operation, dict):
                 continue
             name = _unique_name(_tool_name(operation, method, path), tools)
-            if not include_streaming and is_streaming(operation, resolver):
+            streaming = is_streaming(operation, resolver)
+            if streaming and streams is None:
                 excluded.append(name)
                 continue
             try:
@@ -88,6 +95,8 @@ def build_catalog(document: dict[str, Any], *, include_streaming: bool = False, 
                     validator_cls,
                     kinds,
                 )
+                if streaming and streams is not None:
+                    tools[name] = stream_tool(tools[name], streams)
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("Skipping %s %s (%s): cannot read it: %s", method.upper(), path, name, exc)
                 excluded.append(name)

@@ -79,6 +79,14 @@ class RequestPlan:
     security: tuple[dict[str, list[str]], ...] | None  # None = no security declared anywhere
 
 
+@dataclass(frozen=True)
+class StreamCaps:
+    """How much one call of a stream tool may collect: items and seconds (X_API_STREAM_MAX_ITEMS/_SECONDS)."""
+
+    max_items: int = 100
+    max_seconds: float = 30.0
+
+
 @dataclass
 class ToolDef:
     name: str
@@ -101,6 +109,8 @@ class ToolDef:
     workflow: str | None = None
     # Optional arguments that, when given, run the call as a workflow (createPosts' media_paths: upload first).
     routes: dict[str, str] = field(default_factory=dict)
+    # A stream (X's x-twitter-streaming operations): each call collects up to these caps, then closes it.
+    stream: StreamCaps | None = None
 
     @property
     def arg_names(self) -> list[str]:
