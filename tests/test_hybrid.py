@@ -142,7 +142,8 @@ def test_over_http_direct_and_call_x_api_take_the_same_path(stack: tuple[FakeX, 
 
 
 def test_more_than_128_tools_and_no_profile_switches_to_hybrid(tmp_path: Path) -> None:
-    spec = big_spec(tmp_path / "big.json", extra=TOOL_CAP - TOOLS_159 + 1)  # 129 tools
+    spec = big_spec(tmp_path / "big.json", extra=1)  # the whole 2.159 catalog and one more: past 128
+    count = TOOLS_159 + 1
     fake = FakeX()
     log_path = tmp_path / "server.log"
 
@@ -150,18 +151,24 @@ def test_more_than_128_tools_and_no_profile_switches_to_hybrid(tmp_path: Path) -
         names = [tool.name for tool in (await client.list_tools()).tools]
         return names, await client.call_tool("call_x_api", {"name": "getExtra0", "arguments": {}})
 
-    with serve_asgi(fake.app()) as x_url, run_xapi_mcp(server_env(x_url), spec=spec, log_path=log_path) as url:
+    env = {k: v for k, v in server_env("").items() if k != "X_API_TOOL_PROFILE"}  # no profile chosen
+    with (
+        serve_asgi(fake.app()) as x_url,
+        run_xapi_mcp({**env, "X_API_BASE_URL": x_url}, spec=spec, log_path=log_path) as url,
+    ):
         names, extra = session(url, "auto", steps)
     log = log_path.read_text()
     (line,) = [line for line in log.splitlines() if "Tool profile: hybrid" in line]
-    assert "because 129 tools are allowed" in line and "Set X_API_TOOL_PROFILE=full (or lean, discovery)" in line
+    assert f"because {count} tools are allowed" in line and "Set X_API_TOOL_PROFILE=full (or lean, discovery)" in line
     assert names[:3] == DISCOVERY and len(names) == 40 and "getExtra0" not in names
     assert not extra.is_error and fake.requests[-1].path == "/2/extra/0"
-    # Chosen explicitly, the profile is kept (no switch, no line), as for 128 tools or fewer.
+    # Chosen explicitly, the profile is kept (no switch, no line).
     listed = run_cli("--spec", str(spec), "tools", "--json", env={"X_API_TOOL_PROFILE": "full"})
-    assert json.loads(listed.stdout)["count"] == 129 and "Tool profile: hybrid" not in listed.stderr
-    bundled = run_cli("--spec", "bundled", "tools", "--json")
-    assert json.loads(bundled.stdout)["count"] == TOOLS_159 and "Tool profile" not in bundled.stderr
+    assert json.loads(listed.stdout)["count"] == count and "Tool profile: hybrid" not in listed.stderr
+    # 128 tools or fewer allowed (here the catalog without webhooks, subscriptions and streams): full, no line.
+    deny = {"X_API_TOOL_DENYLIST": "tag:Webhooks,tag:Account Activity,tag:Stream"}
+    narrowed = run_cli("--spec", "bundled", "tools", "--json", env=deny)
+    assert json.loads(narrowed.stdout)["count"] <= 128 and "Tool profile" not in narrowed.stderr
 
 
 def test_tools_command_shows_hybrid() -> None:

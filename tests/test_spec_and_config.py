@@ -202,7 +202,7 @@ def test_cli_tools_reports_sizes_and_unknown_allowlist_names() -> None:
     assert listing["count"] == 1 and listing["tools"][0]["name"] == "getUsersMe"
     assert listing["tools_list_bytes"] > listing["tools"][0]["bytes"] > 0
     assert "'getUserMe' (X_API_TOOL_ALLOWLIST) matches no tool; did you mean getUsersMe" in result.stderr
-    text = run_cli("tools", "--spec", str(SPEC_159))
+    text = run_cli("tools", "--spec", str(SPEC_159), env={"X_API_TOOL_PROFILE": "full"})
     assert f"{TOOLS_159} tools; tools/list response:" in text.stdout and "(full profile)" in text.stdout
     assert re.search(r"by profile: full [\d,]+ B, lean [\d,]+ B, discovery [\d,]+ B", text.stdout)
 
@@ -210,7 +210,7 @@ def test_cli_tools_reports_sizes_and_unknown_allowlist_names() -> None:
 def test_cli_tools_and_healthz_say_which_spec_serves_with_an_empty_home(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    result = run_cli("tools", "--json", env={"HOME": str(home), "X_API_SPEC": "bundled"})
+    result = run_cli("tools", "--json", env={"HOME": str(home), "X_API_SPEC": "bundled", "X_API_TOOL_PROFILE": "full"})
     assert result.returncode == 0, result.stderr
     listing = json.loads(result.stdout)
     assert (

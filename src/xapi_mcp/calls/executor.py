@@ -30,7 +30,17 @@ from xapi_mcp.calls.arguments import PreparedRequest, prepare, validate_argument
 from xapi_mcp.calls.billing_errors import billing_stop
 from xapi_mcp.calls.cost import Estimate, usd
 from xapi_mcp.calls.media import read_media, resolve_media_path
-from xapi_mcp.calls.results import ToolOutcome, dumps, http_error, parse_json, rate_limited, snippet, success
+from xapi_mcp.calls.results import (
+    IDEMPOTENT,
+    ToolOutcome,
+    dumps,
+    http_error,
+    log_exchange,
+    parse_json,
+    rate_limited,
+    success,
+    transport_error,
+)
 from xapi_mcp.calls.runners import WORKFLOWS, workflow_of
 from xapi_mcp.calls.spending import Spending, Tally
 from xapi_mcp.calls.workflow import Progress, Workflow
@@ -41,7 +51,6 @@ from xapi_mcp.tools.workflows import USAGE
 
 log = logging.getLogger(__name__)
 
-IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 DEFAULT_RESET_WAIT = 60.0  # when a 429 carries no reset header
 
@@ -310,7 +319,7 @@ class Executor:
                     await self._backoff(attempt, deadline, None)
                     attempt += 1
                     continue
-                return self._transport_error(tool, request, exc, attempt)
+                return transport_error(tool, request, exc, attempt, self.base_url)
             self.limits.update(endpoint, response.headers)
             status = response.status_code
             if status == 429 and billing_stop(status, parse_json(response)) is None:  # not a usage cap
@@ -372,20 +381,7 @@ class Executor:
             self._build(request), auth=self.signers.signer(kind) or httpx.USE_CLIENT_DEFAULT
         )
         if log.isEnabledFor(logging.DEBUG):  # X_API_DEBUG / -v; the log formatter redacts secrets
-            log.debug(
-                "request %s %s auth=%s headers=%s body=%s | response status=%s ms=%.1f rate_remaining=%s "
-                "x-transaction-id=%s body=%s",
-                request.method,
-                response.request.url,
-                kind.name,
-                dict(response.request.headers),
-                snippet(json.dumps(request.body), 300) if request.has_body and not request.multipart else "-",
-                response.status_code,
-                (time.perf_counter() - started) * 1000,
-                response.headers.get("x-rate-limit-remaining", "-"),
-                response.headers.get("x-transaction-id", "-"),
-                snippet(response.text, 500) if response.content else "-",
-            )
+            log_exchange(log, request, response, kind, started)
         return response
 
     def _budget_left(self, attempt: int, deadline: float) -> bool:
@@ -403,22 +399,6 @@ class Executor:
         if retry_after and retry_after.isdigit():
             delay = max(delay, float(retry_after))
         await anyio.sleep(max(0.0, min(delay, deadline - time.monotonic())))
-
-    def _transport_error(
-        self, tool: ToolDef, request: PreparedRequest, exc: httpx.HTTPError, attempt: int
-    ) -> ToolOutcome:
-        tries = f" after {attempt + 1} attempts" if attempt else ""
-        if isinstance(exc, httpx.TimeoutException):
-            what = f"did not answer {request.method} {request.path} in time{tries}"
-            fix = "Try again; if it keeps happening, raise X_API_TIMEOUT."
-        else:
-            what = f"could not be reached for {request.method} {request.path}{tries} ({type(exc).__name__})"
-            fix = "Check the network and X_API_BASE_URL."
-        reached = not isinstance(exc, httpx.ConnectError)  # X may have acted on (and billed) it
-        unsure = ""
-        if request.method not in IDEMPOTENT and reached:
-            unsure = " The request may have reached X: check before repeating it (it was not retried)."
-        return ToolOutcome(f"{tool.name}: the X API at {self.base_url} {what}.{unsure} {fix}", True, uncertain=reached)
 
 
 def _form_value(value: Any) -> str:

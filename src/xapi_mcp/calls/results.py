@@ -9,6 +9,7 @@ what to do, and the `x-transaction-id` X support asks for.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from typing import Any
 
 import httpx2 as httpx
 
+from xapi_mcp.calls.arguments import PreparedRequest
 from xapi_mcp.logs import redact
 from xapi_mcp.stores import CredentialKind
 from xapi_mcp.tools.tooldef import ToolDef
@@ -240,3 +242,44 @@ def describe_reset(reset: float, now: float | None = None) -> str:
     now = time.time() if now is None else now
     when = datetime.fromtimestamp(reset, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return f"{when} (in {max(0, round(reset - now))} s)"
+
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})  # safe to send again
+
+
+def transport_error(
+    tool: ToolDef, request: PreparedRequest, exc: httpx.HTTPError, attempt: int, base_url: str
+) -> ToolOutcome:
+    """No answer from X: what happened, whether X may still have acted on it, and what to do."""
+    tries = f" after {attempt + 1} attempts" if attempt else ""
+    if isinstance(exc, httpx.TimeoutException):
+        what = f"did not answer {request.method} {request.path} in time{tries}"
+        fix = "Try again; if it keeps happening, raise X_API_TIMEOUT."
+    else:
+        what = f"could not be reached for {request.method} {request.path}{tries} ({type(exc).__name__})"
+        fix = "Check the network and X_API_BASE_URL."
+    reached = not isinstance(exc, httpx.ConnectError)  # X may have acted on (and billed) it
+    unsure = ""
+    if request.method not in IDEMPOTENT and reached:
+        unsure = " The request may have reached X: check before repeating it (it was not retried)."
+    return ToolOutcome(f"{tool.name}: the X API at {base_url} {what}.{unsure} {fix}", True, uncertain=reached)
+
+
+def log_exchange(
+    log: logging.Logger, request: PreparedRequest, response: httpx.Response, kind: CredentialKind, started: float
+) -> None:
+    """One DEBUG line per request sent to X and its answer (the log formatter redacts secrets)."""
+    log.debug(
+        "request %s %s auth=%s headers=%s body=%s | response status=%s ms=%.1f rate_remaining=%s "
+        "x-transaction-id=%s body=%s",
+        request.method,
+        response.request.url,
+        kind.name,
+        dict(response.request.headers),
+        snippet(json.dumps(request.body), 300) if request.has_body and not request.multipart else "-",
+        response.status_code,
+        (time.perf_counter() - started) * 1000,
+        response.headers.get("x-rate-limit-remaining", "-"),
+        response.headers.get("x-transaction-id", "-"),
+        snippet(response.text, 500) if response.content else "-",
+    )

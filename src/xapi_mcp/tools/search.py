@@ -95,6 +95,7 @@ class Traits:
     id_of: frozenset[str]  # what its IDs are of: user_id -> user, /2/lists/{id} -> list
     verbs: frozenset[str]  # its action: the first word of its name; DELETE also "delet"
     single_too: bool = False  # a batch lookup whose one-item twin exists (getUsersByIds / getUsersById)
+    plumbing: bool = False  # a stream, or the webhooks and subscriptions behind them: only when asked for
 
 
 def traits(tool: ToolDef) -> Traits:
@@ -119,7 +120,37 @@ def traits(tool: ToolDef) -> Traits:
         verbs=_verbs(tool),
         batch=any(p.is_array and p.required for p in tool.plan.params)
         or any(arg.endswith("_ids") for arg in tool.input_schema.get("required", [])),
+        plumbing=tool.stream is not None or bool(_PLUMBING_PATH.search(path)),
     )
+
+
+_PLUMBING_PATH = re.compile(r"/stream|/webhooks|account_activity|/activity/")
+# Words that ask for streams, webhooks or subscriptions ("firehose", "real-time", "compliance events").
+_PLUMBING_WORDS = frozenset(
+    stem(w)
+    for w in [
+        "stream",
+        "streaming",
+        "firehose",
+        "realtime",
+        "real",
+        "live",
+        "sample",
+        "webhook",
+        "webhooks",
+        "subscription",
+        "subscriptions",
+        "subscribe",
+        "replay",
+        "crc",
+        "rule",
+        "rules",
+        "compliance",
+        "activity",
+        "events",
+        "event",
+    ]
+)
 
 
 def _verbs(tool: ToolDef) -> frozenset[str]:
@@ -336,6 +367,8 @@ def _boost(request: Request, trait: Traits, named: frozenset[str]) -> float:
         factor *= 1.3
     if request.head and trait.read and not request.write and trait.returns == request.head:
         factor *= 1.3  # "who liked this" wants users, "tweets liked by" wants posts
+    if trait.plumbing and not any(request.terms.get(term) for term in _PLUMBING_WORDS):
+        factor *= 0.6  # "share a link" is a post, not a webhook's stream link
     return factor
 
 
