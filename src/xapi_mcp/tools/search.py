@@ -28,6 +28,8 @@ from xapi_mcp.tools.vocabulary import (
     FIRST_PERSON,
     MARK,
     METRIC,
+    PLUMBING_PATH,
+    PLUMBING_WORDS,
     POLITE,
     READ_VERBS,
     STOP,
@@ -120,37 +122,8 @@ def traits(tool: ToolDef) -> Traits:
         verbs=_verbs(tool),
         batch=any(p.is_array and p.required for p in tool.plan.params)
         or any(arg.endswith("_ids") for arg in tool.input_schema.get("required", [])),
-        plumbing=tool.stream is not None or bool(_PLUMBING_PATH.search(path)),
+        plumbing=tool.stream is not None or bool(PLUMBING_PATH.search(path)),
     )
-
-
-_PLUMBING_PATH = re.compile(r"/stream|/webhooks|account_activity|/activity/")
-# Words that ask for streams, webhooks or subscriptions ("firehose", "real-time", "compliance events").
-_PLUMBING_WORDS = frozenset(
-    stem(w)
-    for w in [
-        "stream",
-        "streaming",
-        "firehose",
-        "realtime",
-        "real",
-        "live",
-        "sample",
-        "webhook",
-        "webhooks",
-        "subscription",
-        "subscriptions",
-        "subscribe",
-        "replay",
-        "crc",
-        "rule",
-        "rules",
-        "compliance",
-        "activity",
-        "events",
-        "event",
-    ]
-)
 
 
 def _verbs(tool: ToolDef) -> frozenset[str]:
@@ -367,7 +340,7 @@ def _boost(request: Request, trait: Traits, named: frozenset[str]) -> float:
         factor *= 1.3
     if request.head and trait.read and not request.write and trait.returns == request.head:
         factor *= 1.3  # "who liked this" wants users, "tweets liked by" wants posts
-    if trait.plumbing and not any(request.terms.get(term) for term in _PLUMBING_WORDS):
+    if trait.plumbing and not any(request.terms.get(term) for term in PLUMBING_WORDS):
         factor *= 0.6  # "share a link" is a post, not a webhook's stream link
     return factor
 

@@ -355,3 +355,32 @@ class Spelling:
         if found is None and len(word) >= 5:
             found = next((self.deletions[w] for w in shorter if w in self.deletions), None)
         return found or word
+
+
+# Streams, webhooks and subscriptions (by path), and the words that ask for them ("firehose", "compliance events").
+PLUMBING_PATH = re.compile(r"/stream|/webhooks|account_activity|/activity/")
+PLUMBING_WORDS = frozenset(
+    stem(word)
+    for word in [
+        "stream",
+        "streaming",
+        "firehose",
+        "realtime",
+        "real",
+        "live",
+        "sample",
+        "webhook",
+        "webhooks",
+        "subscription",
+        "subscriptions",
+        "subscribe",
+        "replay",
+        "crc",
+        "rule",
+        "rules",
+        "compliance",
+        "activity",
+        "events",
+        "event",
+    ]
+)
