@@ -173,7 +173,7 @@ class Executor:
         kind = await self._credentials(tool)
         if isinstance(kind, ToolOutcome):
             return kind
-        reset = self.limits.exhausted_until(f"{tool.plan.method} {tool.plan.path}")
+        reset = await self.limits.exhausted_until(f"{tool.plan.method} {tool.plan.path}")
         return rate_limited(tool, reset, locally=True) if reset is not None else checked
 
     async def _credentials(self, tool: ToolDef) -> CredentialKind | ToolOutcome:
@@ -187,7 +187,7 @@ class Executor:
 
     async def send(self, tool: ToolDef, request: PreparedRequest, kind: CredentialKind) -> ToolOutcome:
         endpoint = f"{request.method} {tool.plan.path}"
-        reset = self.limits.exhausted_until(endpoint)
+        reset = await self.limits.exhausted_until(endpoint)
         if reset is not None:
             return rate_limited(tool, reset, locally=True)
         deadline = time.monotonic() + self.retry_budget
@@ -201,11 +201,11 @@ class Executor:
                     attempt += 1
                     continue
                 return self._transport_error(tool, request, exc, attempt)
-            self.limits.update(endpoint, response.headers)
+            await self.limits.update(endpoint, response.headers)
             status = response.status_code
             if status == 429:
                 reset = _reset_time(response)
-                self.limits.mark_exhausted(endpoint, reset)
+                await self.limits.mark_exhausted(endpoint, reset)
                 wait = reset - time.time()
                 if not waited and wait <= self.rate_limit_wait:
                     waited = True
