@@ -20,7 +20,8 @@ to a person: X bills the developer app and dedups per app, and every person of a
 through the same app. Money is integer micro-dollars, as in SQLite (rounded up).
 
 Round trips (benchmarks/ledger_bench.py counts them): `reserve` is one EVALSHA, `settle` one
-MULTI/EXEC pipeline, `seen` none on the hot path: the reserve script also returns the charged
+EVALSHA of a second script (one command to pack and one reply to parse, where a MULTI of a dozen
+commands cost the client about twice the CPU), `seen` none on the hot path: the reserve script also returns the charged
 keys added since this process last looked (a cursor into `P:seen:D`), so `seen` answers from this
 process's copy, as fresh as the reserve. A key another replica charges between that reserve and
 this call's `seen` is counted again here: an overstatement, never less.
@@ -97,6 +98,37 @@ end
 return {0, 0, 0, start, seen}
 """
 
+# KEYS: 1 person holds, 2 deployment holds (of the reservation's day), 3 person spend, 4 deployment spend,
+#       5 charged keys (of today)
+# ARGV: 1 member, 2 micro-dollars, 3 tool, 4 spend's key lifetime (s), 5 charged keys' lifetime (s), 6 cursor,
+#       7 n categories, then n (category, count) pairs, then the newly charged keys
+# Returns {start, the charged keys from start on (this call's among them)}
+_SETTLE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+local micros, tool = ARGV[2], ARGV[3]
+redis.call('HINCRBY', KEYS[3], 'total', micros)
+redis.call('HINCRBY', KEYS[3], 'usd:' .. tool, micros)
+redis.call('HINCRBY', KEYS[3], 'calls:' .. tool, 1)
+local n = tonumber(ARGV[7])
+for i = 0, n - 1 do
+  redis.call('HINCRBY', KEYS[3], 'res:' .. tool .. ':' .. ARGV[8 + 2 * i], ARGV[9 + 2 * i])
+end
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+redis.call('HINCRBY', KEYS[4], 'total', micros)
+redis.call('EXPIRE', KEYS[4], ARGV[4])
+local first = 8 + 2 * n
+if #ARGV >= first then
+  for i = first, #ARGV, 1000 do  -- unpack puts its values on Lua's stack: a thousand at a time
+    redis.call('RPUSH', KEYS[5], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+  end
+  redis.call('EXPIRE', KEYS[5], ARGV[5])
+end
+local start = tonumber(ARGV[6])
+if start > redis.call('LLEN', KEYS[5]) then start = 0 end
+return {start, redis.call('LRANGE', KEYS[5], start, -1)}
+"""
+
 
 class DeploymentCapExceeded(BudgetExceeded):
     """A call would take the whole deployment's spend today over its cap; nothing was sent."""
@@ -155,6 +187,7 @@ class RedisLedger:
         self._client, self._prefix, self._now, self._keep_days = client, prefix, now, keep_days
         self._who = key_part(person)
         self._reserve = client.register_script(_RESERVE)
+        self._settle = client.register_script(_SETTLE)
         self._seen = _SeenCopy()
 
     def for_person(self, person: str, budget: Decimal | None = DEFAULT_BUDGET) -> RedisLedger:
@@ -168,7 +201,7 @@ class RedisLedger:
             now=self._now,
             keep_days=self._keep_days,
         )
-        other._reserve, other._seen = self._reserve, self._seen
+        other._reserve, other._settle, other._seen = self._reserve, self._settle, self._seen
         return other
 
     def today(self) -> date:
@@ -212,29 +245,25 @@ class RedisLedger:
         return reservation
 
     async def settle(self, reservation: Reservation, charge: Charge) -> None:
-        day, micros, tool = self.today(), _micros(charge.usd), reservation.tool
-        member, held_day = _member(reservation), reservation.day
-        spend, everyone = self._key("spend", self._who, day), self._key("spend", DEPLOYMENT, day)
-        keep = self._seen_ttl(day) + self._keep_days * 86_400
-        new = [key for key in charge.keys if day != self._seen.day or key not in self._seen.keys]
+        day, tool = self.today(), reservation.tool
+        keys = [
+            self._key("held", self._who, reservation.day),
+            self._key("held", DEPLOYMENT, reservation.day),
+            self._key("spend", self._who, day),
+            self._key("spend", DEPLOYMENT, day),
+            self._seen_key(day),
+        ]
         cursor = self._seen.cursor_for(day)
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.zrem(self._key("held", self._who, held_day), member)
-            pipe.zrem(self._key("held", DEPLOYMENT, held_day), member)
-            pipe.hincrby(spend, "total", micros)
-            pipe.hincrby(spend, f"usd:{tool}", micros)
-            pipe.hincrby(spend, f"calls:{tool}", 1)
-            for category, count in charge.resources.items():
-                pipe.hincrby(spend, f"res:{tool}:{category}", count)
-            pipe.expire(spend, keep)
-            pipe.hincrby(everyone, "total", micros)
-            pipe.expire(everyone, keep)
-            reading = self._push_seen(pipe, day, new, cursor)
-            outcome = f"X answered and may have billed {money(charge.usd)}, which today's total may now lack."
-            with guarded(self._client, "recording what this call cost", outcome):
-                results = await pipe.execute()
-        if reading:
-            self._seen.merge(day, cursor, cursor, results[-1])
+        new = [key for key in charge.keys if day != self._seen.day or key not in self._seen.keys]
+        keep = self._seen_ttl(day) + self._keep_days * 86_400
+        args: list[str | int] = [_member(reservation), _micros(charge.usd), tool, keep, self._seen_ttl(day), cursor]
+        args.append(len(charge.resources))
+        for category, count in charge.resources.items():
+            args += [category, count]
+        outcome = f"X answered and may have billed {money(charge.usd)}, which today's total may now lack."
+        with guarded(self._client, "recording what this call cost", outcome):
+            start, entries = await self._settle(keys=keys, args=[*args, *new])
+        self._seen.merge(day, cursor, int(start), entries)
 
     async def release(self, reservation: Reservation) -> None:
         member, day = _member(reservation), reservation.day
