@@ -53,10 +53,11 @@ class RedisServer:
     process: subprocess.Popen[bytes]
 
 
-def start_redis(binary: str, folder: Path) -> RedisServer:
-    """redis-server on a free port of 127.0.0.1, its files in `folder`, nothing persisted; stop it with `stop_redis`."""
+def start_redis(binary: str, folder: Path, port: int | None = None) -> RedisServer:
+    """redis-server on 127.0.0.1 (`port`, else a free one), its files in `folder`, nothing persisted; stop it
+    with `stop_redis`."""
     for attempt in range(3):
-        port = free_port()
+        port = port if port is not None and attempt == 0 else free_port()
         log = folder / f"redis-{port}.log"
         command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         command += ["--dir", str(folder), "--logfile", str(log), "--daemonize", "no"]

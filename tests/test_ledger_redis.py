@@ -9,11 +9,12 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
-from tests.redis_server import counting_client
+from tests.redis_server import counting_client, redis_server_binary, start_redis, stop_redis
 from tests.servers import free_port
 from xapi_mcp.calls.cost import Charge
 from xapi_mcp.calls.ledger import BudgetExceeded, Reservation, ToolSpend
@@ -186,3 +187,30 @@ def test_redis_down_fails_the_call_with_a_retry_hint_and_no_password() -> None:
         await client.aclose()
 
     asyncio.run(test())
+
+
+@pytest.mark.redis
+def test_service_resumes_when_redis_is_back_without_a_restart(tmp_path: Path) -> None:
+    # A Redis restarted empty (no persistence) on the same address: the same client reconnects, and the
+    # reserve script, gone from Redis's cache, is loaded again by itself.
+    server = start_redis(redis_server_binary(), tmp_path)
+    port = server.port
+
+    async def test() -> None:
+        nonlocal server
+        client = connect(server.url, timeout=0.5)
+        ledger = RedisLedger(client, budget=D("1"), now=lambda: START)
+        await ledger.settle(await ledger.reserve("a", D("0.1")), paid("0.02", "post:1"))
+        stop_redis(server.process)
+        with pytest.raises(StateUnavailable, match="Nothing was sent to X"):
+            await ledger.reserve("a", D("0.1"))
+        server = start_redis(redis_server_binary(), tmp_path, port)
+        assert server.port == port
+        await ledger.settle(await ledger.reserve("a", D("0.1")), paid("0.03", "post:2"))
+        assert await ledger.day_total(ledger.today()) == D("0.03")  # the first Redis's figures went with it
+        await client.aclose()
+
+    try:
+        asyncio.run(test())
+    finally:
+        stop_redis(server.process)
