@@ -26,7 +26,7 @@ from tests.servers import SPEC_159  # noqa: E402
 from xapi_mcp.cli import listing_size  # noqa: E402
 from xapi_mcp.server.mcp_server import to_mcp_tool  # noqa: E402
 from xapi_mcp.spec import load_spec  # noqa: E402
-from xapi_mcp.tools.catalog import build_catalog, upload_tool  # noqa: E402
+from xapi_mcp.tools.catalog import build_catalog  # noqa: E402
 
 README = REPO / "README.md"
 FIGURE = re.compile(r"(<!-- figure:([a-z_]+) -->)(.*?)(<!-- /figure -->)")
@@ -36,10 +36,7 @@ def compute(spec: Path = SPEC_159) -> dict[str, str]:
     """Each figure's text as README shows it: bytes with thousands commas, KB (1,000 bytes) to one decimal."""
     with tempfile.TemporaryDirectory() as cache:  # a local file: the spec cache is never used
         document = load_spec(str(spec), Path(cache)).document
-    tools = build_catalog(document).tools
-    upload = upload_tool(tools)
-    if upload is not None:
-        tools[upload.name] = upload  # as `xapi-mcp tools` and the server have it
+    tools = build_catalog(document, workflows=True).tools  # as `xapi-mcp tools` and the server have them
     sizes = {profile: listing_size(tools, profile) for profile in ("full", "lean", "discovery")}
     described = types.ListToolsResult(tools=[to_mcp_tool(t, "full", describe_args=True) for t in tools.values()])
     described_bytes = len(described.model_dump_json(by_alias=True, exclude_none=True))

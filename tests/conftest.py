@@ -23,7 +23,8 @@ from tests.servers import LOG_DIR, SPEC_157, serve_asgi
 from xapi_mcp import logs
 from xapi_mcp.logs import RedactingFormatter
 from xapi_mcp.spec import BUNDLED_VERSION, load_bundled, load_spec
-from xapi_mcp.tools.catalog import Catalog, build_catalog, upload_tool
+from xapi_mcp.tools.catalog import Catalog, build_catalog
+from xapi_mcp.tools.workflows import upload_tool
 
 # A real Redis (redis-server started by the suite) for the tests marked `redis`: fixtures and hooks.
 pytest_plugins = ["tests.redis_server"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -10,6 +11,37 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 MINI = {"openapi": "3.0.3", "info": {"version": "1.2"}, "paths": {}}
+
+
+def _list_of(schema: str, limit: bool = False) -> dict[str, Any]:
+    """A GET whose 200 answer's `data` is a list of `schema` (what billing reads the category from)."""
+    params = [{"name": "max_results", "in": "query", "schema": {"type": "integer", "default": 10, "maximum": 100}}]
+    body = {
+        "type": "object",
+        "properties": {"data": {"type": "array", "items": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+    return {
+        "operationId": f"list{schema}s",
+        "parameters": params if limit else [],
+        "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": body}}}},
+    }
+
+
+# A newer spec's gap: `Widget` is a response schema no X price covers, next to one priced read.
+PRICED_MINI: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"version": "9.1"},
+    "paths": {
+        "/2/tweets/search/recent": {"get": _list_of("Tweet", limit=True)},
+        "/2/widgets": {"get": _list_of("Widget")},
+    },
+    "components": {
+        "schemas": {
+            "Tweet": {"type": "object", "properties": {"id": {"type": "string"}}},
+            "Widget": {"type": "object", "properties": {"id": {"type": "string"}}},
+        }
+    },
+}
 
 
 class SpecServer:

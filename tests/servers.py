@@ -30,6 +30,9 @@ _PACKAGE = resources.files("xapi_mcp")
 assert isinstance(_PACKAGE, Path), "the tests need xapi_mcp installed from a folder (pip install -e .)"
 SPEC_159 = _PACKAGE / "data" / BUNDLED_FILE
 SPEC_157 = REPO / "tests" / "data" / "x-api-v2-2.157.json.gz"
+# Tools a server offers on 2.159 with no allowlist: 124 operations (32 streaming/webhook left out) + uploadMedia
+# and usage_x_api. Stated, not computed, so a catalog change shows up as a failing count.
+TOOLS_159 = 126
 
 
 def free_port() -> int:
@@ -82,6 +85,10 @@ def server_env(x_base_url: str, **extra: str) -> dict[str, str]:
         X_BEARER_TOKEN=fake_x.BEARER_TOKEN,
         # Most tests are about what is sent; confirmation has its own tests (test_confirm.py).
         X_API_CONFIRM_WRITES="0",
+        # Cost has its own tests (test_spending.py): elsewhere no budget, no cost question, no file.
+        X_API_BUDGET_USD="off",
+        X_API_CONFIRM_COST_USD="off",
+        X_API_SPEND_DB="memory",
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

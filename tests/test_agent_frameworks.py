@@ -36,9 +36,9 @@ from google.genai._mcp_utils import mcp_to_gemini_tool
 
 from tests.conftest import catalog_for
 from xapi_mcp.server.mcp_server import listing
-from xapi_mcp.tools.catalog import upload_tool
 from xapi_mcp.tools.profiles import PROFILES, Profile
 from xapi_mcp.tools.tooldef import ToolDef
+from xapi_mcp.tools.workflows import upload_tool
 
 Schema = dict[str, Any]
 

@@ -12,7 +12,7 @@ from xapi_mcp.auth.credentials import Signers
 from xapi_mcp.errors import MissingCredentials
 from xapi_mcp.stores import CredentialKind, MemoryTokenStore
 from xapi_mcp.tools.allowlist import Allowlist, AllowlistError
-from xapi_mcp.tools.catalog import upload_tool
+from xapi_mcp.tools.workflows import upload_tool
 
 
 @pytest.fixture(scope="module")

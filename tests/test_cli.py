@@ -16,7 +16,7 @@ from mcp import Client
 from tests import fake_x as fx
 from tests.fake_spec import SpecServer
 from tests.fake_x import FakeX, Fault
-from tests.servers import REPO, SPEC_159, run_cli, run_xapi_mcp, serve_asgi, server_env
+from tests.servers import REPO, SPEC_159, TOOLS_159, run_cli, run_xapi_mcp, serve_asgi, server_env
 from xapi_mcp.cli import PROFILE_NAMES
 from xapi_mcp.config import Settings
 from xapi_mcp.tools.profiles import PROFILES
@@ -56,9 +56,9 @@ def test_tools_in_discovery_lists_what_is_served() -> None:
     lines = result.stdout.splitlines()
     assert [line.split()[0] for line in lines[:3]] == ["search_x_api", "describe_x_api", "call_x_api"]
     assert "3 tools; tools/list response:" in result.stdout and "(discovery profile)" in result.stdout
-    assert "they reach the 125 allowed tools" in result.stdout and "getUsersMe" not in result.stdout
+    assert f"they reach the {TOOLS_159} allowed tools" in result.stdout and "getUsersMe" not in result.stdout
     listing = json.loads(run_cli("tools", "--profile", "discovery", "--json", "--spec", SPEC).stdout)
-    assert listing["count"] == 3 and listing["reaches"] == 125
+    assert listing["count"] == 3 and listing["reaches"] == TOOLS_159
     assert listing["tools_list_bytes"] == listing["profiles"]["discovery"]
 
 
@@ -182,7 +182,7 @@ def test_startup_log_warns_when_no_credentials_are_configured() -> None:
     log = stdio_startup_log({})
     assert "WARNING xapi_mcp: No X credentials are configured, so every tool call will fail." in log
     assert "X_OAUTH_CONSUMER_KEY" in log and "X_BEARER_TOKEN" in log
-    assert "Serving 125 tools (full profile), X API spec 2.159, over stdio" in log
+    assert f"Serving {TOOLS_159} tools (full profile), X API spec 2.159, over stdio" in log
 
 
 def test_startup_log_names_credential_kinds_never_values(tmp_path: Path) -> None:
@@ -223,7 +223,7 @@ def test_discovery_startup_and_failed_calls_are_logged(fake_x: tuple[FakeX, str]
         forbidden, invalid, fine = anyio.run(go)
     assert forbidden.is_error and invalid.is_error and not fine.is_error
     log = log_path.read_text()
-    assert "Serving 3 discovery tools (search_x_api, describe_x_api, call_x_api) over 125 allowed tools" in log
+    assert f"Serving 3 discovery tools (search_x_api, describe_x_api, call_x_api) over {TOOLS_159} allowed tools" in log
     assert "Credentials: OAuth 1.0a app keys + user token; app bearer token" in log
     failed = [line for line in log.splitlines() if "Tool call failed" in line]
     assert len(failed) == 2, failed

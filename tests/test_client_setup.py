@@ -15,7 +15,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from tests.fake_x import FakeX
-from tests.servers import REPO, SPEC_159, server_env
+from tests.servers import REPO, SPEC_159, TOOLS_159, server_env
 from xapi_mcp.config import Settings
 
 README = (REPO / "README.md").read_text()
@@ -44,7 +44,7 @@ def test_http_snippet_connects(fake_x: tuple[FakeX, str]) -> None:
             async with Client(running) as client:
                 return len((await client.list_tools()).tools)
 
-        assert anyio.run(go) == 125
+        assert anyio.run(go) == TOOLS_159
 
 
 def stdio_snippets() -> dict[str, tuple[str, list[str], dict[str, str]]]:
@@ -103,7 +103,7 @@ def test_stdio_snippet_runs_from_a_foreign_directory(clone: Path, fake_x: tuple[
             return len(listed.tools), await client.call_tool("getUsersByUsername", {"username": "jack"})
 
     count, result = anyio.run(go)
-    assert count == 125 and not result.is_error, result.content[0].text
+    assert count == TOOLS_159 and not result.is_error, result.content[0].text
     assert fake.requests[-1].path == "/2/users/by/username/jack" and fake.requests[-1].auth_kind == "oauth1"
 
 

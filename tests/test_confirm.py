@@ -53,7 +53,9 @@ def call(
 def test_accepted_write_is_sent_once(stack, fake: FakeX, mode: str) -> None:
     result, asked = call(stack[1], mode, "accept", "createPosts", {"text": "hello, with consent"})
     assert not result.is_error, result.content[0].text
-    assert asked == ["Create or Edit Post as the authorised X account: «hello, with consent»"]
+    assert asked == [
+        "Create or Edit Post as the authorised X account: «hello, with consent». Price: $0.015 (Content: Create)"
+    ]
     assert [(r.method, r.path, r.body) for r in fake.requests] == [
         ("POST", "/2/tweets", {"text": "hello, with consent"})
     ]
@@ -100,7 +102,9 @@ def test_call_x_api_asks_too(fake_x: tuple[FakeX, str]) -> None:
     with run_xapi_mcp(env) as url:
         args = {"name": "createPosts", "arguments": {"text": "via discovery"}}
         declined, asked = call(url, "auto", "decline", "call_x_api", args)
-        assert declined.is_error and asked == ["Create or Edit Post as the authorised X account: «via discovery»"]
+        assert declined.is_error and asked == [
+            "Create or Edit Post as the authorised X account: «via discovery». Price: $0.015 (Content: Create)"
+        ]
         assert fake.requests == []
         accepted, _ = call(url, "auto", "accept", "call_x_api", args)
         assert not accepted.is_error and [r.body for r in fake.requests] == [{"text": "via discovery"}]

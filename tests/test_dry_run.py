@@ -62,7 +62,7 @@ def test_dry_run_shows_exactly_what_is_sent(fake_x: tuple[FakeX, str], index: in
 def test_dry_run_of_the_upload_workflow_shows_its_first_request(fake_x: tuple[FakeX, str]) -> None:
     import base64
 
-    from xapi_mcp.tools.catalog import upload_tool
+    from xapi_mcp.tools.workflows import upload_tool
 
     fake, url = fake_x
     tools = dict(catalog_for("2.159").tools)

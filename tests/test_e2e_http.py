@@ -21,7 +21,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from tests.fake_x import BEARER_TOKEN, FakeX, Fault
-from tests.servers import run_xapi_mcp, serve_asgi, server_env
+from tests.servers import TOOLS_159, run_xapi_mcp, serve_asgi, server_env
 
 MODES = ["auto", "legacy"]  # auto negotiates 2026-07-28 with this server
 
@@ -62,7 +62,7 @@ def test_list_tools_whole_catalog_with_default_client(stack, mode: str) -> None:
     version, listing = anyio.run(run)
     assert version == ("2026-07-28" if mode == "auto" else "2025-11-25")
     names = [tool.name for tool in listing.tools]
-    assert len(names) == 125 and "createPosts" in names and "streamPosts" not in names  # 124 operations
+    assert len(names) == TOOLS_159 and "createPosts" in names and "streamPosts" not in names
     assert "uploadMedia" in names
     assert all(tool.output_schema is None for tool in listing.tools)
     size = len(listing.model_dump_json(by_alias=True, exclude_none=True))
@@ -154,7 +154,7 @@ def test_unknown_tool_is_a_protocol_error(stack, fake: FakeX, mode: str) -> None
 def test_healthz_reports_spec_version_and_tool_count(stack) -> None:
     base = stack[1].removesuffix("/mcp")
     health = httpx.get(f"{base}/healthz").json()
-    assert health["status"] == "ok" and health["spec_version"] == "2.159" and health["tools"] == 125
+    assert health["status"] == "ok" and health["spec_version"] == "2.159" and health["tools"] == TOOLS_159
 
 
 def test_dns_rebinding_protection(stack) -> None:

@@ -14,7 +14,7 @@ from mcp.shared.exceptions import MCPError
 
 from tests.conftest import catalog_for
 from tests.fake_x import FakeX
-from tests.servers import REPO, SPEC_159, server_env, stdio_log
+from tests.servers import REPO, SPEC_159, TOOLS_159, server_env, stdio_log
 from xapi_mcp.calls.executor import Executor
 from xapi_mcp.server.mcp_server import build_server
 from xapi_mcp.stores import MemoryTokenStore
@@ -45,7 +45,7 @@ def test_stdio_lists_and_calls(fake_x: tuple[FakeX, str], mode: str) -> None:
                 return len(listing.tools), result
 
     count, result = anyio.run(run)
-    assert count == 125
+    assert count == TOOLS_159
     assert not result.is_error and json.loads(result.content[0].text)["data"]["username"] == "jack"
     (request,) = fake.requests
     assert request.path == "/2/users/by/username/jack" and request.auth_kind == "oauth1"

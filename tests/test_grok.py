@@ -26,7 +26,7 @@ from tests import fake_xai
 from tests.conftest import load_document, tools_with_upload
 from tests.fake_x import FakeX
 from tests.fake_xai import HANG, FakeXai, answer, tool_call
-from tests.servers import REPO, SPEC_159, free_port, run_xapi_mcp, serve_asgi, server_env
+from tests.servers import REPO, SPEC_159, TOOLS_159, free_port, run_xapi_mcp, serve_asgi, server_env
 from xapi_mcp.clients.grok import (
     MAX_TOOLS,
     ChildStderr,
@@ -117,7 +117,7 @@ def test_transcript_with_a_tool_call_and_an_error_turn(fake_x: tuple[FakeX, str]
         assert lines[0] == '-> search_x_api({"query": "look up a user by username"})'
         assert json.loads(second["messages"][-1]["content"])["tools"][0]["name"] == "getUsersByUsername"
     else:
-        assert len(offered) == 125 and first["tools"][0]["function"]["parameters"]["type"] == "object"
+        assert len(offered) == TOOLS_159 and first["tools"][0]["function"]["parameters"]["type"] == "object"
         # The model asked for a tool that does not exist: it is told, and corrects itself.
         assert lines[0] == f"-> getUserByUsername({json.dumps(lookup)})"
         assert lines[1].startswith("<- error: Unknown tool 'getUserByUsername'")
@@ -261,10 +261,10 @@ def test_cli_end_to_end_over_stdio(fake_x: tuple[FakeX, str], profile: str | Non
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["-> getUsersMe({})", '<- ok: {"data":{}}', "You are fake."]
     assert fake.requests[-1].path == "/2/users/me"
-    # By default the server it starts is lean: the same 125 tools in well under half the bytes.
+    # By default the server it starts is lean: the same tools in well under half the bytes.
     served = listing(tools_with_upload(), profile or "lean").tools  # type: ignore[arg-type]
     sent = xai.requests[0]["tools"]
-    assert sent == as_functions(served) and len(sent) == 125
+    assert sent == as_functions(served) and len(sent) == TOOLS_159
     if profile is None:
         assert size(sent) < 0.5 * size(as_functions(listing(tools_with_upload(), "full").tools))
         assert "comma-separated" in xai.requests[0]["messages"][0]["content"]  # the lean profile's note
@@ -283,7 +283,7 @@ def big_spec(path: Path, extra: int) -> Path:
 
 def test_more_tools_than_xai_accepts_switches_to_discovery(fake_x: tuple[FakeX, str], tmp_path: Path) -> None:
     _, x_url = fake_x
-    spec = big_spec(tmp_path / "big.json", extra=MAX_TOOLS - 125 + 3)
+    spec = big_spec(tmp_path / "big.json", extra=MAX_TOOLS - TOOLS_159 + 3)
     xai = FakeXai(script=[answer("Fine.")])
     with serve_asgi(xai.app()) as xai_url:
         result = subprocess.run(
@@ -515,7 +515,7 @@ def test_stdio_child_environment_has_no_xai_key(fake_x: tuple[FakeX, str], tmp_p
     assert "UNRELATED_SECRET" not in child_env and child_env["HTTPS_PROXY"] == "http://p:1"
     assert child_env["X_BEARER_TOKEN"] == env["X_BEARER_TOKEN"] and child_env["PATH"] == env["PATH"]
     # --profile (default lean) wins over the profile in .env.
-    assert child_env["X_API_TOOL_PROFILE"] == "lean" and len(xai.requests[0]["tools"]) == 125
+    assert child_env["X_API_TOOL_PROFILE"] == "lean" and len(xai.requests[0]["tools"]) == TOOLS_159
 
 
 def test_grok_imports_nothing_of_the_server() -> None:

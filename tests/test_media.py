@@ -22,7 +22,7 @@ from xapi_mcp.calls import media
 from xapi_mcp.calls.executor import Executor
 from xapi_mcp.server.mcp_server import build_server
 from xapi_mcp.stores import MemoryTokenStore
-from xapi_mcp.tools.catalog import upload_tool
+from xapi_mcp.tools.workflows import upload_tool
 
 
 def png_bytes(width: int = 2, height: int = 2) -> bytes:

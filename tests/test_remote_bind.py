@@ -11,7 +11,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests import fake_x as fx
 from tests.fake_x import FakeX
-from tests.servers import SPEC_159, free_port, run_cli, run_xapi_mcp, server_env
+from tests.servers import SPEC_159, TOOLS_159, free_port, run_cli, run_xapi_mcp, server_env
 
 PING = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
@@ -41,7 +41,7 @@ def test_token_required_on_mcp_when_bound_beyond_loopback(fake_x: tuple[FakeX, s
                 return len(listing.tools), await client.call_tool("getUsersByUsername", {"username": "jack"})
 
         count, result = anyio.run(run)
-        assert count == 125 and not result.is_error
+        assert count == TOOLS_159 and not result.is_error
         assert fake.requests[-1].path == "/2/users/by/username/jack"
 
 
@@ -55,10 +55,10 @@ def test_healthz_beyond_loopback_says_only_ok_without_the_token(fake_x: tuple[Fa
         assert anonymous.status_code == 200 and anonymous.content == b'{"status":"ok"}'
         assert httpx.get(health, headers={"Authorization": "Bearer nope"}).content == b'{"status":"ok"}'
         details = httpx.get(health, headers=token).json()
-        assert details["status"] == "ok" and details["tools"] == 125 and details["version"]
+        assert details["status"] == "ok" and details["tools"] == TOOLS_159 and details["version"]
         # As on /mcp: a foreign Host needs the token, a foreign Origin is refused even with it.
         assert httpx.get(health, headers={"Host": "evil.example"}).status_code == 421
-        assert httpx.get(health, headers={**token, "Host": "evil.example"}).json()["tools"] == 125
+        assert httpx.get(health, headers={**token, "Host": "evil.example"}).json()["tools"] == TOOLS_159
         assert httpx.get(health, headers={**token, "Origin": "http://evil.example"}).status_code == 403
         assert httpx.get(health, headers={"Origin": "http://evil.example"}).status_code == 403
 
@@ -67,7 +67,7 @@ def test_healthz_on_loopback_checks_host_and_origin_like_mcp(fake_x: tuple[FakeX
     _, x_url = fake_x
     with run_xapi_mcp(server_env(x_url)) as url:
         health = url.replace("/mcp", "/healthz")
-        assert httpx.get(health).json()["tools"] == 125
+        assert httpx.get(health).json()["tools"] == TOOLS_159
         assert httpx.get(health, headers={"Origin": url.removesuffix("/mcp")}).status_code == 200
         assert httpx.get(health, headers={"Host": "evil.example"}).status_code == 421
         assert httpx.get(health, headers={"Origin": "http://evil.example"}).status_code == 403

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tests.conftest import catalog_for
-from xapi_mcp.tools.catalog import upload_tool
 from xapi_mcp.tools.discovery import SearchIndex
+from xapi_mcp.tools.workflows import upload_tool
 
 QUERIES = {
     "who follows @jack": "getUsersFollowers",

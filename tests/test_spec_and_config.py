@@ -14,7 +14,7 @@ import httpx2 as httpx
 import pytest
 
 from tests.fake_spec import MINI, SpecServer
-from tests.servers import SPEC_157, SPEC_159, run_cli, run_xapi_mcp, serve_asgi, server_env
+from tests.servers import SPEC_157, SPEC_159, TOOLS_159, run_cli, run_xapi_mcp, serve_asgi, server_env
 from xapi_mcp.config import ConfigError, Settings
 from xapi_mcp.spec import BUNDLED_VERSION, SpecError, _cache_paths, load_spec
 
@@ -203,7 +203,7 @@ def test_cli_tools_reports_sizes_and_unknown_allowlist_names() -> None:
     assert listing["tools_list_bytes"] > listing["tools"][0]["bytes"] > 0
     assert "'getUserMe' (X_API_TOOL_ALLOWLIST) matches no tool; did you mean getUsersMe" in result.stderr
     text = run_cli("tools", "--spec", str(SPEC_159))
-    assert "125 tools; tools/list response:" in text.stdout and "(full profile)" in text.stdout
+    assert f"{TOOLS_159} tools; tools/list response:" in text.stdout and "(full profile)" in text.stdout
     assert re.search(r"by profile: full [\d,]+ B, lean [\d,]+ B, discovery [\d,]+ B", text.stdout)
 
 
@@ -213,14 +213,18 @@ def test_cli_tools_and_healthz_say_which_spec_serves_with_an_empty_home(tmp_path
     result = run_cli("tools", "--json", env={"HOME": str(home), "X_API_SPEC": "bundled"})
     assert result.returncode == 0, result.stderr
     listing = json.loads(result.stdout)
-    assert listing["count"] == 125 and listing["spec"]["source"] == "bundled" and listing["spec"]["version"] == "2.159"
+    assert (
+        listing["count"] == TOOLS_159
+        and listing["spec"]["source"] == "bundled"
+        and listing["spec"]["version"] == "2.159"
+    )
     assert "Using X API spec 2.159 (OpenAPI 3.0.0) from the bundled snapshot" in result.stderr
     text = run_cli("tools", "--spec", str(SPEC_157), env={"HOME": str(home)})
     assert f"X API spec 2.157 (file): file {SPEC_157}" in text.stdout
     env = server_env("http://127.0.0.1:9", HOME=str(home), XDG_CACHE_HOME="")
     with run_xapi_mcp(env, spec="bundled") as url:
         health = httpx.get(url.removesuffix("/mcp") + "/healthz").json()
-    assert health["spec_source"] == "bundled" and health["spec_version"] == "2.159" and health["tools"] == 125
+    assert health["spec_source"] == "bundled" and health["spec_version"] == "2.159" and health["tools"] == TOOLS_159
     assert list(home.iterdir()) == []  # nothing downloaded, nothing cached
 
 

@@ -1,4 +1,4 @@
-"""Command line: `xapi-mcp [serve]` (default), `xapi-mcp tools [--json]`.
+"""Command line: `xapi-mcp [serve]` (default), `xapi-mcp tools [--prices] [--json]`, `xapi-mcp usage [--json]`.
 
 Startup failures (no spec, bad settings, unreadable allowlist) exit with code 2 and one message
 that says what to fix; never a traceback.
@@ -44,10 +44,14 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     try:
         startup = _start(args)
-        if args.command == "tools":
+        if args.command == "tools" and args.prices:
+            _print_prices(startup, as_json=args.json)
+        elif args.command == "tools":
             _print_tools(startup.tools, as_json=args.json, profile=startup.settings.tool_profile, spec=startup.spec)
         elif args.command == "auth":
             raise SystemExit(_auth_in_terminal(startup, oauth2=args.oauth2))
+        elif args.command == "usage":
+            _print_usage(startup, as_json=args.json)
         else:
             _serve(startup)
     except XapiMcpError as exc:
@@ -112,6 +116,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     _common_options(tools, sup)
     tools.add_argument("--profile", choices=PROFILE_NAMES, help="default: X_API_TOOL_PROFILE or full")
     tools.add_argument("--json", action="store_true", help="machine-readable output")
+    tools.add_argument(
+        "--prices", action="store_true", help="what each tool costs on X's pay-per-use plan, and what has no price"
+    )
     grok = sub.add_parser("grok", help="ask Grok to do something with the X API tools")
     _common_options(grok, sup)
     grok.add_argument("prompt", help="what to do, in plain words")
@@ -121,6 +128,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         choices=PROFILE_NAMES,
         help="tools of the server it starts (default lean; with MCP_SERVER_URL: full forwards them as served)",
     )
+    usage = sub.add_parser("usage", help="today's X API spend (this server's count) beside X's own count")
+    _common_options(usage, sup)
+    usage.add_argument("--json", action="store_true", help="machine-readable output")
     auth = sub.add_parser("auth", help="run the browser consent flow and report the account")
     _common_options(auth, sup)
     auth.add_argument("--oauth2", action="store_true", help="the OAuth 2.0 (PKCE) flow instead of OAuth 1.0a")
@@ -145,6 +155,25 @@ def _start(args: argparse.Namespace) -> Startup:
         tool_profile=getattr(args, "profile", None),
     )
     return load(settings)
+
+
+def _print_usage(startup: Startup, *, as_json: bool) -> None:
+    """What `usage_x_api` answers, from the same ledger the server writes (X_API_SPEND_DB)."""
+    import asyncio
+
+    from xapi_mcp.app import build
+    from xapi_mcp.tools.workflows import USAGE
+
+    async def report() -> tuple[str, str]:
+        app = build(startup)
+        try:
+            outcome = await app.executor.call(startup.catalog.tools[USAGE], {})
+        finally:
+            await app.aclose()
+        return outcome.text, outcome.note
+
+    text, data = asyncio.run(report())
+    print(data if as_json else text)
 
 
 def listing_size(tools: dict[str, ToolDef], profile: Profile = "full") -> tuple[int, dict[str, int]]:
@@ -213,6 +242,22 @@ def _print_discovery(reach: int, total: int, sizes: dict[Profile, int], *, as_js
     print(f"\n{len(rows)} tools; tools/list response: {total:,} bytes (discovery profile)")
     print(f"they reach the {reach} allowed tools, which `xapi-mcp tools --profile full` lists")
     print("by profile: " + ", ".join(f"{p} {size:,} B" for p, size in sizes.items()))
+
+
+def _print_prices(startup: Startup, *, as_json: bool) -> None:
+    """Each allowed tool's billing category, rate and worst case; then the table's origin and the unpriced."""
+    from xapi_mcp.calls.price_list import price_list
+    from xapi_mcp.calls.prices import load_prices
+
+    prices = load_prices(startup.settings.prices_file or None)  # a bad file: PriceFileError, exit code 2
+    shown = price_list(startup.tools, startup.spec.document, prices)
+    spec = startup.spec
+    if as_json:
+        source = {"version": spec.version, "source": spec.kind, "origin": spec.origin}
+        print(json.dumps({**shown.as_json(), "spec": source}, indent=2))
+        return
+    print("\n".join(shown.text_lines()))
+    print(f"X API spec {spec.version} ({spec.kind}): {spec.origin}")
 
 
 def _auth_in_terminal(startup: Startup, *, oauth2: bool) -> int:

@@ -100,6 +100,15 @@ class Settings(BaseModel):
     # Answer every call with the exact request it would send (credentials redacted); send nothing.
     dry_run: bool = Field(False, alias="X_API_DRY_RUN")
 
+    # What calls cost (calls/spending.py); parsed where they are used, so each has one parser.
+    budget_usd: str = Field("", alias="X_API_BUDGET_USD")  # USD per UTC day (default 5.00), or off
+    confirm_cost_usd: str = Field("", alias="X_API_CONFIRM_COST_USD")  # ask above this (default 0.25), or off
+    spend_db: str = Field("", alias="X_API_SPEND_DB")  # the ledger's SQLite file, or memory
+    prices_file: str = Field("", alias="X_API_PRICES")  # a TOML/JSON file of rates over the shipped ones
+    plan: str = Field("", alias="X_API_PLAN")  # pay-per-use (default) or enterprise
+    # After X refuses a call for credits or enrolment: how long calls that cost money stay refused here.
+    billing_pause: float = Field(900.0, ge=0, le=86_400, alias="X_API_BILLING_PAUSE")
+
     transport: Literal["http", "stdio"] = Field("http", alias="MCP_TRANSPORT")
     tool_profile: Literal["full", "lean", "discovery"] = Field("full", alias="X_API_TOOL_PROFILE")
 

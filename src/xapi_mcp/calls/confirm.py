@@ -7,8 +7,10 @@ Every tool that is not read-only asks first, through MCP elicitation:
 - 2025-11-25 clients that declare elicitation: a pushed `elicitation/create` during the call.
 - clients without elicitation: an error result saying how to turn confirmation off. Never a
   silent send.
+Calls estimated above X_API_CONFIRM_COST_USD (reads that page 100 posts) are asked about the same
+way, and every question states the price (and why, for a post whose URL makes it cost $0.200).
 Nobody is asked about a call that cannot go: `Executor.preflight` (arguments, files, credentials
-or the consent URL, a rate limit X reported exhausted) answers first.
+or the consent URL, a rate limit X reported exhausted, the budget, X's posting rules) answers first.
 """
 
 from __future__ import annotations
@@ -75,10 +77,16 @@ async def ask(
     tool: ToolDef,
     arguments: dict[str, Any],
     who: str | None,
+    *,
+    price: str | None = None,
+    costly: bool = False,
 ) -> types.InputRequiredResult | ToolOutcome | None:
     """None: go ahead. An InputRequiredResult: return it (the client will ask and call again).
-    A ToolOutcome: the answer to return instead of sending (declined, or no way to ask)."""
-    message = describe_action(tool, arguments, who)
+    A ToolOutcome: the answer to return instead of sending (declined, or no way to ask).
+
+    `price` is stated in the question; `costly`: asked because the price is over X_API_CONFIRM_COST_USD.
+    """
+    message = describe_action(tool, arguments, who) + (f". Price: {price}" if price else "")
     declined = ToolOutcome(f"{tool.name}: the person declined ({message}). Nothing was sent to X.", True)
     if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
         answer = (params.input_responses or {}).get(KEY)
@@ -92,9 +100,18 @@ async def ask(
     elif _supports_elicitation(ctx):
         result = await ctx.session.elicit_form(message, SCHEMA, related_request_id=ctx.request_id)
         return None if _accepted(result) else declined
+    if costly and not needs_confirmation(tool):
+        return ToolOutcome(
+            f"{tool.name} may cost more than X_API_CONFIRM_COST_USD ({message}) and needs the person's "
+            "confirmation, but this MCP client cannot ask (it does not support elicitation). Nothing was sent. "
+            "Ask for less (a lower max_results, fewer IDs or expansions), or start xapi-mcp with a higher "
+            "X_API_CONFIRM_COST_USD (or off); the daily budget X_API_BUDGET_USD still applies.",
+            True,
+        )
     return ToolOutcome(
         f"{tool.name} writes to X ({message}) and needs the person's confirmation, but this MCP client cannot "
         "ask (it does not support elicitation). Nothing was sent. To let this client write without asking, "
-        "start xapi-mcp with X_API_CONFIRM_WRITES=0 (you are then answerable for what the agent sends).",
+        "start xapi-mcp with X_API_CONFIRM_WRITES=0 (you are then answerable for what the agent sends)"
+        + (" and X_API_CONFIRM_COST_USD above its price (or off)." if costly else "."),
         True,
     )

@@ -11,11 +11,11 @@ connection never opened (the request cannot have reached X): a post must never b
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,15 +24,18 @@ import httpx2 as httpx
 
 from xapi_mcp import __version__
 from xapi_mcp.auth.credentials import Signers
-from xapi_mcp.calls import media
+from xapi_mcp.calls import media, usage
 from xapi_mcp.calls.arguments import PreparedRequest, prepare, validate_arguments
-from xapi_mcp.calls.media import Workflow, read_media, resolve_media_path
+from xapi_mcp.calls.billing_errors import billing_stop
+from xapi_mcp.calls.cost import Estimate, usd
+from xapi_mcp.calls.media import read_media, resolve_media_path
 from xapi_mcp.calls.results import ToolOutcome, dumps, http_error, parse_json, rate_limited, snippet, success
+from xapi_mcp.calls.spending import Spending, Tally
+from xapi_mcp.calls.workflow import Progress, Workflow
 from xapi_mcp.errors import ArgumentError, MediaError, MissingCredentials
 from xapi_mcp.stores import CredentialKind, MemoryRateLimits, RateLimitState, TokenStore
 from xapi_mcp.tools.tooldef import AuthRequirement, ToolDef
-
-Progress = Callable[[float, float | None, str], Awaitable[None]]
+from xapi_mcp.tools.workflows import USAGE
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +43,18 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 DEFAULT_RESET_WAIT = 60.0  # when a 429 carries no reset header
 
-__all__ = ["ConsentPrompt", "Executor", "ToolOutcome"]
+__all__ = ["Checked", "ConsentPrompt", "Executor", "ToolOutcome"]
 
 # Workflow tools (ToolDef.workflow): the runner, and what it would refuse before anyone is asked.
-WORKFLOWS = {"uploadMedia": (media.run_upload, media.check_upload)}
+WORKFLOWS = {"uploadMedia": (media.run_upload, media.check_upload), USAGE: (usage.run_usage, usage.check_usage)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Checked:
+    """A call `preflight` found sendable: what `call` sends without checking again, and its price."""
+
+    prepared: PreparedRequest | dict[str, Any]  # the request, or a workflow's validated arguments
+    estimate: Estimate | None = None  # worst case; None when unknown (a workflow) or not counted
 
 
 class ConsentPrompt(Protocol):
@@ -79,6 +90,7 @@ class Executor:
         media_dir: Path | None = None,
         tools: dict[str, ToolDef] | None = None,
         dry_run: bool = False,
+        spending: Spending | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.store = store
@@ -93,6 +105,7 @@ class Executor:
         self.media_dir = media_dir
         self.tools = tools or {}  # the whole catalog: workflow tools call its operations
         self.dry_run = dry_run
+        self.spending = spending  # None: nothing is estimated, budgeted or charged
         # Every connection may stay alive (idle ones expire after 5 s): with a smaller keep-alive pool,
         # more concurrent calls than its size closed and reopened connections to X on every burst.
         self._client = client or httpx.AsyncClient(
@@ -109,31 +122,44 @@ class Executor:
         tool: ToolDef,
         arguments: dict[str, Any] | None,
         progress: Progress | None = None,
-        checked: PreparedRequest | dict[str, Any] | None = None,
+        checked: Checked | None = None,
     ) -> ToolOutcome:
-        """Run one call; `checked` is what `preflight` returned for it, so nothing is validated twice."""
+        """Run one call; `checked` is what `preflight` returned for it, so nothing is validated twice.
+
+        Every request the call sends is priced, held against the budget and charged (`Spending`); the
+        result carries the call's total as its cost line.
+        """
+        tally = Tally()
+        prepared = checked.prepared if checked is not None else None
         if tool.workflow is not None:
             runner, _ = WORKFLOWS[tool.workflow]
             try:
-                args = checked if isinstance(checked, dict) else validate_arguments(tool, arguments)
+                args = prepared if isinstance(prepared, dict) else validate_arguments(tool, arguments)
             except ArgumentError as exc:
                 return ToolOutcome(f"{tool.name}: {exc}", True)
-            return await runner(self.workflow(), tool, args, progress)
-        if isinstance(checked, PreparedRequest):
-            request = checked
+            outcome = await runner(self.workflow(tally), tool, args, progress)
         else:
-            try:
-                request = prepare(tool, arguments)
-            except ArgumentError as exc:
-                return ToolOutcome(str(exc), True)
-        return await self.execute(tool, request)
+            if isinstance(prepared, PreparedRequest):
+                request = prepared
+            else:
+                try:
+                    request = prepare(tool, arguments)
+                except ArgumentError as exc:
+                    return ToolOutcome(str(exc), True)
+            outcome = await self.execute(tool, request, tally)
+        if self.spending is None or self.dry_run or tool.name == USAGE or not (tally.requests or tally.estimate):
+            return outcome  # (the usage report states the spend itself)
+        return dataclasses.replace(outcome, cost=await self.spending.summary(tally))
 
-    def workflow(self) -> Workflow:
+    def workflow(self, tally: Tally | None = None) -> Workflow:
         """What a workflow tool may use: the catalog's operations and a "send this request" callable."""
-        return Workflow(send=self.execute, tools=self.tools, media_dir=self.media_dir, dry_run=self.dry_run)
+        send = functools.partial(self.execute, tally=tally or Tally())
+        return Workflow(
+            send=send, tools=self.tools, media_dir=self.media_dir, dry_run=self.dry_run, spending=self.spending
+        )
 
-    async def execute(self, tool: ToolDef, request: PreparedRequest) -> ToolOutcome:
-        """Credentials (or a consent prompt), local files, then send."""
+    async def execute(self, tool: ToolDef, request: PreparedRequest, tally: Tally | None = None) -> ToolOutcome:
+        """Credentials (or a consent prompt), local files, then send (priced and counted in `tally`)."""
         try:
             for prop, path in request.file_paths.items():
                 request.files[prop] = read_media(path, self.media_dir, request.body)
@@ -145,17 +171,18 @@ class Executor:
             return kind
         if self.dry_run:
             return self._dry_run(tool, request, kind)
-        return await self.send(tool, request, kind)
+        if self.spending is None:
+            return await self.send(tool, request, kind)
+        return await self.spending.send(tool, request, kind, self.send, tally if tally is not None else Tally())
 
-    async def preflight(
-        self, tool: ToolDef, arguments: dict[str, Any] | None
-    ) -> ToolOutcome | PreparedRequest | dict[str, Any]:
+    async def preflight(self, tool: ToolDef, arguments: dict[str, Any] | None) -> ToolOutcome | Checked:
         """Why this call cannot reach X, found without sending anything; else the checked call for `call`.
 
-        Runs before a person is asked to approve a write: arguments, local files, credentials (or the
-        consent to give first, with its URL) and an endpoint X reported exhausted would all refuse the
-        call after a "yes", so nobody is asked about a call that cannot be made. What it returns (the
-        prepared request, or a workflow's validated arguments) travels with the confirmation to `call`.
+        Runs before a person is asked to approve a call: arguments, local files, credentials (or the
+        consent to give first, with its URL), an endpoint X reported exhausted, X's posting rules and a
+        pause after X's billing refusal would all refuse the call after a "yes", so nobody is asked about
+        a call that cannot be made. What it returns (the prepared request, or a workflow's validated
+        arguments, with the price) travels with the confirmation to `call`.
         """
         checked: PreparedRequest | dict[str, Any]
         try:
@@ -174,7 +201,25 @@ class Executor:
         if isinstance(kind, ToolOutcome):
             return kind
         reset = await self.limits.exhausted_until(f"{tool.plan.method} {tool.plan.path}")
-        return rate_limited(tool, reset, locally=True) if reset is not None else checked
+        if reset is not None:
+            return rate_limited(tool, reset, locally=True)
+        if self.spending is None or not isinstance(checked, PreparedRequest):
+            return Checked(checked)
+        refused = self.spending.refusal(tool, checked)
+        if refused is not None:
+            return ToolOutcome(f"{tool.name}: {refused}", True)
+        return Checked(checked, self.spending.estimate(tool, checked, kind))
+
+    async def budget_refusal(self, tool: ToolDef, checked: Checked) -> ToolOutcome | None:
+        """The budget's refusal of a checked call, said before a person is asked to approve it."""
+        if self.spending is None or checked.estimate is None:
+            return None
+        refused = await self.spending.budget_refusal(tool, checked.estimate)
+        return ToolOutcome(f"{tool.name}: {refused}", True) if refused else None
+
+    def price(self, tool: ToolDef, checked: Checked) -> str | None:
+        """The price a confirmation question states, when cost is counted."""
+        return None if self.spending is None else self.spending.price(tool, checked.estimate)
 
     async def _credentials(self, tool: ToolDef) -> CredentialKind | ToolOutcome:
         """The kind to sign with, or the error naming what to configure (or the consent URL)."""
@@ -203,7 +248,7 @@ class Executor:
                 return self._transport_error(tool, request, exc, attempt)
             await self.limits.update(endpoint, response.headers)
             status = response.status_code
-            if status == 429:
+            if status == 429 and billing_stop(status, parse_json(response)) is None:  # not a usage cap
                 reset = _reset_time(response)
                 await self.limits.mark_exhausted(endpoint, reset)
                 wait = reset - time.time()
@@ -255,7 +300,11 @@ class Executor:
         elif built.content:
             body = json.loads(built.content)
         shown = {"method": built.method, "url": str(built.url), "headers": headers, "body": body}
-        return ToolOutcome(dumps(shown), note=f"X_API_DRY_RUN=1: {tool.name} was not sent to X.")
+        price = ""
+        if self.spending is not None:
+            estimated = self.spending.estimate(tool, request, kind)
+            price = f" Sent, it would cost {usd(estimated.usd)} at most ({estimated.why})."
+        return ToolOutcome(dumps(shown), note=f"X_API_DRY_RUN=1: {tool.name} was not sent to X.{price}")
 
     async def _request(self, request: PreparedRequest, kind: CredentialKind) -> httpx.Response:
         started = time.perf_counter()
@@ -305,10 +354,11 @@ class Executor:
         else:
             what = f"could not be reached for {request.method} {request.path}{tries} ({type(exc).__name__})"
             fix = "Check the network and X_API_BASE_URL."
+        reached = not isinstance(exc, httpx.ConnectError)  # X may have acted on (and billed) it
         unsure = ""
-        if request.method not in IDEMPOTENT and not isinstance(exc, httpx.ConnectError):
+        if request.method not in IDEMPOTENT and reached:
             unsure = " The request may have reached X: check before repeating it (it was not retried)."
-        return ToolOutcome(f"{tool.name}: the X API at {self.base_url} {what}.{unsure} {fix}", True)
+        return ToolOutcome(f"{tool.name}: the X API at {self.base_url} {what}.{unsure} {fix}", True, uncertain=reached)
 
 
 def _form_value(value: Any) -> str:

@@ -117,6 +117,10 @@ class SpendLedger(Protocol):
 
     async def by_tool(self, day: date) -> dict[str, ToolSpend]: ...
 
+    def close(self) -> None:
+        """Let go of what the ledger holds open (a file); it is not used afterwards."""
+        ...
+
 
 class _Clocked:
     def __init__(self, budget: Decimal | None, now: Clock) -> None:
@@ -140,6 +144,9 @@ class MemoryLedger(_Clocked):
         self._held: dict[str, tuple[Reservation, datetime]] = {}
         self._spend: dict[tuple[date, str], ToolSpend] = {}
         self._seen: dict[date, set[str]] = {}
+
+    def close(self) -> None:
+        pass  # nothing held open
 
     async def reserve(self, tool: str, usd: Decimal, why: str = "") -> Reservation:
         now = self._now()

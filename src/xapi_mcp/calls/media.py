@@ -15,7 +15,6 @@ import io
 import json
 import mimetypes
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -23,12 +22,11 @@ from typing import Any, BinaryIO
 import anyio
 import anyio.to_thread
 
-from xapi_mcp.calls.arguments import PreparedRequest, prepare
+from xapi_mcp.calls.arguments import prepare
 from xapi_mcp.calls.results import ToolOutcome, dumps, snippet
+from xapi_mcp.calls.workflow import Progress, Workflow
 from xapi_mcp.errors import ArgumentError, MediaError
 from xapi_mcp.tools.tooldef import ToolDef
-
-Progress = Callable[[float, float | None, str], Awaitable[None]]
 
 MB = 1024 * 1024
 CHUNK_BYTES = 4 * MB  # X accepts up to 5 MB per APPEND
@@ -107,17 +105,6 @@ def read_media(user_path: str, media_dir: Path | None, fields: dict[str, Any] | 
     if len(content) > limit:
         raise MediaError(f"'{user_path}' grew while it was read; it is now over X's limit of {limit:,} bytes.")
     return real.name, content, mime
-
-
-@dataclass(frozen=True)
-class Workflow:
-    """What a workflow tool gets: the catalog's operations, and `send` for one prepared request of one
-    of them (credentials, rate limits, retries and dry runs as for any tool call)."""
-
-    send: Callable[[ToolDef, PreparedRequest], Awaitable[ToolOutcome]]
-    tools: dict[str, ToolDef]
-    media_dir: Path | None
-    dry_run: bool
 
 
 async def run_upload(workflow: Workflow, tool: ToolDef, args: dict[str, Any], progress: Progress | None) -> ToolOutcome:

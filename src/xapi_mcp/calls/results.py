@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +30,9 @@ class ToolOutcome:
     is_error: bool = False
     note: str = ""  # shown as a second text block: hints and cut notices, never inside the JSON
     status: int | None = None  # X's HTTP status when X answered with an error (for the log)
+    body: Any = field(default=None, repr=False, compare=False)  # X's parsed JSON: what the cost is counted from
+    uncertain: bool = False  # no answer, and the request may have reached X (a write may have been billed)
+    cost: tuple[dict[str, Any], str] | None = None  # `_meta["xapi-mcp/cost"]` and the cost line (Spending.summary)
 
 
 def dumps(value: Any) -> str:
@@ -59,7 +62,7 @@ def success(tool: ToolDef, response: httpx.Response, body: Any, max_bytes: int) 
         )
     text, cut_note = fit(body, max_bytes)
     notes = [n for n in (cut_note, next_page_hint(tool, body)) if n]
-    return ToolOutcome(text, note=" ".join(notes))
+    return ToolOutcome(text, note=" ".join(notes), body=body)
 
 
 def next_page_hint(tool: ToolDef, body: Any) -> str:
@@ -179,7 +182,7 @@ def http_error(
     transaction = response.headers.get("x-transaction-id")
     if transaction:
         parts.append(f"x-transaction-id: {transaction} (quote it to X support).")
-    return ToolOutcome(" ".join(p for p in parts if p), True, status=status)
+    return ToolOutcome(" ".join(p for p in parts if p), True, status=status, body=body)
 
 
 def _x_error_details(body: Any) -> str:

@@ -18,8 +18,9 @@ from mcp.shared.exceptions import MCPError
 
 from xapi_mcp import __version__
 from xapi_mcp.calls import confirm
-from xapi_mcp.calls.executor import Executor, ToolOutcome
+from xapi_mcp.calls.executor import Checked, Executor, ToolOutcome
 from xapi_mcp.calls.results import snippet
+from xapi_mcp.calls.spending import META_KEY as COST_META
 from xapi_mcp.logs import redact, redact_value, redactor
 from xapi_mcp.tools.discovery import DESCRIBE, SEARCH, SearchIndex, describe_result, discovery_tools, search_result
 from xapi_mcp.tools.profiles import FULL_BUDGET, LEAN_NOTE, Profile, view
@@ -110,24 +111,14 @@ def build_server(
                 outcome = target
             else:
                 tool, arguments = target
-                asked: ToolOutcome | types.InputRequiredResult | None = None
-                checked = None
-                if confirm_writes and not executor.dry_run and confirm.needs_confirmation(tool):
-                    # Everything that would refuse the call after a "yes" is said before anyone is asked;
-                    # the checked request travels with the "yes" to the executor.
-                    found = await executor.preflight(tool, arguments)
-                    if isinstance(found, ToolOutcome):
-                        asked = found
-                    else:
-                        checked = found
-                        asked = await confirm.ask(ctx, params, tool, arguments, executor.store.screen_name)
+                asked = await _checked_and_asked(ctx, params, tool, arguments, executor, confirm_writes)
                 if isinstance(asked, types.InputRequiredResult):
                     return asked
-                if asked is not None:
+                if isinstance(asked, ToolOutcome):
                     outcome = asked
                 else:
                     try:
-                        outcome = await executor.call(tool, arguments, progress, checked=checked)
+                        outcome = await executor.call(tool, arguments, progress, checked=asked)
                     except anyio.get_cancelled_exc_class():
                         if confirm.needs_confirmation(tool):  # a write the person will not hear back about
                             log.warning(
@@ -146,7 +137,13 @@ def build_server(
         content: list[types.ContentBlock] = [types.TextContent(text=outcome.text)]
         if outcome.note:
             content.append(types.TextContent(text=outcome.note))
-        return types.CallToolResult(content=content, is_error=outcome.is_error)
+        if outcome.cost is None:
+            return types.CallToolResult(content=content, is_error=outcome.is_error)
+        cost, line = outcome.cost
+        content.append(types.TextContent(text=line))
+        result = types.CallToolResult(content=content, is_error=outcome.is_error)
+        result.meta = {COST_META: cost}
+        return result
 
     instructions = DISCOVERY_INSTRUCTIONS if profile == "discovery" else INSTRUCTIONS
     if profile == "lean":
@@ -166,6 +163,35 @@ def build_server(
     # still costs every request; tracing is not something this server offers.
     server.middleware.clear()
     return server
+
+
+async def _checked_and_asked(
+    ctx: ServerRequestContext[Any],
+    params: types.CallToolRequestParams,
+    tool: ToolDef,
+    arguments: dict[str, Any],
+    executor: Executor,
+    confirm_writes: bool,
+) -> Checked | ToolOutcome | types.InputRequiredResult:
+    """The checked call to send; or why not (refused, declined); or the question for the person.
+
+    Writes (X_API_CONFIRM_WRITES) and calls estimated above X_API_CONFIRM_COST_USD are asked about,
+    with their price; everything that would refuse the call after a "yes" (the budget included) is
+    said before anyone is asked, and the checked request travels with the "yes" to the executor.
+    """
+    checked = await executor.preflight(tool, arguments)
+    if isinstance(checked, ToolOutcome) or executor.dry_run:
+        return checked
+    write = confirm_writes and confirm.needs_confirmation(tool)
+    costly = executor.spending is not None and executor.spending.needs_confirmation(checked.estimate)
+    if not (write or costly):
+        return checked
+    refused = await executor.budget_refusal(tool, checked)
+    if refused is not None:
+        return refused
+    price = executor.price(tool, checked)
+    asked = await confirm.ask(ctx, params, tool, arguments, executor.store.screen_name, price=price, costly=costly)
+    return checked if asked is None else asked
 
 
 def redact_result(

@@ -34,6 +34,7 @@ from xapi_mcp.tools.tooldef import (
     ToolDef,
     scheme_kinds,
 )
+from xapi_mcp.tools.workflows import workflow_tools
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ SAFE_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 # Stricter than MCP's 1-128 of [A-Za-z0-9_.-]: Windsurf rejects dots, and Claude Code prefixes
 # names with mcp__<server>__, so long names break there.
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-UPLOAD_STEPS = ("initializeMediaUpload", "appendMediaUpload", "finalizeMediaUpload")
 _DESTRUCTIVE_WORDS = re.compile(r"delete|remove|replace|unfollow|unlike|unpin|unmute|unblock|revoke", re.I)
 
 
@@ -101,8 +101,8 @@ def build_catalog(document: dict[str, Any], *, include_streaming: bool = False, 
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("Skipping %s %s (%s): cannot read it: %s", method.upper(), path, name, exc)
                 excluded.append(name)
-    if workflows and (upload := upload_tool(tools)) is not None:
-        tools[upload.name] = upload
+    if workflows:
+        tools.update({tool.name: tool for tool in workflow_tools(tools)})
     version = str((document.get("info") or {}).get("version", "unknown"))
     return Catalog(tools=tools, spec_version=version, excluded=excluded, security_schemes=schemes)
 
@@ -374,45 +374,3 @@ def _binary_properties(schema: Any, resolver: RefResolver) -> list[str]:
             if any(o.get("format") == "binary" for o in options) and name not in found:
                 found.append(name)
     return found
-
-
-# Workflow tools: several requests of the catalog's own operations, run by the executor (calls/).
-
-
-def upload_tool(tools: dict[str, ToolDef]) -> ToolDef | None:
-    """The `uploadMedia` tool, when the spec has the chunked-upload operations it builds on."""
-    if not all(name in tools for name in UPLOAD_STEPS):
-        return None
-    init = tools["initializeMediaUpload"]
-    init_props = init.input_schema.get("properties", {})
-    properties: dict[str, Any] = {
-        "path": {"type": "string", "description": "A file inside X_MEDIA_DIR (absolute, or relative to it)."},
-        "data": {"type": "string", "description": "The file's bytes, base64-encoded (instead of path)."},
-    }
-    for name, note in (
-        ("media_type", "MIME type; guessed from the file name when omitted."),
-        ("media_category", "How the media will be used; guessed from the type when omitted."),
-    ):
-        if name in init_props:
-            properties[name] = {
-                **{k: v for k, v in init_props[name].items() if k != "description"},
-                "description": note,
-            }
-    schema = {"type": "object", "properties": properties}
-    return ToolDef(
-        name="uploadMedia",
-        title="Upload media (chunked)",
-        description=(
-            "Upload an image, GIF, video or subtitle file in one call (INIT, APPEND chunks, FINALIZE, and waiting "
-            "while X processes video). Returns media_id for createPosts' media.media_ids."
-        ),
-        input_schema=schema,
-        annotations={"destructiveHint": False},
-        plan=init.plan,
-        tags=("Media",),
-        operation_id="uploadMedia",
-        args_validator=Draft202012Validator({**schema, "additionalProperties": False}),
-        auth=init.auth,
-        workflow="uploadMedia",
-        notes={name: prop["description"] for name, prop in properties.items()},
-    )
