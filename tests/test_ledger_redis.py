@@ -125,12 +125,26 @@ def test_a_call_costs_two_round_trips(redis_url: str) -> None:
             hold = await ledger.reserve("searchPostsRecent", D("0.05"))
             already = await ledger.seen(day, [f"post:{n - 1}", f"post:{n}"])
             await ledger.settle(hold, paid("0.005", f"post:{n}"))
+            total = await ledger.day_total(day)  # the cost line after the call
             trips.append(counter.sent - before)
-            assert already == {f"post:{n - 1}"}
-        assert trips == [2] * 5  # reserve: one EVALSHA; seen: none; settle: one MULTI/EXEC
+            assert already == {f"post:{n - 1}"} and total == D("0.005") * (n + 1)
+        assert trips == [2] * 5  # reserve: one script; seen: none; settle: the other script; day_total: none
         await client.aclose()
 
     asyncio.run(test())
+
+
+@pytest.mark.redis
+def test_day_total_reads_other_replicas_once_the_settled_total_is_not_fresh(redis_url: str) -> None:
+    async def test(first: aioredis.Redis, second: aioredis.Redis) -> None:
+        here = RedisLedger(first, person="alice", now=lambda: START, total_fresh_for=0)
+        there = RedisLedger(second, person="alice", now=lambda: START)
+        await here.settle(await here.reserve("a", D("0.05")), paid("0.02"))
+        await there.settle(await there.reserve("a", D("0.05")), paid("0.03"))
+        assert await here.day_total(here.today()) == D("0.05")
+        assert await there.day_total(there.today()) == D("0.05")  # its own settle returned the total after both
+
+    with_clients(2, redis_url, test)
 
 
 @pytest.mark.redis

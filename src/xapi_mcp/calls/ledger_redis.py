@@ -20,11 +20,13 @@ to a person: X bills the developer app and dedups per app, and every person of a
 through the same app. Money is integer micro-dollars, as in SQLite (rounded up).
 
 Round trips (benchmarks/ledger_bench.py counts them): `reserve` is one EVALSHA, `settle` one
-EVALSHA of a second script (one command to pack and one reply to parse, where a MULTI of a dozen
-commands cost the client about twice the CPU), `seen` none on the hot path: the reserve script also returns the charged
-keys added since this process last looked (a cursor into `P:seen:D`), so `seen` answers from this
-process's copy, as fresh as the reserve. A key another replica charges between that reserve and
-this call's `seen` is counted again here: an overstatement, never less.
+EVALSHA of a second script (one command to pack and one reply to parse, not a MULTI of a dozen),
+`seen` none on the hot path: the reserve script also returns the charged keys added since this
+process last looked (a cursor into `P:seen:D`), so `seen` answers from this process's copy, as
+fresh as the reserve. A key another replica charges between that reserve and this call's `seen`
+is counted again here: an overstatement, never less. The settle script also returns the person's
+new total, which `day_total` answers for `total_fresh_for` seconds (the cost line read right
+after a call): within that second, another replica's settle for the same person may be missing.
 
 The ledger acts for one person; `for_person` gives another person's view sharing the client, the
 scripts and the copy of charged keys. Times come from the injected clock; key lifetimes are
@@ -37,6 +39,7 @@ import os
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, Decimal
+from time import monotonic
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
@@ -102,12 +105,12 @@ return {0, 0, 0, start, seen}
 #       5 charged keys (of today)
 # ARGV: 1 member, 2 micro-dollars, 3 tool, 4 spend's key lifetime (s), 5 charged keys' lifetime (s), 6 cursor,
 #       7 n categories, then n (category, count) pairs, then the newly charged keys
-# Returns {start, the charged keys from start on (this call's among them)}
+# Returns {start, the charged keys from start on (this call's among them), the person's new total for the day}
 _SETTLE = """
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 local micros, tool = ARGV[2], ARGV[3]
-redis.call('HINCRBY', KEYS[3], 'total', micros)
+local total = redis.call('HINCRBY', KEYS[3], 'total', micros)
 redis.call('HINCRBY', KEYS[3], 'usd:' .. tool, micros)
 redis.call('HINCRBY', KEYS[3], 'calls:' .. tool, 1)
 local n = tonumber(ARGV[7])
@@ -126,7 +129,7 @@ if #ARGV >= first then
 end
 local start = tonumber(ARGV[6])
 if start > redis.call('LLEN', KEYS[5]) then start = 0 end
-return {start, redis.call('LRANGE', KEYS[5], start, -1)}
+return {start, redis.call('LRANGE', KEYS[5], start, -1), total}
 """
 
 
@@ -182,6 +185,7 @@ class RedisLedger:
         prefix: str = DEFAULT_PREFIX,
         now: Clock = utc_now,
         keep_days: int = KEEP_DAYS,
+        total_fresh_for: float = 1.0,
     ) -> None:
         self.budget, self.deployment_cap, self.person = budget, deployment_cap, person
         self._client, self._prefix, self._now, self._keep_days = client, prefix, now, keep_days
@@ -189,6 +193,8 @@ class RedisLedger:
         self._reserve = client.register_script(_RESERVE)
         self._settle = client.register_script(_SETTLE)
         self._seen = _SeenCopy()
+        self.total_fresh_for = total_fresh_for
+        self._settled: tuple[date, int, float] | None = None  # day, the person's total a settle returned, when
 
     def for_person(self, person: str, budget: Decimal | None = DEFAULT_BUDGET) -> RedisLedger:
         """Another person's ledger on the same Redis: same client, script, cap and copy of charged keys."""
@@ -262,8 +268,11 @@ class RedisLedger:
             args += [category, count]
         outcome = f"X answered and may have billed {money(charge.usd)}, which today's total may now lack."
         with guarded(self._client, "recording what this call cost", outcome):
-            start, entries = await self._settle(keys=keys, args=[*args, *new])
+            start, entries, total = await self._settle(keys=keys, args=[*args, *new])
         self._seen.merge(day, cursor, int(start), entries)
+        if self._settled is not None and self._settled[0] == day:
+            total = max(int(total), self._settled[1])  # settles answered out of order: a day's total only grows
+        self._settled = (day, int(total), monotonic())
 
     async def release(self, reservation: Reservation) -> None:
         member, day = _member(reservation), reservation.day
@@ -302,7 +311,11 @@ class RedisLedger:
         return True
 
     async def day_total(self, day: date) -> Decimal:
-        """This person's settled spend on `day`."""
+        """This person's settled spend on `day`: as the last settle here returned it, when that was less than
+        `total_fresh_for` seconds ago (the cost line right after a call costs no round trip), else read."""
+        settled = self._settled
+        if settled is not None and settled[0] == day and monotonic() - settled[2] < self.total_fresh_for:
+            return _usd(settled[1])
         return await self._total(self._key("spend", self._who, day))
 
     async def deployment_total(self, day: date) -> Decimal:
