@@ -24,7 +24,7 @@ from xapi_mcp import logs
 from xapi_mcp.logs import RedactingFormatter
 from xapi_mcp.spec import BUNDLED_VERSION, load_bundled, load_spec
 from xapi_mcp.tools.catalog import Catalog, build_catalog
-from xapi_mcp.tools.workflows import upload_tool
+from xapi_mcp.tools.workflows import workflow_tools
 
 # A real Redis (redis-server started by the suite) for the tests marked `redis`: fixtures and hooks.
 pytest_plugins = ["tests.redis_server"]
@@ -49,11 +49,10 @@ def catalog_for(version: str) -> Catalog:
 
 
 def tools_with_upload() -> dict[str, Any]:
-    """The 2.159 catalog plus uploadMedia: every tool a full-profile server serves."""
+    """The 2.159 catalog plus its workflow tools (uploadMedia, usage_x_api): every tool a full-profile server serves."""
     tools = dict(catalog_for("2.159").tools)
-    upload = upload_tool(tools)
-    assert upload is not None
-    tools[upload.name] = upload
+    tools.update({tool.name: tool for tool in workflow_tools(tools)})
+    assert "uploadMedia" in tools and "usage_x_api" in tools
     return tools
 
 

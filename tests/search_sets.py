@@ -2,7 +2,7 @@
 
 A set is a JSON file `{"requests": [{"q": "...", "accept": ["operationId", ...]}, ...]}`; a request
 counts as found at rank r when the r-th result is any of its accepted tools. Shared by
-tests/test_search_heldout.py and benchmarks/search_quality.py so both score the same way.
+tests/test_search_heldout.py, tests/test_search_quality.py and benchmarks/search_bench.py so all score the same way.
 """
 
 from __future__ import annotations

@@ -134,7 +134,13 @@ def test_transcript_with_a_tool_call_and_an_error_turn(fake_x: tuple[FakeX, str]
         assert first["tools"] == as_functions(served)
     assert lines[-1].startswith('<- ok: {"data":{"id":"2244994945"')
     tool_reply = xai.requests[2]["messages"][-1]
-    assert tool_reply["role"] == "tool" and json.loads(tool_reply["content"])["data"]["username"] == "XDevelopers"
+    assert (
+        tool_reply["role"] == "tool"
+        and json.loads(tool_reply["content"].splitlines()[0])["data"]["username"] == "XDevelopers"
+    )
+    assert (
+        tool_reply["content"].splitlines()[-1].startswith("cost $0.010 (1 user, 0 repeats)")
+    )  # the cost line reaches the model
     (request,) = fake.requests
     assert request.path == "/2/users/by/username/XDevelopers" and request.query == [("user.fields", "created_at")]
 
@@ -259,7 +265,12 @@ def test_cli_end_to_end_over_stdio(fake_x: tuple[FakeX, str], profile: str | Non
             timeout=120,
         )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["-> getUsersMe({})", '<- ok: {"data":{}}', "You are fake."]
+    # The result's blocks as the client prints them: X's answer, then the cost line (an empty answer bills nothing).
+    assert result.stdout.splitlines() == [
+        "-> getUsersMe({})",
+        '<- ok: {"data":{}} cost $0.000 · today $0.000 (no daily budget)',
+        "You are fake.",
+    ]
     assert fake.requests[-1].path == "/2/users/me"
     # By default the server it starts is lean: the same tools in well under half the bytes.
     served = listing(tools_with_upload(), profile or "lean").tools  # type: ignore[arg-type]

@@ -214,7 +214,8 @@ def _returned(rule: BillingRule, response: Any, assumptions: Assumptions) -> Ite
         return
     data = response.get("data")
     for item in [data] if isinstance(data, dict) else data if isinstance(data, list) else []:
-        yield None, _key(rule.kind, item, rule.id_field)
+        if item:  # `{}`: nothing was returned, so nothing is billed
+            yield None, _key(rule.kind, item, rule.id_field)
     includes = response.get("includes") if assumptions.bill_includes else None
     if isinstance(includes, dict):
         for name, (category, kind, id_field) in INCLUDES.items():

@@ -50,15 +50,22 @@ def to_mcp_tool(tool: ToolDef, profile: Profile = "full", *, describe_args: bool
     )
 
 
+# The list is read once at startup and is the same for every caller: 2026-07-28 clients may keep it
+# a day (the longest the SDK's client cache keeps anything) and share it across callers.
+LIST_CACHE: dict[str, Any] = {"ttl_ms": 24 * 60 * 60 * 1000, "cache_scope": "public"}
+
+
 def listing(tools: dict[str, ToolDef], profile: Profile) -> types.ListToolsResult:
     if profile == "discovery":
-        return types.ListToolsResult(tools=[types.Tool.model_validate(tool) for tool in discovery_tools()])
+        shown = [types.Tool.model_validate(tool) for tool in discovery_tools()]
+        return types.ListToolsResult(tools=shown, **LIST_CACHE)
     if profile == "full":
         # X's argument descriptions while they fit: an allowlisted catalog keeps every word.
-        described = types.ListToolsResult(tools=[to_mcp_tool(t, profile, describe_args=True) for t in tools.values()])
+        shown = [to_mcp_tool(t, profile, describe_args=True) for t in tools.values()]
+        described = types.ListToolsResult(tools=shown, **LIST_CACHE)
         if len(described.model_dump_json(by_alias=True, exclude_none=True)) <= FULL_BUDGET:
             return described
-    return types.ListToolsResult(tools=[to_mcp_tool(tool, profile) for tool in tools.values()])
+    return types.ListToolsResult(tools=[to_mcp_tool(tool, profile) for tool in tools.values()], **LIST_CACHE)
 
 
 def unknown_tool_message(name: str, tools: dict[str, ToolDef]) -> str:
