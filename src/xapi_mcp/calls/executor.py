@@ -200,7 +200,7 @@ class Executor:
         kind = await self._credentials(tool)
         if isinstance(kind, ToolOutcome):
             return kind
-        reset = self.limits.exhausted_until(f"{tool.plan.method} {tool.plan.path}")
+        reset = await self.limits.exhausted_until(f"{tool.plan.method} {tool.plan.path}")
         if reset is not None:
             return rate_limited(tool, reset, locally=True)
         if self.spending is None or not isinstance(checked, PreparedRequest):
@@ -232,7 +232,7 @@ class Executor:
 
     async def send(self, tool: ToolDef, request: PreparedRequest, kind: CredentialKind) -> ToolOutcome:
         endpoint = f"{request.method} {tool.plan.path}"
-        reset = self.limits.exhausted_until(endpoint)
+        reset = await self.limits.exhausted_until(endpoint)
         if reset is not None:
             return rate_limited(tool, reset, locally=True)
         deadline = time.monotonic() + self.retry_budget
@@ -246,11 +246,11 @@ class Executor:
                     attempt += 1
                     continue
                 return self._transport_error(tool, request, exc, attempt)
-            self.limits.update(endpoint, response.headers)
+            await self.limits.update(endpoint, response.headers)
             status = response.status_code
             if status == 429 and billing_stop(status, parse_json(response)) is None:  # not a usage cap
                 reset = _reset_time(response)
-                self.limits.mark_exhausted(endpoint, reset)
+                await self.limits.mark_exhausted(endpoint, reset)
                 wait = reset - time.time()
                 if not waited and wait <= self.rate_limit_wait:
                     waited = True
