@@ -26,6 +26,9 @@ from xapi_mcp.spec import BUNDLED_VERSION, load_bundled, load_spec
 from xapi_mcp.tools.catalog import Catalog, build_catalog
 from xapi_mcp.tools.workflows import workflow_tools
 
+# A real Redis (redis-server started by the suite) for the tests marked `redis`: fixtures and hooks.
+pytest_plugins = ["tests.redis_server"]
+
 CONFIGURED_SECRETS = (*fx.SERVER_SECRETS, fake_xai.API_KEY)
 # Secrets that in-process code registered with logs.watch_secrets during a test (each test's sources are
 # dropped when it ends, see restore_watched_secrets): the session-end scan looks for these too.

@@ -9,7 +9,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "xapi_mcp"
 
 # Lower number = lower layer. A module may import its own layer and the layers below it.
-GROUND = {"xapi_mcp", "xapi_mcp.errors", "xapi_mcp.stores", "xapi_mcp.logs", "xapi_mcp.config"}
+GROUND = {"xapi_mcp", "xapi_mcp.errors", "xapi_mcp.stores", "xapi_mcp.redis_state", "xapi_mcp.logs", "xapi_mcp.config"}
 LAYERS = [
     ("ground", 0),
     ("spec", 1),

@@ -1,4 +1,7 @@
-"""The spend ledger: budget refusal, reservations under concurrency, UTC-day dedup, surviving a restart."""
+"""The spend ledger: budget refusal, reservations under concurrency, UTC-day dedup, surviving a restart.
+
+The contract tests run on every kind: memory, SQLite and Redis (a real redis-server, tests/redis_server.py).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import redis.asyncio as aioredis
 
 from xapi_mcp.calls.cost import Charge
 from xapi_mcp.calls.ledger import (
@@ -25,6 +29,7 @@ from xapi_mcp.calls.ledger import (
     open_ledger,
     spend_db_path,
 )
+from xapi_mcp.calls.ledger_redis import RedisLedger
 
 D = Decimal
 T = TypeVar("T")
@@ -52,14 +57,33 @@ def clock() -> Clock:
     return Clock(datetime(2026, 11, 30, 21, 15, tzinfo=UTC))
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def make(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Iterator[LedgerFactory]:
-    """Builds ledgers of one kind; SQLite ones made by one test share a file, like processes would."""
+_RUNNER: list[asyncio.Runner] = []
+
+
+@pytest.fixture(autouse=True)
+def loop() -> Iterator[None]:
+    """One event loop per test for `run`: a Redis client's connections belong to the loop that opened them."""
+    with asyncio.Runner() as runner:
+        _RUNNER.append(runner)
+        try:
+            yield
+        finally:
+            _RUNNER.remove(runner)
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def make(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock, loop: None) -> Iterator[LedgerFactory]:
+    """Builds ledgers of one kind; SQLite ones made by one test share a file, Redis ones a server (each with its
+    own client), like processes would."""
     opened: list[SqliteLedger] = []
+    clients: list[aioredis.Redis] = []
 
     def factory(budget: Decimal | None = ONE_DOLLAR) -> SpendLedger:
         if request.param == "memory":
             return MemoryLedger(budget, now=clock)
+        if request.param == "redis":
+            clients.append(aioredis.Redis.from_url(request.getfixturevalue("redis_url")))
+            return RedisLedger(clients[-1], budget=budget, now=clock)
         ledger = SqliteLedger(tmp_path / "state" / "spend.sqlite3", budget, now=clock)
         opened.append(ledger)
         return ledger
@@ -67,6 +91,8 @@ def make(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Iterat
     yield factory
     for ledger in opened:
         ledger.close()
+    for client in clients:
+        run(client.aclose())
 
 
 def paid(usd: str, **resources: int) -> Charge:
@@ -75,7 +101,7 @@ def paid(usd: str, **resources: int) -> Charge:
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coroutine)
+    return _RUNNER[-1].run(coroutine)
 
 
 def test_estimate_reserved_then_settled_on_the_actual(make: LedgerFactory) -> None:
@@ -243,7 +269,7 @@ def test_concurrent_reservations_from_threads_and_separate_connections(kind: str
         start.wait()
         for _ in range(5):
             with contextlib.suppress(BudgetExceeded):
-                granted.append(run(ledger.reserve("x", D("0.07"))).usd)
+                granted.append(asyncio.run(ledger.reserve("x", D("0.07"))).usd)
 
     threads = [threading.Thread(target=worker, args=(ledger,)) for ledger in ledgers]
     for thread in threads:

@@ -38,3 +38,7 @@ class MissingCredentials(XapiMcpError):
 
 class ConsentError(XapiMcpError):
     """The consent flow could not start or finish; the message says why and what to do."""
+
+
+class StateUnavailable(XapiMcpError):
+    """The shared state store (Redis) did not answer; the message says what was affected and when to retry."""

@@ -2,8 +2,9 @@
 
 Callers hold the protocol, so a SQLite or Redis implementation (many replicas, restarts) plugs in
 without touching them. Here: the credentials of the running process (`TokenStore`) and X's
-rate-limit windows (`RateLimitState`). The spend ledger is the third store; it lives with the cost
-model it records (`calls/ledger.py`: `SpendLedger`, `MemoryLedger`, `SqliteLedger`).
+rate-limit windows (`RateLimitState`; shared by replicas: `redis_state.py`). The spend ledger is the
+third store; it lives with the cost model it records (`calls/ledger.py`: `SpendLedger`, `MemoryLedger`,
+`SqliteLedger`; `calls/ledger_redis.py`).
 Nothing in this module writes anywhere: tokens stay in memory by default.
 """
 
@@ -121,13 +122,16 @@ class Window:
 
 
 class RateLimitState(Protocol):
-    """X's rate limits per endpoint (`METHOD /path/template`), as X last reported them."""
+    """X's rate limits per endpoint (`METHOD /path/template`), as X last reported them.
 
-    def update(self, endpoint: str, headers: Headers) -> Window | None: ...
+    Async so that a store shared by replicas (`redis_state.RedisRateLimits`) fits the same protocol.
+    """
 
-    def exhausted_until(self, endpoint: str, now: float | None = None) -> float | None: ...
+    async def update(self, endpoint: str, headers: Headers) -> Window | None: ...
 
-    def mark_exhausted(self, endpoint: str, reset: float) -> None: ...
+    async def exhausted_until(self, endpoint: str, now: float | None = None) -> float | None: ...
+
+    async def mark_exhausted(self, endpoint: str, reset: float) -> None: ...
 
 
 class MemoryRateLimits:
@@ -140,19 +144,19 @@ class MemoryRateLimits:
     def __init__(self) -> None:
         self._windows: dict[str, Window] = {}
 
-    def update(self, endpoint: str, headers: Headers) -> Window | None:
+    async def update(self, endpoint: str, headers: Headers) -> Window | None:
         window = parse_window(headers)
         if window is not None:
             self._windows[endpoint] = window
         return window
 
-    def exhausted_until(self, endpoint: str, now: float | None = None) -> float | None:
+    async def exhausted_until(self, endpoint: str, now: float | None = None) -> float | None:
         """The reset time when X said this endpoint has no requests left, else None."""
         window = self._windows.get(endpoint)
         now = time.time() if now is None else now
         return window.reset if window is not None and window.exhausted(now) else None
 
-    def mark_exhausted(self, endpoint: str, reset: float) -> None:
+    async def mark_exhausted(self, endpoint: str, reset: float) -> None:
         previous = self._windows.get(endpoint)
         self._windows[endpoint] = Window(previous.limit if previous else 0, 0, reset)
 

@@ -225,7 +225,7 @@ class Executor:
         progress: Progress | None = None,
     ) -> ToolOutcome:
         """Open one of X's streams, collect within `collected`'s caps, close it (calls/streams.py)."""
-        reset = self.limits.exhausted_until(f"{request.method} {tool.plan.path}")
+        reset = await self.limits.exhausted_until(f"{request.method} {tool.plan.path}")
         if reset is not None:
             return rate_limited(tool, reset, locally=True)
         built, auth = self._build(request), self.signers.signer(kind)
@@ -268,7 +268,7 @@ class Executor:
         kind = await self._credentials(inner or tool)
         if isinstance(kind, ToolOutcome):
             return kind
-        reset = self.limits.exhausted_until(f"{(inner or tool).plan.method} {(inner or tool).plan.path}")
+        reset = await self.limits.exhausted_until(f"{(inner or tool).plan.method} {(inner or tool).plan.path}")
         if reset is not None:
             return rate_limited(inner or tool, reset, locally=True)
         if isinstance(checked, dict):  # a workflow: priced by its own hook, when it has one
@@ -306,7 +306,7 @@ class Executor:
 
     async def send(self, tool: ToolDef, request: PreparedRequest, kind: CredentialKind) -> ToolOutcome:
         endpoint = f"{request.method} {tool.plan.path}"
-        reset = self.limits.exhausted_until(endpoint)
+        reset = await self.limits.exhausted_until(endpoint)
         if reset is not None:
             return rate_limited(tool, reset, locally=True)
         deadline = time.monotonic() + self.retry_budget
@@ -320,11 +320,11 @@ class Executor:
                     attempt += 1
                     continue
                 return transport_error(tool, request, exc, attempt, self.base_url)
-            self.limits.update(endpoint, response.headers)
+            await self.limits.update(endpoint, response.headers)
             status = response.status_code
             if status == 429 and billing_stop(status, parse_json(response)) is None:  # not a usage cap
                 reset = _reset_time(response)
-                self.limits.mark_exhausted(endpoint, reset)
+                await self.limits.mark_exhausted(endpoint, reset)
                 wait = reset - time.time()
                 if not waited and wait <= self.rate_limit_wait:
                     waited = True

@@ -110,10 +110,10 @@ async def collect(
             )
         try:
             if limits is not None:
-                limits.update(f"{request.method} {tool.plan.path}", response.headers)
+                await limits.update(f"{request.method} {tool.plan.path}", response.headers)
             if response.status_code >= 400:
                 await response.aread()
-                refused = _refusal(tool, request, kind, response, limits)
+                refused = await _refusal(tool, request, kind, response, limits)
             else:
                 async with anyio.create_task_group() as group:
                     if progress is not None:
@@ -191,8 +191,12 @@ def _x_words(errors: list[Any]) -> str:
     return " ".join(words) or "(no details)."
 
 
-def _refusal(
-    tool: ToolDef, request: PreparedRequest, kind: CredentialKind, response: httpx.Response, limits: Any
+async def _refusal(
+    tool: ToolDef,
+    request: PreparedRequest,
+    kind: CredentialKind,
+    response: httpx.Response,
+    limits: RateLimitState | None,
 ) -> ToolOutcome:
     """X refused to open the stream: the usual error outcome, and for 429 which limit it was."""
     body = parse_json(response)
@@ -215,7 +219,7 @@ def _refusal(
         )
     reset = _reset(response)
     if limits is not None:
-        limits.mark_exhausted(f"{request.method} {tool.plan.path}", reset)
+        await limits.mark_exhausted(f"{request.method} {tool.plan.path}", reset)
     return rate_limited(tool, reset, locally=False)
 
 
