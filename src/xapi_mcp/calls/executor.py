@@ -381,7 +381,7 @@ class Executor:
             self._build(request), auth=self.signers.signer(kind) or httpx.USE_CLIENT_DEFAULT
         )
         if log.isEnabledFor(logging.DEBUG):  # X_API_DEBUG / -v; the log formatter redacts secrets
-            log_exchange(log, request, response, kind, started)
+            log_exchange(log, request, response, kind, (time.perf_counter() - started) * 1000)
         return response
 
     def _budget_left(self, attempt: int, deadline: float) -> bool:

@@ -266,7 +266,7 @@ def transport_error(
 
 
 def log_exchange(
-    log: logging.Logger, request: PreparedRequest, response: httpx.Response, kind: CredentialKind, started: float
+    log: logging.Logger, request: PreparedRequest, response: httpx.Response, kind: CredentialKind, ms: float
 ) -> None:
     """One DEBUG line per request sent to X and its answer (the log formatter redacts secrets)."""
     log.debug(
@@ -278,7 +278,7 @@ def log_exchange(
         dict(response.request.headers),
         snippet(json.dumps(request.body), 300) if request.has_body and not request.multipart else "-",
         response.status_code,
-        (time.perf_counter() - started) * 1000,
+        ms,
         response.headers.get("x-rate-limit-remaining", "-"),
         response.headers.get("x-transaction-id", "-"),
         snippet(response.text, 500) if response.content else "-",
