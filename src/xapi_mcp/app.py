@@ -55,9 +55,12 @@ class App:
     consent: Consent
     executor: Executor
     server: Any  # mcp.server.Server
+    remote: Any = None  # server.mcp_auth.Remote in remote mode (X_MCP_AUTH=oauth)
 
     async def aclose(self) -> None:
         await self.consent.aclose()
+        if self.remote is not None:
+            await self.remote.documents.aclose()
         await self.executor.aclose()
         if self.executor.spending is not None:
             self.executor.spending.ledger.close()
@@ -108,13 +111,20 @@ def build(startup: Startup) -> App:
     auth_token = settings.mcp_auth_token.get_secret_value() if settings.mcp_auth_token else None
     if auth_token:
         logs.watch_secrets(lambda: [auth_token])
-    if settings.transport == "http" and not is_loopback(settings.mcp_host) and not auth_token:
+    remote_mode = settings.mcp_auth == "oauth"
+    if settings.transport == "http" and not is_loopback(settings.mcp_host) and not auth_token and not remote_mode:
         raise ConfigError(
             f"refusing to listen on {settings.mcp_host}: beyond this machine, anyone who reaches the "
             "port could act as your X account. Set MCP_AUTH_TOKEN to a long random secret (clients then send "
             "'Authorization: Bearer <token>'), or keep MCP_HOST=127.0.0.1."
         )
-    store = token_store(settings)
+    store: TokenStore = token_store(settings)
+    remote, prompt = None, None
+    if remote_mode:  # each request acts as the person its access token names (server/remote.py)
+        from xapi_mcp.server.remote import SignInAgain, build_remote
+
+        remote, store = build_remote(settings, store)  # type: ignore[arg-type]
+        prompt = SignInAgain()
     _log_credentials(settings)
     consent = build_consent(startup, store)
     if settings.transport == "http":  # consent links go through /oauth/start, which wants our one-time code
@@ -125,7 +135,7 @@ def build(startup: Startup) -> App:
         store,
         timeout=settings.api_timeout,
         max_result_bytes=settings.max_result_bytes,
-        consent=consent,
+        consent=prompt or consent,
         signers=Signers(store, refresh=consent.refresh_oauth2),
         rate_limit_wait=settings.rate_limit_wait,
         media_dir=settings.media_dir,
@@ -140,7 +150,7 @@ def build(startup: Startup) -> App:
         profile=settings.tool_profile,
         confirm_writes=settings.confirm_writes,
     )
-    return App(startup, store, consent, executor, server)
+    return App(startup, store, consent, executor, server, remote)
 
 
 def build_spending(startup: Startup, store: TokenStore) -> Spending:
@@ -217,7 +227,6 @@ def serve_stdio(app: App) -> None:
 
 
 def serve_http(app: App) -> None:
-    from xapi_mcp.server.http import build_app
     from xapi_mcp.server.run import bind_sockets, run_http
 
     startup, settings = app.startup, app.startup.settings
@@ -226,6 +235,18 @@ def serve_http(app: App) -> None:
         sockets = bind_sockets(settings.mcp_host, settings.mcp_port)
     except OSError as exc:
         raise StartupError(_bind_problem(settings, exc)) from None
+    http_app = build_http_app(app)
+    host = f"[{settings.mcp_host}]" if ":" in settings.mcp_host else settings.mcp_host
+    url = f"http://{host}:{settings.mcp_port}/mcp"
+    announce = lambda: log.info("Serving %s at %s", _serving(startup), url)  # noqa: E731
+    run_http(http_app, sockets, announce, in_flight=http_app.state.in_flight, grace=settings.shutdown_grace)
+
+
+def build_http_app(app: App) -> Any:
+    """The Starlette app serving /mcp, /healthz and the OAuth pages (local consent, or remote mode's)."""
+    from xapi_mcp.server.http import build_app
+
+    startup, settings = app.startup, app.startup.settings
 
     def health() -> dict[str, Any]:
         spec, count = startup.spec, len(startup.tools)
@@ -234,8 +255,10 @@ def serve_http(app: App) -> None:
     routes = oauth_routes(app.consent, settings, control=True)
     if not settings.callback_on_mcp_app():
         routes = [r for r in routes if r.path in ("/oauth/start", "/oauth/status")]
+    if app.remote is not None:
+        routes = app.remote.routes()
     auth_token = settings.mcp_auth_token.get_secret_value() if settings.mcp_auth_token else None
-    http_app = build_app(
+    return build_app(
         app.server,
         host=settings.mcp_host,
         health=health,
@@ -244,11 +267,8 @@ def serve_http(app: App) -> None:
         auth_token=auth_token,
         session_idle_timeout=settings.session_idle_timeout,
         max_sessions=settings.max_sessions,
+        guard=app.remote.guard if app.remote is not None else None,
     )
-    host = f"[{settings.mcp_host}]" if ":" in settings.mcp_host else settings.mcp_host
-    url = f"http://{host}:{settings.mcp_port}/mcp"
-    announce = lambda: log.info("Serving %s at %s", _serving(startup), url)  # noqa: E731
-    run_http(http_app, sockets, announce, in_flight=http_app.state.in_flight, grace=settings.shutdown_grace)
 
 
 def _startup_consent(app: App) -> None:
