@@ -45,6 +45,8 @@ def build_remote(
 ) -> tuple[Remote, PersonStore]:
     """The protected resource, its authorization server and the per-person token store."""
     public = check(settings)
+    # authlib's grants log each token they issue at DEBUG (X_API_DEBUG would write them to the log).
+    logging.getLogger("authlib.oauth2").setLevel(max(logging.INFO, logging.getLogger("authlib.oauth2").level))
     if not settings.token_key:
         log.warning(
             "X_MCP_TOKEN_KEY is not set: access tokens are signed with a key made at startup, so they stop working "
