@@ -36,6 +36,7 @@ from xapi_mcp.auth.people import Person
 GRANT_TYPES = ("authorization_code", "refresh_token")
 AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
 CODE_TTL = 60.0
+SCOPE = "xapi"  # the one scope: act as the signed-in person with every tool this server offers
 
 
 class InvalidTargetError(OAuth2Error):
@@ -61,7 +62,7 @@ class Client(ClientMixin):
         return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
 
     def get_allowed_scope(self, scope: str | None) -> str:
-        return ""  # no scopes: a token acts as its person for every tool the server offers
+        return SCOPE
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.redirect_uris
@@ -106,7 +107,7 @@ class Grant(AuthorizationCodeMixin, TokenMixin):
         return self.redirect_uri
 
     def get_scope(self) -> str:
-        return ""
+        return SCOPE
 
     def check_client(self, client: ClientMixin) -> bool:
         return bool(client.get_client_id() == self.client_id)
@@ -252,6 +253,7 @@ class Issuer:
             "authorization_endpoint": f"{self.issuer}/authorize",
             "token_endpoint": f"{self.issuer}/token",
             "registration_endpoint": f"{self.issuer}/register",
+            "scopes_supported": [SCOPE],
             "response_types_supported": ["code"],
             "grant_types_supported": list(GRANT_TYPES),
             "code_challenge_methods_supported": ["S256"],
@@ -266,6 +268,7 @@ class Issuer:
             "resource": self.resource,
             "authorization_servers": [self.issuer],
             "bearer_methods_supported": ["header"],
+            "scopes_supported": [SCOPE],
             "resource_name": "xapi-mcp (X API)",
         }
 
