@@ -417,3 +417,19 @@ def test_signin_secrets_are_redacted(remote: tuple[FakeX, str, App]) -> None:
     # authlib logs every token it issues at DEBUG: remote mode keeps its grant loggers above that.
     logged = (LOG_DIR / "in-process.log").read_text()
     assert issued["refresh_token"] not in logged and issued["access_token"] not in logged
+
+
+def test_person_store_is_the_requesting_persons_tokens_and_outside_a_request_nobodys() -> None:
+    from xapi_mcp.auth.people import Person as XPerson
+    from xapi_mcp.auth.people import PersonStore, acting_as
+    from xapi_mcp.stores import CredentialKind, MemoryTokenStore
+
+    people = PersonStore(MemoryTokenStore(consumer_key="ck", consumer_secret="cs", access_token="owner-token"))
+    assert not people.has(CredentialKind.OAUTH1_USER) and people.access_token is None  # never the owner's
+    with acting_as(people.for_person(XPerson("1001", "alice_x"), "a-token", "a-secret")):
+        assert people.screen_name == "alice_x"  # what a confirmation question names
+        assert (people.access_token, people.access_token_secret) == ("a-token", "a-secret")
+        with acting_as(people.for_person(XPerson("2002", "bob_x"), "b-token", "b-secret")):
+            assert people.screen_name == "bob_x" and people.access_token == "b-token"
+        assert people.access_token == "a-token"
+    assert people.screen_name is None and people.consumer_key == "ck"
