@@ -28,10 +28,11 @@ from starlette.routing import Route
 from tests import fake_x as fx
 from tests.fake_x import FakeX
 from tests.servers import LOG_DIR, SPEC_159, free_port, serve_asgi, server_env
-from xapi_mcp.app import App, build, build_http_app, load
+from xapi_mcp.app import App, build, load
 from xapi_mcp.auth.cimd import ClientMetadataDocuments
 from xapi_mcp.config import Settings
 from xapi_mcp.errors import ConfigError
+from xapi_mcp.server.http import build_app
 
 REDIRECT = "http://127.0.0.1:9/callback"  # the MCP client's loopback redirect (never actually served)
 CIMD_URL = "https://client.example/xapi-mcp-test-client.json"
@@ -81,7 +82,10 @@ def remote(fake_x: tuple[FakeX, str], tmp_path: Path) -> Iterator[tuple[FakeX, s
     port = free_port()
     app = build(load(remote_settings(x_url, port, tmp_path)))
     app.remote.documents = metadata_documents()
-    with serve_asgi(build_http_app(app), port) as url:
+    http_app = build_app(
+        app.server, host="127.0.0.1", health=dict, extra_routes=app.remote.routes(), guard=app.remote.guard
+    )  # as app.serve_http builds it in remote mode
+    with serve_asgi(http_app, port) as url:
         yield fake, url, app
 
 

@@ -59,8 +59,7 @@ class App:
 
     async def aclose(self) -> None:
         await self.consent.aclose()
-        if self.remote is not None:
-            await self.remote.documents.aclose()
+        await self.remote.aclose() if self.remote is not None else None
         await self.executor.aclose()
         if self.executor.spending is not None:
             self.executor.spending.ledger.close()
@@ -106,12 +105,13 @@ def build(startup: Startup) -> App:
     """Stores, consent, executor and MCP server for `startup`, wired once."""
     from xapi_mcp.server.guards import is_loopback
     from xapi_mcp.server.mcp_server import build_server
+    from xapi_mcp.server.remote import build_remote
 
     settings = startup.settings
     auth_token = settings.mcp_auth_token.get_secret_value() if settings.mcp_auth_token else None
     if auth_token:
         logs.watch_secrets(lambda: [auth_token])
-    remote_mode = settings.mcp_auth == "oauth"
+    remote_mode = settings.mcp_auth == "oauth"  # each request acts as its token's person (server/remote.py)
     if settings.transport == "http" and not is_loopback(settings.mcp_host) and not auth_token and not remote_mode:
         raise ConfigError(
             f"refusing to listen on {settings.mcp_host}: beyond this machine, anyone who reaches the "
@@ -119,12 +119,7 @@ def build(startup: Startup) -> App:
             "'Authorization: Bearer <token>'), or keep MCP_HOST=127.0.0.1."
         )
     store: TokenStore = token_store(settings)
-    remote, prompt = None, None
-    if remote_mode:  # each request acts as the person its access token names (server/remote.py)
-        from xapi_mcp.server.remote import SignInAgain, build_remote
-
-        remote, store = build_remote(settings, store)  # type: ignore[arg-type]
-        prompt = SignInAgain()
+    remote, store, prompt = build_remote(settings, store) if remote_mode else (None, store, None)  # type: ignore
     _log_credentials(settings)
     consent = build_consent(startup, store)
     if settings.transport == "http":  # consent links go through /oauth/start, which wants our one-time code
@@ -227,6 +222,7 @@ def serve_stdio(app: App) -> None:
 
 
 def serve_http(app: App) -> None:
+    from xapi_mcp.server.http import build_app
     from xapi_mcp.server.run import bind_sockets, run_http
 
     startup, settings = app.startup, app.startup.settings
@@ -235,18 +231,6 @@ def serve_http(app: App) -> None:
         sockets = bind_sockets(settings.mcp_host, settings.mcp_port)
     except OSError as exc:
         raise StartupError(_bind_problem(settings, exc)) from None
-    http_app = build_http_app(app)
-    host = f"[{settings.mcp_host}]" if ":" in settings.mcp_host else settings.mcp_host
-    url = f"http://{host}:{settings.mcp_port}/mcp"
-    announce = lambda: log.info("Serving %s at %s", _serving(startup), url)  # noqa: E731
-    run_http(http_app, sockets, announce, in_flight=http_app.state.in_flight, grace=settings.shutdown_grace)
-
-
-def build_http_app(app: App) -> Any:
-    """The Starlette app serving /mcp, /healthz and the OAuth pages (local consent, or remote mode's)."""
-    from xapi_mcp.server.http import build_app
-
-    startup, settings = app.startup, app.startup.settings
 
     def health() -> dict[str, Any]:
         spec, count = startup.spec, len(startup.tools)
@@ -258,7 +242,7 @@ def build_http_app(app: App) -> Any:
     if app.remote is not None:
         routes = app.remote.routes()
     auth_token = settings.mcp_auth_token.get_secret_value() if settings.mcp_auth_token else None
-    return build_app(
+    http_app = build_app(
         app.server,
         host=settings.mcp_host,
         health=health,
@@ -269,6 +253,10 @@ def build_http_app(app: App) -> Any:
         max_sessions=settings.max_sessions,
         guard=app.remote.guard if app.remote is not None else None,
     )
+    host = f"[{settings.mcp_host}]" if ":" in settings.mcp_host else settings.mcp_host
+    url = f"http://{host}:{settings.mcp_port}/mcp"
+    announce = lambda: log.info("Serving %s at %s", _serving(startup), url)  # noqa: E731
+    run_http(http_app, sockets, announce, in_flight=http_app.state.in_flight, grace=settings.shutdown_grace)
 
 
 def _startup_consent(app: App) -> None:

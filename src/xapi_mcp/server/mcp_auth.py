@@ -79,6 +79,9 @@ class Remote:
             return "You signed out of this server (or an operator removed your X authorisation): sign in again."
         return Person(str(claims["sub"]), tokens.get("screen_name")), tokens
 
+    async def aclose(self) -> None:
+        await self.documents.aclose()
+
     def guard(self, app: ASGIApp) -> ASGIApp:
         return RequireAccessToken(app, self)
 

@@ -8,19 +8,19 @@ from __future__ import annotations
 import ipaddress
 import logging
 import secrets
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from xapi_mcp import logs
-from xapi_mcp.auth.cimd import ClientMetadataDocuments
-from xapi_mcp.auth.mcp_as import Issuer
-from xapi_mcp.auth.people import PersonStore
-from xapi_mcp.auth.remote_state import MemoryRemoteState, RemoteState
-from xapi_mcp.auth.signin import Allowed, XSignIn
 from xapi_mcp.config import Settings
 from xapi_mcp.errors import ConfigError
-from xapi_mcp.server.mcp_auth import Remote
 from xapi_mcp.stores import CredentialKind, MemoryTokenStore
 from xapi_mcp.tools.tooldef import AuthRequirement
+
+if TYPE_CHECKING:  # imported when remote mode is built: local mode never loads authlib's server side
+    from xapi_mcp.auth.people import PersonStore
+    from xapi_mcp.auth.remote_state import RemoteState
+    from xapi_mcp.server.mcp_auth import Remote
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,15 @@ class SignInAgain:
 
 def build_remote(
     settings: Settings, app_keys: MemoryTokenStore, state: RemoteState | None = None, documents: object = None
-) -> tuple[Remote, PersonStore]:
-    """The protected resource, its authorization server and the per-person token store."""
+) -> tuple[Remote, PersonStore, SignInAgain]:
+    """The protected resource, its authorization server, the per-person token store, the executor's prompt."""
+    from xapi_mcp.auth.cimd import ClientMetadataDocuments
+    from xapi_mcp.auth.mcp_as import Issuer
+    from xapi_mcp.auth.people import PersonStore
+    from xapi_mcp.auth.remote_state import MemoryRemoteState
+    from xapi_mcp.auth.signin import Allowed, XSignIn
+    from xapi_mcp.server.mcp_auth import Remote
+
     public = check(settings)
     # authlib's grants log each token they issue at DEBUG (X_API_DEBUG would write them to the log).
     logging.getLogger("authlib.oauth2").setLevel(max(logging.INFO, logging.getLogger("authlib.oauth2").level))
@@ -82,7 +89,7 @@ def build_remote(
         public,
         settings.signin_allow,
     )
-    return remote, people
+    return remote, people, SignInAgain()
 
 
 def check(settings: Settings) -> str:
