@@ -56,6 +56,7 @@ class Recorded:
     body: Any
     auth_kind: str
     raw: bytes = b""  # "oauth1" | "oauth1-bad-signature" | "bearer" | "oauth2-user" | "unknown-bearer" | "none"
+    signer: str | None = None  # the X user ID whose OAuth 1.0a token validly signed the request
 
 
 @dataclass
@@ -124,6 +125,9 @@ class FakeX:
     confirm_callback: bool = True
     deny: bool = False  # the person clicks "Cancel" on the authorize page
     issued: list[tuple[str, str]] = field(default_factory=list)  # access tokens handed out by the flow
+    # Who clicks "Authorize" next (user ID, screen name), one per consent; empty: user 42, SCREEN_NAME.
+    next_people: list[tuple[str, str]] = field(default_factory=list)
+    token_owner: dict[str, str] = field(default_factory=dict)  # access token -> its X user ID
     # OAuth 2.0 PKCE
     oauth2_codes: dict[str, dict[str, str]] = field(default_factory=dict)
     oauth2_tokens: set[str] = field(default_factory=lambda: {OAUTH2_USER_TOKEN})
@@ -218,13 +222,15 @@ class FakeX:
         if params.get("oauth_verifier") != self.verifiers.pop(token, None):
             return PlainTextResponse("Invalid verifier", status_code=401)
         del self.request_tokens[token]
-        access, secret = f"42-{secrets.token_urlsafe(30)}", secrets.token_urlsafe(32)  # X's shapes
+        user_id, screen_name = self.next_people.pop(0) if self.next_people else ("42", SCREEN_NAME)
+        access, secret = f"{user_id}-{secrets.token_urlsafe(30)}", secrets.token_urlsafe(32)  # X's shapes
         self.token_secrets[access] = secret
+        self.token_owner[access] = user_id
         self.issued.append((access, secret))
         ISSUED_SECRETS.extend((access, secret))
         self.handed_out.extend((access, secret))
         body = urlencode(
-            {"oauth_token": access, "oauth_token_secret": secret, "user_id": "42", "screen_name": SCREEN_NAME}
+            {"oauth_token": access, "oauth_token_secret": secret, "user_id": user_id, "screen_name": screen_name}
         )
         return PlainTextResponse(body, media_type="application/x-www-form-urlencoded")
 
@@ -439,6 +445,9 @@ class FakeX:
             auth_kind=self._auth_kind(request, raw),
             raw=raw,
         )
+        if recorded.auth_kind == "oauth1":
+            token = self._oauth1_request(request, raw).token or ""
+            recorded.signer = self.token_owner.get(token, "42" if token == ACCESS_TOKEN else None)
         self.requests.append(recorded)
         if self.echo is not None:
             raise _Faulted(self._echoed(recorded, str(request.url)))

@@ -57,9 +57,11 @@ class App:
     consent: Consent
     executor: Executor
     server: Any  # mcp.server.Server
+    remote: Any = None  # server.mcp_auth.Remote in remote mode (X_MCP_AUTH=oauth)
 
     async def aclose(self) -> None:
         await self.consent.aclose()
+        await self.remote.aclose() if self.remote is not None else None
         await self.executor.aclose()
         if self.executor.spending is not None:
             self.executor.spending.ledger.close()
@@ -107,18 +109,21 @@ def build(startup: Startup) -> App:
     """Stores, consent, executor and MCP server for `startup`, wired once."""
     from xapi_mcp.server.guards import is_loopback
     from xapi_mcp.server.mcp_server import build_server
+    from xapi_mcp.server.remote import build_remote
 
     settings = startup.settings
     auth_token = settings.mcp_auth_token.get_secret_value() if settings.mcp_auth_token else None
     if auth_token:
         logs.watch_secrets(lambda: [auth_token])
-    if settings.transport == "http" and not is_loopback(settings.mcp_host) and not auth_token:
+    remote_mode = settings.mcp_auth == "oauth"  # each request acts as its token's person (server/remote.py)
+    if settings.transport == "http" and not is_loopback(settings.mcp_host) and not auth_token and not remote_mode:
         raise ConfigError(
             f"refusing to listen on {settings.mcp_host}: beyond this machine, anyone who reaches the "
             "port could act as your X account. Set MCP_AUTH_TOKEN to a long random secret (clients then send "
             "'Authorization: Bearer <token>'), or keep MCP_HOST=127.0.0.1."
         )
-    store = token_store(settings)
+    store: TokenStore = token_store(settings)
+    remote, store, prompt = build_remote(settings, store) if remote_mode else (None, store, None)  # type: ignore
     _log_credentials(settings)
     consent = build_consent(startup, store)
     if settings.transport == "http":  # consent links go through /oauth/start, which wants our one-time code
@@ -129,7 +134,7 @@ def build(startup: Startup) -> App:
         store,
         timeout=settings.api_timeout,
         max_result_bytes=settings.max_result_bytes,
-        consent=consent,
+        consent=prompt or consent,
         signers=Signers(store, refresh=consent.refresh_oauth2),
         rate_limit_wait=settings.rate_limit_wait,
         media_dir=settings.media_dir,
@@ -147,7 +152,7 @@ def build(startup: Startup) -> App:
         direct=startup.direct,
         confirm_writes=settings.confirm_writes,
     )
-    return App(startup, store, consent, executor, server)
+    return App(startup, store, consent, executor, server, remote)
 
 
 def serve_stdio(app: App) -> None:
@@ -178,6 +183,8 @@ def serve_http(app: App) -> None:
     routes = oauth_routes(app.consent, settings, control=True)
     if not settings.callback_on_mcp_app():
         routes = [r for r in routes if r.path in ("/oauth/start", "/oauth/status")]
+    if app.remote is not None:
+        routes = app.remote.routes()
     if settings.consumer_secret:  # X signs its webhook CRC check with the app's consumer secret
         taken = {"/mcp", "/healthz", *(r.path for r in routes)}
         secret = settings.consumer_secret.get_secret_value()
@@ -193,6 +200,7 @@ def serve_http(app: App) -> None:
         session_idle_timeout=settings.session_idle_timeout,
         max_sessions=settings.max_sessions,
         long_calls=frozenset(name for name, tool in startup.tools.items() if tool.stream is not None),
+        guard=app.remote.guard if app.remote is not None else None,
     )
     host = f"[{settings.mcp_host}]" if ":" in settings.mcp_host else settings.mcp_host
     url = f"http://{host}:{settings.mcp_port}/mcp"

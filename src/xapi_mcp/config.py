@@ -115,6 +115,14 @@ class Settings(BaseModel):
     # After X refuses a call for credits or enrolment: how long calls that cost money stay refused here.
     billing_pause: float = Field(900.0, ge=0, le=86_400, alias="X_API_BILLING_PAUSE")
 
+    # Remote mode (docs/deploy.md): /mcp as an OAuth 2.1 protected resource; each person signs in with X.
+    mcp_auth: Literal["off", "oauth"] = Field("off", alias="X_MCP_AUTH")
+    public_url: str | None = Field(None, alias="X_MCP_PUBLIC_URL")  # issuer; the resource is <it>/mcp
+    access_token_ttl: int = Field(600, ge=60, le=86_400, alias="X_MCP_ACCESS_TOKEN_TTL")
+    refresh_token_ttl: int = Field(30 * 86_400, ge=300, alias="X_MCP_REFRESH_TOKEN_TTL")
+    client_metadata_hosts: str = Field("", alias="X_MCP_CLIENT_METADATA_HOSTS")  # comma list, or *
+    signin_allow: str = Field("", alias="X_MCP_SIGNIN_ALLOW")  # X user IDs / @handles, or *
+    token_key: SecretStr | None = Field(None, alias="X_MCP_TOKEN_KEY")  # signs access tokens; same on every replica
     transport: Literal["http", "stdio"] = Field("http", alias="MCP_TRANSPORT")
     # Unset: full, or hybrid when more than 128 tools are allowed (tools/profiles.py choose_profile).
     tool_profile: Literal["full", "lean", "discovery", "hybrid"] | None = Field(None, alias="X_API_TOOL_PROFILE")
@@ -136,6 +144,8 @@ class Settings(BaseModel):
         "oauth2_token_url",
         "tool_allowlist_file",
         "media_dir",
+        "public_url",
+        "token_key",
         mode="before",
     )
     @classmethod

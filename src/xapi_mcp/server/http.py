@@ -172,10 +172,11 @@ def build_app(
     session_idle_timeout: float = 1800.0,
     max_sessions: int = 1000,
     long_calls: frozenset[str] = frozenset(),
+    guard: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> Starlette:
     """The app; `app.state.in_flight` counts the /mcp requests being answered (for shutdown)."""
     checks = security_settings(host)
-    if auth_token and not is_loopback(host):
+    if guard is not None or (auth_token and not is_loopback(host)):
         # Clients reach a 0.0.0.0 bind under names we cannot list; the token (plus Origin) guards it.
         checks = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     limits: dict[str, Any] = {"session_idle_timeout": session_idle_timeout, "max_sessions": max_sessions}
@@ -190,6 +191,8 @@ def build_app(
     )
     if auth_token:
         mcp_endpoint = RequireBearer(mcp_endpoint, auth_token, host)
+    if guard is not None:  # remote mode: each person's OAuth access token (server/mcp_auth.py)
+        mcp_endpoint = guard(mcp_endpoint)
     in_flight = InFlight(mcp_endpoint)
     in_flight.on_give_up.append(direct.abandon)
     expected = f"Bearer {auth_token}".encode() if auth_token else None
