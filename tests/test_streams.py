@@ -18,6 +18,7 @@ from tests import fake_x as fx
 from tests.conftest import load_document
 from tests.fake_x import FakeX, Fault, StreamScript
 from tests.servers import LOG_DIR, run_xapi_mcp, serve_asgi, server_env
+from tests.test_catalog import STREAMS as CATALOG_STREAMS
 from xapi_mcp.calls.executor import Executor
 from xapi_mcp.calls.ledger import MemoryLedger
 from xapi_mcp.calls.prices import shipped_prices
@@ -29,23 +30,7 @@ from xapi_mcp.tools.tooldef import StreamCaps, ToolDef
 
 FILTERED = "/2/tweets/search/stream"
 SAMPLE = "/2/tweets/sample/stream"
-STREAMS = {
-    "activityStream",
-    "streamLikesCompliance",
-    "streamLikesFirehose",
-    "streamLikesSample10",
-    "streamPostsCompliance",
-    "streamPostsFirehose",
-    "streamPostsFirehoseEn",
-    "streamPostsFirehoseJa",
-    "streamPostsFirehoseKo",
-    "streamPostsFirehosePt",
-    "streamLabelsCompliance",
-    "streamPostsSample",
-    "streamPostsSample10",
-    "streamPosts",
-    "streamUsersCompliance",
-}
+STREAMS = set(CATALOG_STREAMS)  # X's 15 streaming operations, as tests/test_catalog.py names them
 
 
 DEFAULT = StreamCaps()

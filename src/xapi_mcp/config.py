@@ -233,7 +233,7 @@ class Settings(BaseModel):
             return True
         host, callback_host = self.mcp_host.strip("[]"), self.oauth_callback_host.strip("[]")
         same_address = (
-            host in ("0.0.0.0", "::", "") or host == callback_host or (_loopback(host) and _loopback(callback_host))
+            host in ("0.0.0.0", "::", "") or host == callback_host or (is_loopback(host) and is_loopback(callback_host))
         )
         return self.oauth_callback_port == self.mcp_port and same_address
 
@@ -245,7 +245,8 @@ class Settings(BaseModel):
         return f"http://{self.oauth_callback_host}:{self.oauth_callback_port or 8976}"
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """localhost or a loopback IP address (where plain http and no bearer token are safe)."""
     if host == "localhost":
         return True
     try:

@@ -5,14 +5,13 @@ A setting that cannot work stops the server at startup with what to set; nothing
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import secrets
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from xapi_mcp import logs
-from xapi_mcp.config import Settings
+from xapi_mcp.config import Settings, is_loopback
 from xapi_mcp.errors import ConfigError
 from xapi_mcp.stores import CredentialKind, MemoryTokenStore
 from xapi_mcp.tools.tooldef import AuthRequirement
@@ -103,7 +102,7 @@ def check(settings: Settings) -> str:
             "X_MCP_AUTH=oauth needs X_MCP_PUBLIC_URL: the https address people's MCP clients reach this server at, "
             "without a path (e.g. https://mcp.example.com; the MCP endpoint is then https://mcp.example.com/mcp)."
         )
-    if parts.scheme == "http" and not _loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
             f"X_MCP_PUBLIC_URL={public} is plain http: OAuth tokens would cross the network unencrypted. Put TLS in "
             "front (a load balancer or reverse proxy, docs/deploy.md) and give its https:// address."
@@ -125,12 +124,3 @@ def check(settings: Settings) -> str:
             "(comma-separated), or * for anyone with an X account."
         )
     return public
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
