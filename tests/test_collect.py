@@ -16,9 +16,9 @@ from typing import Any
 import anyio
 import mcp_types as types
 import pytest
-from mcp import Client
 
 from tests import fake_x as fx
+from tests.asking import call_asking
 from tests.conftest import PORTABLE_KEYS, load_document, walk_schemas
 from tests.fake_x import FakeX, Fault
 from tests.servers import run_xapi_mcp, serve_asgi, server_env
@@ -318,17 +318,7 @@ def test_dry_run_shows_the_first_page_and_sends_nothing(fake_x: tuple[FakeX, str
 def call(
     url: str, name: str, args: dict[str, Any], *, mode: str = "auto", answer: str | None = None
 ) -> tuple[types.CallToolResult, list[str]]:
-    asked: list[str] = []
-
-    async def elicit(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-        asked.append(params.message)
-        return types.ElicitResult(action=answer, content={"confirm": True} if answer == "accept" else None)
-
-    async def run() -> types.CallToolResult:
-        async with Client(url, mode=mode, elicitation_callback=elicit if answer else None) as client:
-            return await client.call_tool(name, args)
-
-    return anyio.run(run), asked
+    return call_asking(url, name, args, mode=mode, answer=answer)
 
 
 def text_of(result: types.CallToolResult) -> str:

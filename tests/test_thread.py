@@ -18,9 +18,9 @@ import anyio
 import httpx2 as httpx
 import mcp_types as types
 import pytest
-from mcp import Client
 
 from tests import fake_x as fx
+from tests.asking import call_asking
 from tests.conftest import load_document
 from tests.fake_x import FakeX, Fault
 from tests.prism import request_violations, run_prism
@@ -56,17 +56,7 @@ def posted(post_id: str) -> Fault:
 def call(
     url: str, name: str, args: dict[str, Any], *, mode: str = "auto", answer: str | None = "accept"
 ) -> tuple[types.CallToolResult, list[str]]:
-    asked: list[str] = []
-
-    async def elicit(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-        asked.append(params.message)
-        return types.ElicitResult(action=answer, content={"confirm": True} if answer == "accept" else None)
-
-    async def run() -> types.CallToolResult:
-        async with Client(url, mode=mode, elicitation_callback=elicit if answer else None) as client:
-            return await client.call_tool(name, args)
-
-    return anyio.run(run), asked
+    return call_asking(url, name, args, mode=mode, answer=answer)
 
 
 def texts(result: types.CallToolResult) -> list[str]:
