@@ -58,6 +58,7 @@ class App:
     executor: Executor
     server: Any  # mcp.server.Server
     remote: Any = None  # server.mcp_auth.Remote in remote mode (X_MCP_AUTH=oauth)
+    redis: Any = None  # redis.asyncio.Redis when X_MCP_REDIS_URL is set
 
     async def aclose(self) -> None:
         await self.consent.aclose()
@@ -65,6 +66,7 @@ class App:
         await self.executor.aclose()
         if self.executor.spending is not None:
             self.executor.spending.ledger.close()
+        await self.redis.aclose() if self.redis is not None else None
         self.store.clear()
 
 
@@ -109,7 +111,7 @@ def build(startup: Startup) -> App:
     """Stores, consent, executor and MCP server for `startup`, wired once."""
     from xapi_mcp.server.guards import is_loopback
     from xapi_mcp.server.mcp_server import build_server
-    from xapi_mcp.server.remote import build_remote
+    from xapi_mcp.server.remote import build_remote, remote_state
 
     settings = startup.settings
     auth_token = settings.mcp_auth_token.get_secret_value() if settings.mcp_auth_token else None
@@ -123,7 +125,9 @@ def build(startup: Startup) -> App:
             "'Authorization: Bearer <token>'), or keep MCP_HOST=127.0.0.1."
         )
     store: TokenStore = token_store(settings)
-    remote, store, prompt = build_remote(settings, store) if remote_mode else (None, store, None)  # type: ignore
+    redis = shared_state(settings)
+    state = remote_state(settings, redis) if remote_mode else None
+    remote, store, prompt = build_remote(settings, store, state) if remote_mode else (None, store, None)  # type: ignore
     _log_credentials(settings)
     consent = build_consent(startup, store)
     if settings.transport == "http":  # consent links go through /oauth/start, which wants our one-time code
@@ -140,7 +144,8 @@ def build(startup: Startup) -> App:
         media_dir=settings.media_dir,
         tools=startup.catalog.tools,
         dry_run=settings.dry_run,
-        spending=build_spending(startup.settings, startup.spec.document, store),
+        spending=build_spending(startup.settings, startup.spec.document, store, redis=redis, people=remote_mode),
+        limits=rate_limits(settings, redis) if redis is not None or remote_mode else None,
         allowed=frozenset(startup.tools),  # collect_x_api pages only what the allowlist lets through
         collect_max_items=settings.collect_max_items,
     )
@@ -152,7 +157,36 @@ def build(startup: Startup) -> App:
         direct=startup.direct,
         confirm_writes=settings.confirm_writes,
     )
-    return App(startup, store, consent, executor, server, remote)
+    return App(startup, store, consent, executor, server, remote, redis)
+
+
+def shared_state(settings: Settings) -> Any:
+    """The Redis client of X_MCP_REDIS_URL (redis.asyncio), or None: state stays in this process."""
+    if settings.redis_url is None:
+        return None
+    from xapi_mcp.redis_state import connect, unreachable, where
+
+    url = settings.redis_url.get_secret_value()
+    logs.watch_secrets(lambda: [url])  # a URL may carry Redis's password
+    client = connect(url)
+    problem = unreachable(url)
+    if problem:
+        log.warning("%s. Calls fail with a retry hint until it answers; no restart is needed then.", problem)
+    else:
+        log.info("Shared state in Redis at %s (prefix %s)", where(client), settings.redis_prefix)
+    return client
+
+
+def rate_limits(settings: Settings, redis: Any) -> Any:
+    """X's rate limits per person (remote mode) and shared by replicas (Redis)."""
+    from xapi_mcp.auth.people import PersonRateLimits
+    from xapi_mcp.stores import MemoryRateLimits
+
+    if redis is None:
+        return PersonRateLimits(lambda person: MemoryRateLimits())
+    from xapi_mcp.redis_state import RedisRateLimits
+
+    return PersonRateLimits(lambda person: RedisRateLimits(redis, person, prefix=settings.redis_prefix))
 
 
 def serve_stdio(app: App) -> None:

@@ -123,6 +123,11 @@ class Settings(BaseModel):
     client_metadata_hosts: str = Field("", alias="X_MCP_CLIENT_METADATA_HOSTS")  # comma list, or *
     signin_allow: str = Field("", alias="X_MCP_SIGNIN_ALLOW")  # X user IDs / @handles, or *
     token_key: SecretStr | None = Field(None, alias="X_MCP_TOKEN_KEY")  # signs access tokens; same on every replica
+    # Shared state for several replicas (docs/deploy.md): remote mode's sign-ins and tokens, spend, rate limits.
+    redis_url: SecretStr | None = Field(None, alias="X_MCP_REDIS_URL")  # may carry a password
+    redis_prefix: str = Field("xapi-mcp", min_length=1, alias="X_MCP_REDIS_PREFIX")
+    token_keys: SecretStr | None = Field(None, alias="X_MCP_TOKEN_KEYS")  # seal X tokens kept in Redis (AES-GCM)
+    deployment_budget_usd: str = Field("", alias="X_API_DEPLOYMENT_BUDGET_USD")  # everyone's spend per UTC day
     transport: Literal["http", "stdio"] = Field("http", alias="MCP_TRANSPORT")
     # Unset: full, or hybrid when more than 128 tools are allowed (tools/profiles.py choose_profile).
     tool_profile: Literal["full", "lean", "discovery", "hybrid"] | None = Field(None, alias="X_API_TOOL_PROFILE")
@@ -146,6 +151,8 @@ class Settings(BaseModel):
         "media_dir",
         "public_url",
         "token_key",
+        "redis_url",
+        "token_keys",
         mode="before",
     )
     @classmethod

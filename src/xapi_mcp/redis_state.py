@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import quote
 
+import redis
 import redis.asyncio as aioredis
 from httpx2 import Headers
 from redis.asyncio.retry import Retry
@@ -26,12 +27,10 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
 from xapi_mcp.errors import StateUnavailable
-from xapi_mcp.stores import Window, parse_window
+from xapi_mcp.stores import LOCAL_PERSON, Window, parse_window
 
 ENV_REDIS_URL = "X_MCP_REDIS_URL"
 DEFAULT_PREFIX = "xapi-mcp"
-# Whoever runs the local single-user mode: the person id its keys would carry.
-LOCAL_PERSON = "local"
 
 
 def connect(url: str, *, timeout: float = 2.0) -> aioredis.Redis:
@@ -45,12 +44,24 @@ def connect(url: str, *, timeout: float = 2.0) -> aioredis.Redis:
     )
 
 
+def unreachable(url: str, *, timeout: float = 2.0) -> str | None:
+    """Why Redis at `url` does not answer a PING now (for one startup line), or None when it does."""
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    try:
+        client.ping()
+        return None
+    except RedisError as exc:
+        return f"Redis at {where(client)} does not answer ({type(exc).__name__}: {exc})"
+    finally:
+        client.close()
+
+
 def key_part(value: str) -> str:
     """A value as one segment of a key: percent-encoded, so `:`, `{`, `}` and spaces cannot appear."""
     return quote(value, safe="")
 
 
-def where(client: aioredis.Redis) -> str:
+def where(client: aioredis.Redis | redis.Redis) -> str:
     """`host:port` (or the socket path) of the client's Redis, never its password."""
     kwargs = client.connection_pool.connection_kwargs
     if "path" in kwargs:

@@ -25,6 +25,9 @@ class CredentialKind(enum.Enum):
     NONE = "no credentials"
 
 
+# Whose state (spend, rate limits) the local single-user mode keeps: remote mode keys it by X user ID.
+LOCAL_PERSON = "local"
+
 # Preference order when an operation accepts several kinds: act as the user when we can.
 PREFERENCE = (CredentialKind.OAUTH1_USER, CredentialKind.OAUTH2_USER, CredentialKind.BEARER)
 

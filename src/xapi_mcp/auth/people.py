@@ -11,16 +11,23 @@ a request no user tokens exist.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, overload
 
-from xapi_mcp.stores import CredentialKind, MemoryTokenStore
+from httpx2 import Headers
+
+from xapi_mcp.errors import StateUnavailable
+from xapi_mcp.stores import LOCAL_PERSON, CredentialKind, MemoryTokenStore, RateLimitState, Window
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 _CURRENT: contextvars.ContextVar[MemoryTokenStore | None] = contextvars.ContextVar("xapi_mcp_person", default=None)
+_PERSON_ID: contextvars.ContextVar[str] = contextvars.ContextVar("xapi_mcp_person_id", default=LOCAL_PERSON)
 
 
 @dataclass(frozen=True)
@@ -35,13 +42,68 @@ class Person:
 
 
 @contextmanager
-def acting_as(store: MemoryTokenStore) -> Iterator[None]:
-    """Make `store` the current person's tokens inside the block (one request)."""
-    reset = _CURRENT.set(store)
+def acting_as(store: MemoryTokenStore, person_id: str = LOCAL_PERSON) -> Iterator[None]:
+    """Make `store` the current person's tokens, and `person_id` whose spend and limits count, inside the block."""
+    reset, reset_id = _CURRENT.set(store), _PERSON_ID.set(person_id)
     try:
         yield
     finally:
+        _PERSON_ID.reset(reset_id)
         _CURRENT.reset(reset)
+
+
+def current_person() -> str:
+    """The X user ID the current request acts for (remote mode), else LOCAL_PERSON."""
+    return _PERSON_ID.get()
+
+
+class PerPerson(Generic[T]):
+    """One `T` per person, made on first use by `make(person_id)`: the current request's is `current()`."""
+
+    def __init__(self, make: Callable[[str], T]) -> None:
+        self.make = make
+        self._each: dict[str, T] = {}
+
+    def current(self) -> T:
+        person = current_person()
+        found = self._each.get(person)
+        if found is None:
+            found = self._each[person] = self.make(person)
+        return found
+
+    def all(self) -> list[T]:
+        return list(self._each.values())
+
+
+class PersonRateLimits:
+    """X's rate limits kept per person (a user token's limits are that user's), in memory or Redis.
+
+    Advisory by design: when the shared store does not answer, calls go on without it (X still
+    enforces its limits, and says so with a 429); nothing waits on, or fails because of, a mark.
+    """
+
+    def __init__(self, make: Callable[[str], RateLimitState]) -> None:
+        self._people = PerPerson(make)
+
+    async def update(self, endpoint: str, headers: Headers) -> Window | None:
+        try:
+            return await self._people.current().update(endpoint, headers)
+        except StateUnavailable as exc:
+            log.warning("Rate-limit mark not recorded: %s", exc)
+            return None
+
+    async def exhausted_until(self, endpoint: str, now: float | None = None) -> float | None:
+        try:
+            return await self._people.current().exhausted_until(endpoint, now)
+        except StateUnavailable as exc:
+            log.warning("Rate-limit mark not read (the call goes on): %s", exc)
+            return None
+
+    async def mark_exhausted(self, endpoint: str, reset: float) -> None:
+        try:
+            await self._people.current().mark_exhausted(endpoint, reset)
+        except StateUnavailable as exc:
+            log.warning("Rate-limit mark not recorded: %s", exc)
 
 
 class _Current(Generic[T]):

@@ -56,7 +56,8 @@ from xapi_mcp.calls.ledger import (
     utc_day,
     utc_now,
 )
-from xapi_mcp.redis_state import DEFAULT_PREFIX, LOCAL_PERSON, guarded, key_part
+from xapi_mcp.redis_state import DEFAULT_PREFIX, guarded, key_part
+from xapi_mcp.stores import LOCAL_PERSON
 
 KEEP_DAYS = 35  # spend per tool stays readable this long after its day (a month's report)
 DEPLOYMENT = "*"
@@ -209,6 +210,9 @@ class RedisLedger:
         )
         other._reserve, other._settle, other._seen = self._reserve, self._settle, self._seen
         return other
+
+    def close(self) -> None:
+        """Nothing of its own to let go: the Redis client belongs to whoever connected it (app.py)."""
 
     def today(self) -> date:
         return utc_day(self._now())

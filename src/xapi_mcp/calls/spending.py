@@ -10,6 +10,7 @@ the requests of one tool call (a workflow sends several), and becomes the cost l
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -27,7 +28,7 @@ from xapi_mcp.calls.ledger import BudgetExceeded, Clock, SpendLedger, usd_settin
 from xapi_mcp.calls.posting_rules import Plan, explain_reply_refusal, posting_rule_violation
 from xapi_mcp.calls.prices import PriceTable
 from xapi_mcp.calls.results import ToolOutcome
-from xapi_mcp.errors import XapiMcpError
+from xapi_mcp.errors import StateUnavailable, XapiMcpError
 from xapi_mcp.stores import CredentialKind
 from xapi_mcp.tools.streams import ITEMS_ARG
 from xapi_mcp.tools.tooldef import ToolDef
@@ -56,6 +57,14 @@ _NOUNS = {
 }
 
 
+log = logging.getLogger(__name__)
+
+UNRECORDED = (
+    "(X answered, so this result is real; but the spend ledger did not answer, so this call's cost is not in "
+    "today's total and the budget may let through more than it should until it does. Do not repeat the call.)"
+)
+
+
 @dataclass
 class Tally:
     """What one tool call cost so far: every request it sent to X (a workflow sends several)."""
@@ -66,6 +75,7 @@ class Tally:
     repeats: int = 0
     requests: int = 0
     unpriced: list[str] = field(default_factory=list)  # operations with no known price
+    unrecorded: bool = False  # X answered, but the ledger did not take the charge (its store was down)
 
     def add(self, charged: Charge) -> None:
         self.charged += charged.usd
@@ -215,7 +225,7 @@ class Spending:
             tally.unpriced.append(tool.name)
         try:
             held = await self.ledger.reserve(tool.name, estimated.usd, estimated.why)
-        except BudgetExceeded as exc:
+        except (BudgetExceeded, StateUnavailable) as exc:  # nothing sent: a workflow reports its steps so far
             return ToolOutcome(f"{tool.name}: {exc}", True)
         tally.requests += 1
         rule = self.rule(tool)
@@ -229,16 +239,22 @@ class Spending:
                 else:
                     await self._unsure(held, tool, request, estimated, tally)
             raise
-        if outcome.is_error:
-            if outcome.uncertain:
-                await self._unsure(held, tool, request, estimated, tally)
-            else:
-                await self.ledger.release(held)
-            return self._explained(tool, request, outcome)
-        if rule is None:
-            await self.ledger.settle(held, Charge(Decimal(0), {}, priced=False))
-            return outcome
-        await self._charge(held, rule, request, kind, outcome.body, tally)
+        try:
+            if outcome.is_error:
+                if outcome.uncertain:
+                    await self._unsure(held, tool, request, estimated, tally)
+                else:
+                    await self.ledger.release(held)
+                return self._explained(tool, request, outcome)
+            if rule is None:
+                await self.ledger.settle(held, Charge(Decimal(0), {}, priced=False))
+                return outcome
+            await self._charge(held, rule, request, kind, outcome.body, tally)
+        except StateUnavailable as exc:  # X answered: its answer is returned whatever the ledger says
+            log.warning("%s: X answered, but its cost was not recorded: %s", tool.name, exc)
+            tally.unrecorded = True
+            note = f"{outcome.note} " if outcome.note else ""
+            return replace(outcome, note=f"{note}{UNRECORDED}")
         return outcome
 
     async def _charge(
@@ -262,13 +278,17 @@ class Spending:
     async def summary(self, tally: Tally) -> tuple[dict[str, Any], str]:
         """The `_meta` entry and the one line the model reads: `cost $0.050 (10 posts, 0 repeats) · today …`."""
         budget = self.ledger.budget
-        day_total = await self.ledger.day_total(self.ledger.today())
+        try:
+            day_total: Decimal | None = await self.ledger.day_total(self.ledger.today())
+        except StateUnavailable as exc:
+            log.warning("Today's spend not read for the cost line: %s", exc)
+            day_total = None
         meta = {
             "estimate_usd": float(tally.estimate),
             "charged_usd": float(tally.charged),
             "resources": dict(tally.resources),
             "repeats": tally.repeats,
-            "day_total_usd": float(day_total),
+            "day_total_usd": None if day_total is None else float(day_total),
             "budget_usd": None if budget is None else float(budget),
         }
         parts = [_noun(category, count) for category, count in tally.resources.items()]
@@ -278,7 +298,10 @@ class Spending:
             parts.append(f"no known price for {', '.join(dict.fromkeys(tally.unpriced))}")
         what = f" ({', '.join(parts)})" if parts else ""
         limit = f"of {usd(budget)} daily budget" if budget is not None else "(no daily budget)"
-        return meta, f"cost {usd(tally.charged)}{what} · today {usd(day_total)} {limit}"
+        if tally.unrecorded:
+            meta["unrecorded"] = True
+        today = "today: unknown (the spend ledger did not answer)" if day_total is None else f"today {usd(day_total)}"
+        return meta, f"cost {usd(tally.charged)}{what} · {today} {limit}"
 
     async def _unsure(
         self, held: Any, tool: ToolDef, request: PreparedRequest, estimated: Estimate, tally: Tally

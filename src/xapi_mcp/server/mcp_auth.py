@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -36,12 +37,13 @@ from xapi_mcp.auth.mcp_as import (
 from xapi_mcp.auth.people import Person, PersonStore, acting_as
 from xapi_mcp.auth.remote_state import Kind, RemoteState, digest
 from xapi_mcp.auth.signin import Refused, XSignIn
-from xapi_mcp.errors import ConsentError
+from xapi_mcp.errors import ConsentError, StateUnavailable
 from xapi_mcp.server.oauth_pages import _page
 
 log = logging.getLogger(__name__)
 
 PRM_PATH = "/.well-known/oauth-protected-resource"
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class Remote:
@@ -97,11 +99,11 @@ class Remote:
             Route(PRM_PATH, self.protected_resource, methods=["GET"]),
             Route(f"{PRM_PATH}/mcp", self.protected_resource, methods=["GET"]),
             Route("/.well-known/oauth-authorization-server", self.server_metadata, methods=["GET"]),
-            Route("/authorize", self.authorize, methods=["GET"]),
-            Route(self.callback_path, self.x_callback, methods=["GET"]),
-            Route("/token", self.token, methods=["POST"]),
-            Route("/register", self.register, methods=["POST"]),
-            Route("/signout", self.signout, methods=["POST"]),
+            Route("/authorize", _retry_later(self.authorize), methods=["GET"]),
+            Route(self.callback_path, _retry_later(self.x_callback), methods=["GET"]),
+            Route("/token", _retry_later(self.token), methods=["POST"]),
+            Route("/register", _retry_later(self.register), methods=["POST"]),
+            Route("/signout", _retry_later(self.signout), methods=["POST"]),
         ]
 
     async def protected_resource(self, request: Request) -> Response:
@@ -247,7 +249,11 @@ class RequireAccessToken:
         if origin and origin != self.origin:
             await Response("Invalid Origin header", status_code=403)(scope, receive, send)
             return
-        found = await self.remote.person_for(headers.get(b"authorization", b"").decode("latin-1"))
+        try:
+            found = await self.remote.person_for(headers.get(b"authorization", b"").decode("latin-1"))
+        except StateUnavailable as exc:  # never a guess at who is asking: nobody is served until it answers
+            await unavailable(exc)(scope, receive, send)
+            return
         if isinstance(found, str):
             await self.remote.unauthorized(found)(scope, receive, send)
             return
@@ -267,8 +273,29 @@ class RequireAccessToken:
                         self.sessions.popitem(last=False)
             await send(message)
 
-        with acting_as(self.remote.people.for_person(person, tokens["token"], tokens["secret"])):
+        with acting_as(self.remote.people.for_person(person, tokens["token"], tokens["secret"]), person.user_id):
             await self.app(scope, receive, bind)
+
+
+RETRY_AFTER = 5  # seconds: Redis's client gives up within about 2 s, so a few seconds is a fair first retry
+
+
+def unavailable(exc: StateUnavailable) -> Response:
+    """503 with Retry-After: the shared state did not answer (the message says what failed; no secret in it)."""
+    return Response(str(exc), status_code=503, headers={"Retry-After": str(RETRY_AFTER)})
+
+
+def _retry_later(endpoint: Endpoint) -> Endpoint:
+    """An authorization-server page whose state store did not answer: 503 and when to retry, nothing half-done."""
+
+    async def guarded(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except StateUnavailable as exc:
+            log.warning("%s: %s", request.url.path, exc)
+            return unavailable(exc)
+
+    return guarded
 
 
 def _record(grant: Grant) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from xapi_mcp.calls import confirm
 from xapi_mcp.calls.executor import Checked, Executor, ToolOutcome
 from xapi_mcp.calls.results import snippet
 from xapi_mcp.calls.spending import META_KEY as COST_META
+from xapi_mcp.errors import StateUnavailable
 from xapi_mcp.logs import redact, redact_value, redactor
 from xapi_mcp.tools.discovery import (
     CALL,
@@ -162,6 +163,8 @@ def build_server(
                                 tool.name,
                             )
                         raise
+        except StateUnavailable as exc:  # raised before anything was sent (after a send, Spending keeps X's answer)
+            outcome = ToolOutcome(f"{params.name}: {exc}", True)
         except Exception:
             # The SDK would turn this into a bare JSON-RPC -32603; the model deserves a result it can read.
             log.exception("Unexpected error in %s", params.name)

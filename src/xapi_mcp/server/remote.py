@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from xapi_mcp import logs
@@ -37,6 +37,27 @@ class SignInAgain:
 
     def relink(self, kind: CredentialKind) -> str | None:
         return None
+
+
+def remote_state(settings: Settings, redis: Any) -> RemoteState:
+    """Where sign-ins and people's X tokens are kept: Redis (sealed; any replica), else this process's memory."""
+    from xapi_mcp.auth.remote_state import MemoryRemoteState
+
+    if redis is None:
+        return MemoryRemoteState()
+    from xapi_mcp.auth.remote_state_redis import RedisRemoteState
+    from xapi_mcp.auth.vault import ENV_TOKEN_KEYS, Vault
+
+    if not settings.token_key:
+        raise ConfigError(
+            "X_MCP_REDIS_URL is set, so several replicas may serve the same people: set X_MCP_TOKEN_KEY to the same "
+            "long random value on every replica (it signs access tokens; each process would otherwise make its own, "
+            "and a token from one replica would be refused by the others)."
+        )
+    keys = settings.token_keys.get_secret_value() if settings.token_keys else ""
+    vault = Vault.from_env({ENV_TOKEN_KEYS: keys})  # ConfigError naming the fix when missing or malformed
+    logs.watch_secrets(lambda: [k.strip() for k in keys.split(",") if k.strip()])
+    return RedisRemoteState(redis, vault, prefix=settings.redis_prefix, person_ttl=settings.refresh_token_ttl)
 
 
 def build_remote(
