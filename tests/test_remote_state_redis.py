@@ -1,0 +1,178 @@
+"""Remote mode's state in a real Redis (X_MCP_REDIS_URL): what two replicas share, sealed, hashed, once-only."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from tests.redis_server import counting_client
+from tests.servers import free_port
+from xapi_mcp.auth.remote_state import digest
+from xapi_mcp.auth.remote_state_redis import RedisRemoteState
+from xapi_mcp.auth.vault import Vault
+from xapi_mcp.errors import StateUnavailable
+from xapi_mcp.redis_state import connect
+
+pytestmark = pytest.mark.redis
+
+KEY_A, KEY_B = os.urandom(32), os.urandom(32)
+ALICE = {"token": "1001-alice-x-token", "secret": "alice-x-secret", "screen_name": "alice_x"}
+
+
+def run(redis_url: str, test: Callable[..., Awaitable[None]], replicas: int = 2, **options: Any) -> None:
+    """`test(*states, raw)`: `replicas` states (each its own client, as replicas have) and a plain client."""
+
+    async def main() -> None:
+        clients = [aioredis.Redis.from_url(redis_url) for _ in range(replicas + 1)]
+        states = [RedisRemoteState(c, Vault([KEY_A]), **options) for c in clients[:replicas]]
+        try:
+            await test(*states, clients[-1])
+        finally:
+            for client in clients:
+                await client.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_persons_x_tokens_are_sealed_in_redis_and_bound_to_their_key(redis_url: str) -> None:
+    async def test(one: RedisRemoteState, two: RedisRemoteState, raw: aioredis.Redis) -> None:
+        await one.put("person", "1001", ALICE, None)
+        assert await two.get("person", "1001") == ALICE  # another replica opens it
+        stored = await raw.get("xapi-mcp:auth:person:1001")
+        assert stored.startswith(b"v1.") and b"alice" not in stored  # neither token nor name in the clear
+        assert 86_000 <= await raw.ttl("xapi-mcp:auth:person:1001") <= 86_400  # person_ttl
+        # Alice's sealed record copied under Bob's key does not open as Bob: he is simply not signed in.
+        await raw.set("xapi-mcp:auth:person:2002", stored)
+        assert await two.get("person", "2002") is None
+        # A replica without the sealing key cannot open it either (keys come from the environment only).
+        stranger = RedisRemoteState(raw, Vault([KEY_B]))
+        assert await stranger.get("person", "1001") is None
+        # The tokens a replica held are known to its log redaction, and only those.
+        assert set(two.secrets()) == {ALICE["token"], ALICE["secret"]}
+        assert stranger.secrets() == []
+
+    run(redis_url, test, person_ttl=86_400, person_fresh_for=0)
+
+
+def test_key_rotation_opens_old_values_and_seals_with_the_new_key(redis_url: str) -> None:
+    async def test(old: RedisRemoteState, raw: aioredis.Redis) -> None:
+        await old.put("person", "1001", ALICE, None)
+        rotated = RedisRemoteState(raw, Vault([KEY_B, KEY_A]), person_fresh_for=0)
+        assert await rotated.get("person", "1001") == ALICE
+        await rotated.put("person", "1001", ALICE, None)  # rewritten: now under the new key only
+        assert await RedisRemoteState(raw, Vault([KEY_B]), person_fresh_for=0).get("person", "1001") == ALICE
+        assert await RedisRemoteState(raw, Vault([KEY_A]), person_fresh_for=0).get("person", "1001") is None
+
+    run(redis_url, test, replicas=1, person_fresh_for=0)
+
+
+def test_codes_and_refresh_tokens_are_stored_hashed_and_work_once_across_replicas(redis_url: str) -> None:
+    async def test(one: RedisRemoteState, two: RedisRemoteState, raw: aioredis.Redis) -> None:
+        code = "a-very-random-authorization-code"
+        grant = {"client_id": "c1", "sub": "1001", "screen_name": "alice_x", "resource": "http://x/mcp"}
+        await one.put("code", digest(code), grant, 60)
+        assert [k.decode() for k in await raw.keys("*")] == [f"xapi-mcp:auth:code:{digest(code)}"]
+        assert 58 <= await raw.ttl(f"xapi-mcp:auth:code:{digest(code)}") <= 60
+        # Both replicas race for the same code: exactly one gets it.
+        won = await asyncio.gather(*(state.take("code", digest(code)) for state in (one, two, one, two)))
+        assert [w for w in won if w is not None] == [grant]
+        # Refresh tokens: the same, and each is listed under its person for sign-out.
+        await one.put("refresh", digest("r1"), grant, 3600)
+        await two.put("refresh", digest("r2"), grant, 3600)
+        members = await raw.smembers("xapi-mcp:auth:refreshes:1001")
+        assert {m.decode() for m in members} == {f"xapi-mcp:auth:refresh:{digest(r)}" for r in ("r1", "r2")}
+        assert await two.take("refresh", digest("r1")) == grant
+        assert await one.take("refresh", digest("r1")) is None
+        assert len(await raw.smembers("xapi-mcp:auth:refreshes:1001")) == 1  # a used one leaves the list
+
+    run(redis_url, test)
+
+
+def test_sign_out_on_one_replica_deletes_tokens_everywhere(redis_url: str) -> None:
+    async def test(one: RedisRemoteState, two: RedisRemoteState, raw: aioredis.Redis) -> None:
+        bob = {**ALICE, "token": "2002-bob", "secret": "bob-secret", "screen_name": "bob_x"}
+        await one.put("person", "1001", ALICE, None)
+        await one.put("person", "2002", bob, None)
+        for refresh, sub in (("r1", "1001"), ("r2", "1001"), ("r3", "2002")):
+            await one.put("refresh", digest(refresh), {"sub": sub, "client_id": "c"}, 3600)
+        assert await two.get("person", "1001") == ALICE  # two now holds a copy for person_fresh_for
+        await one.forget("1001")
+        assert await one.get("person", "1001") is None  # at once on the replica that signed out
+        assert await two.get("person", "1001") == ALICE  # the other answers from its copy for under a second
+        deadline = time.monotonic() + 5
+        while await two.get("person", "1001") is not None:
+            assert time.monotonic() < deadline, "the other replica still acts for a signed-out person"
+            await asyncio.sleep(0.05)
+        assert await two.take("refresh", digest("r1")) is None and await two.take("refresh", digest("r2")) is None
+        assert await two.get("person", "2002") == bob  # nobody else is signed out
+        assert await two.take("refresh", digest("r3")) is not None
+
+    run(redis_url, test, person_fresh_for=2)
+
+
+def test_a_pending_sign_in_is_sealed_and_finishes_on_another_replica(redis_url: str) -> None:
+    async def test(one: RedisRemoteState, two: RedisRemoteState, raw: aioredis.Redis) -> None:
+        record = {"authorize": {"client_id": "c1", "state": "s"}, "request_secret": "x-request-token-secret"}
+        await one.put("pending", "request-token-1", record, 300)
+        assert b"x-request-token-secret" not in await raw.get("xapi-mcp:auth:pending:request-token-1")
+        assert await two.take("pending", "request-token-1") == record
+        assert await one.take("pending", "request-token-1") is None
+        assert "x-request-token-secret" in two.secrets()
+
+    run(redis_url, test)
+
+
+def test_the_hot_path_reads_a_person_at_most_once_per_fresh_for(redis_url: str) -> None:
+    async def test() -> None:
+        client, counter = counting_client(redis_url)
+        state = RedisRemoteState(client, Vault([KEY_A]), person_fresh_for=60)
+        await state.put("person", "1001", ALICE, None)
+        before = counter.sent
+        for _ in range(50):
+            assert await state.get("person", "1001") == ALICE
+        assert counter.sent - before == 1
+        await client.aclose()
+
+    asyncio.run(test())
+
+
+def test_redis_down_is_an_error_naming_redis_never_an_empty_answer() -> None:
+    async def test() -> None:
+        client = connect(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5)
+        state = RedisRemoteState(client, Vault([KEY_A]))
+        for action in (
+            state.get("person", "1001"),
+            state.take("code", "h"),
+            state.put("refresh", "h", {"sub": "1"}, 60),
+            state.forget("1001"),
+        ):
+            with pytest.raises(StateUnavailable) as down:
+                await action
+            assert "Redis at 127.0.0.1" in str(down.value) and "X_MCP_REDIS_URL" in str(down.value)
+        await client.aclose()
+
+    asyncio.run(test())
+
+
+def test_vault_keys_from_settings_are_checked() -> None:
+    from xapi_mcp.config import Settings
+    from xapi_mcp.errors import ConfigError
+    from xapi_mcp.server.remote import remote_state
+
+    key = base64.b64encode(KEY_A).decode()
+    base = {"X_MCP_REDIS_URL": "redis://127.0.0.1:1/0", "X_MCP_TOKEN_KEY": "k" * 40}
+    client = aioredis.Redis.from_url(base["X_MCP_REDIS_URL"])  # never connected: nothing is sent here
+    assert isinstance(
+        remote_state(Settings.load(env={**base, "X_MCP_TOKEN_KEYS": key}, dotenv_path=None), client), RedisRemoteState
+    )
+    with pytest.raises(ConfigError, match="X_MCP_TOKEN_KEYS is not set"):
+        remote_state(Settings.load(env=base, dotenv_path=None), client)
+    with pytest.raises(ConfigError, match="X_MCP_TOKEN_KEY to the same"):
+        remote_state(Settings.load(env={"X_MCP_TOKEN_KEYS": key}, dotenv_path=None), client)
