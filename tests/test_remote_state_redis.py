@@ -18,7 +18,7 @@ from xapi_mcp.auth.remote_state import digest
 from xapi_mcp.auth.remote_state_redis import RedisRemoteState
 from xapi_mcp.auth.vault import Vault
 from xapi_mcp.errors import StateUnavailable
-from xapi_mcp.redis_state import connect
+from xapi_mcp.redis_state import Broadcast, RedisRateLimits, Shared, connect
 
 pytestmark = pytest.mark.redis
 
@@ -168,7 +168,7 @@ def test_vault_keys_from_settings_are_checked() -> None:
 
     key = base64.b64encode(KEY_A).decode()
     base = {"X_MCP_REDIS_URL": "redis://127.0.0.1:1/0", "X_MCP_TOKEN_KEY": "k" * 40}
-    client = aioredis.Redis.from_url(base["X_MCP_REDIS_URL"])  # never connected: nothing is sent here
+    client = Shared.connect(base["X_MCP_REDIS_URL"])  # never connected: nothing is sent here
     assert isinstance(
         remote_state(Settings.load(env={**base, "X_MCP_TOKEN_KEYS": key}, dotenv_path=None), client), RedisRemoteState
     )
@@ -176,3 +176,95 @@ def test_vault_keys_from_settings_are_checked() -> None:
         remote_state(Settings.load(env=base, dotenv_path=None), client)
     with pytest.raises(ConfigError, match="X_MCP_TOKEN_KEY to the same"):
         remote_state(Settings.load(env={"X_MCP_TOKEN_KEYS": key}, dotenv_path=None), client)
+
+
+async def listening(*broadcasts: Broadcast) -> None:
+    """Until every broadcast hears its channel (its subscription confirmed)."""
+    deadline = time.monotonic() + 5
+    while not all(b.trusted(b.epoch) for b in broadcasts):
+        assert time.monotonic() < deadline, "the broadcast did not subscribe"
+        await asyncio.sleep(0.01)
+
+
+async def until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    deadline = time.monotonic() + 5
+    while not await condition():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.01)
+
+
+def test_with_a_broadcast_a_person_is_read_once_and_a_sign_out_is_heard_at_once(redis_url: str) -> None:
+    async def test() -> None:
+        (a_client, _), (b_client, b_sent) = counting_client(redis_url), counting_client(redis_url)
+        a_cast, b_cast = Broadcast(a_client, "xapi-mcp:changes"), Broadcast(b_client, "xapi-mcp:changes")
+        a = RedisRemoteState(a_client, Vault([KEY_A]), person_fresh_for=0, broadcast=a_cast)
+        b = RedisRemoteState(b_client, Vault([KEY_A]), person_fresh_for=0, broadcast=b_cast)
+        await listening(a_cast, b_cast)
+        await a.put("person", "1001", ALICE, None)
+        await b_client.ping()  # B's connection opened (its handshake is not counted below)
+        before = b_sent.sent
+        for _ in range(20):
+            assert await b.get("person", "1001") == ALICE
+        assert b_sent.sent - before == 1  # read once, then B's copy, trusted while it hears announcements
+        # Alice signs in again on A (new X tokens): B drops its copy on the announcement and reads the new ones.
+        renewed = {**ALICE, "token": "1001-renewed"}
+        await a.put("person", "1001", renewed, None)
+        await until(lambda: _is(b.get("person", "1001"), renewed), "B kept Alice's old tokens")
+        # Sign-out on A: B stops acting for her as soon as the announcement arrives (not after a timeout).
+        await a.forget("1001")
+        await until(lambda: _is(b.get("person", "1001"), None), "B still acts for a signed-out person")
+        # The subscription is cut (as by a network failure): B trusts no copy until it hears again.
+        assert await b.get("person", "1001") is None
+        await a.put("person", "1001", ALICE, None)
+        await until(lambda: _is(b.get("person", "1001"), ALICE), "B did not read Alice again")
+        heard_since = b_cast.epoch
+        raw = aioredis.Redis.from_url(redis_url)
+        await raw.client_kill_filter(_type="pubsub")
+        await raw.aclose()
+        deadline = time.monotonic() + 5
+        while not (b_cast.epoch > heard_since and b_cast.live):  # the gap noticed, and subscribed again
+            assert time.monotonic() < deadline, "the broadcast did not notice the lost subscription"
+            await asyncio.sleep(0.01)
+        before = b_sent.sent
+        assert await b.get("person", "1001") == ALICE
+        assert b_sent.sent - before == 1  # a copy from before the gap is not trusted: read again
+        assert await b.get("person", "1001") == ALICE
+        assert b_sent.sent - before == 1  # and the new copy is
+        for cast in (a_cast, b_cast):
+            await cast.aclose()
+        await a_client.aclose()
+        await b_client.aclose()
+
+    asyncio.run(test())
+
+
+async def _is(value: Awaitable[Any], expected: Any) -> bool:
+    return await value == expected
+
+
+def test_with_a_broadcast_rate_limit_marks_reach_every_replica_without_a_read(redis_url: str) -> None:
+    async def test() -> None:
+        (a_client, _), (b_client, b_sent) = counting_client(redis_url), counting_client(redis_url)
+        a_cast, b_cast = Broadcast(a_client, "xapi-mcp:changes"), Broadcast(b_client, "xapi-mcp:changes")
+        a = RedisRateLimits(a_client, "alice", fresh_for=0, broadcast=a_cast)
+        b = RedisRateLimits(b_client, "alice", fresh_for=0, broadcast=b_cast)
+        bob = RedisRateLimits(b_client, "bob", fresh_for=0, broadcast=b_cast)
+        await listening(a_cast, b_cast)
+        await b_client.ping()
+        endpoint = "GET /2/users/{id}/tweets"
+        assert await b.exhausted_until(endpoint) is None  # one read...
+        before = b_sent.sent
+        for _ in range(10):
+            assert await b.exhausted_until(endpoint) is None  # ...then none while B hears announcements
+        assert b_sent.sent == before
+        reset = time.time() + 300
+        await a.mark_exhausted(endpoint, reset)
+        await until(lambda: _is(b.exhausted_until(endpoint), pytest.approx(reset)), "B did not hear the mark")
+        assert b_sent.sent == before  # heard, not read
+        assert await bob.exhausted_until(endpoint) is None  # Bob's limits are his own
+        for cast in (a_cast, b_cast):
+            await cast.aclose()
+        await a_client.aclose()
+        await b_client.aclose()
+
+    asyncio.run(test())

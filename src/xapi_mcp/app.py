@@ -58,7 +58,7 @@ class App:
     executor: Executor
     server: Any  # mcp.server.Server
     remote: Any = None  # server.mcp_auth.Remote in remote mode (X_MCP_AUTH=oauth)
-    redis: Any = None  # redis.asyncio.Redis when X_MCP_REDIS_URL is set
+    redis: Any = None  # redis_state.Shared when X_MCP_REDIS_URL is set
 
     async def aclose(self) -> None:
         await self.consent.aclose()
@@ -144,8 +144,10 @@ def build(startup: Startup) -> App:
         media_dir=settings.media_dir,
         tools=startup.catalog.tools,
         dry_run=settings.dry_run,
-        spending=build_spending(startup.settings, startup.spec.document, store, redis=redis, people=remote_mode),
-        limits=rate_limits(settings, redis) if redis is not None or remote_mode else None,
+        spending=build_spending(
+            settings, startup.spec.document, store, redis=redis.client if redis else None, people=remote_mode
+        ),
+        limits=rate_limits(redis) if redis is not None or remote_mode else None,
         allowed=frozenset(startup.tools),  # collect_x_api pages only what the allowlist lets through
         collect_max_items=settings.collect_max_items,
     )
@@ -161,32 +163,35 @@ def build(startup: Startup) -> App:
 
 
 def shared_state(settings: Settings) -> Any:
-    """The Redis client of X_MCP_REDIS_URL (redis.asyncio), or None: state stays in this process."""
+    """The Redis of X_MCP_REDIS_URL (redis_state.Shared), or None: state stays in this process."""
     if settings.redis_url is None:
         return None
-    from xapi_mcp.redis_state import connect, unreachable, where
+    from xapi_mcp.redis_state import Shared, unreachable, where
 
     url = settings.redis_url.get_secret_value()
     logs.watch_secrets(lambda: [url])  # a URL may carry Redis's password
-    client = connect(url)
+    shared = Shared.connect(url, settings.redis_prefix)
     problem = unreachable(url)
     if problem:
         log.warning("%s. Calls fail with a retry hint until it answers; no restart is needed then.", problem)
     else:
-        log.info("Shared state in Redis at %s (prefix %s)", where(client), settings.redis_prefix)
-    return client
+        log.info("Shared state in Redis at %s (prefix %s)", where(shared.client), settings.redis_prefix)
+    return shared
 
 
-def rate_limits(settings: Settings, redis: Any) -> Any:
+def rate_limits(shared: Any) -> Any:
     """X's rate limits per person (remote mode) and shared by replicas (Redis)."""
     from xapi_mcp.auth.people import PersonRateLimits
     from xapi_mcp.stores import MemoryRateLimits
 
-    if redis is None:
+    if shared is None:
         return PersonRateLimits(lambda person: MemoryRateLimits())
     from xapi_mcp.redis_state import RedisRateLimits
 
-    return PersonRateLimits(lambda person: RedisRateLimits(redis, person, prefix=settings.redis_prefix))
+    def make(person: str) -> RedisRateLimits:
+        return RedisRateLimits(shared.client, person, prefix=shared.prefix, broadcast=shared.broadcast)
+
+    return PersonRateLimits(make)
 
 
 def serve_stdio(app: App) -> None:

@@ -39,11 +39,11 @@ class SignInAgain:
         return None
 
 
-def remote_state(settings: Settings, redis: Any) -> RemoteState:
+def remote_state(settings: Settings, shared: Any) -> RemoteState:
     """Where sign-ins and people's X tokens are kept: Redis (sealed; any replica), else this process's memory."""
     from xapi_mcp.auth.remote_state import MemoryRemoteState
 
-    if redis is None:
+    if shared is None:
         return MemoryRemoteState()
     from xapi_mcp.auth.remote_state_redis import RedisRemoteState
     from xapi_mcp.auth.vault import ENV_TOKEN_KEYS, Vault
@@ -57,7 +57,9 @@ def remote_state(settings: Settings, redis: Any) -> RemoteState:
     keys = settings.token_keys.get_secret_value() if settings.token_keys else ""
     vault = Vault.from_env({ENV_TOKEN_KEYS: keys})  # ConfigError naming the fix when missing or malformed
     logs.watch_secrets(lambda: [k.strip() for k in keys.split(",") if k.strip()])
-    return RedisRemoteState(redis, vault, prefix=settings.redis_prefix, person_ttl=settings.refresh_token_ttl)
+    return RedisRemoteState(
+        shared.client, vault, prefix=shared.prefix, person_ttl=settings.refresh_token_ttl, broadcast=shared.broadcast
+    )
 
 
 def build_remote(
