@@ -189,25 +189,24 @@ async def load(urls: list[str], tokens: list[str], calls: int, concurrency: int)
 
 
 def run_setup(
-    count: int, x_url: str, redis_url: str, keys: dict[str, str], people: int, calls: int, rounds: int, fake_pid: int
+    count: int, x_url: str, redis_url: str, keys: dict[str, str], people: int, calls: int, pids: dict[str, int]
 ) -> dict[str, Any]:
+    """One setup: `count` replicas started, `people` signed in, `calls` made 50 at a time; its figures."""
     raw = redis.Redis.from_url(redis_url)
     raw.flushall()
     with replicas(count, x_url, redis_url, keys) as running:
         urls = [url for _, url in running]
         tokens = [sign_in(urls[0]) for _ in range(people)]
         asyncio.run(load(urls, tokens, people * 2, people))  # warm: connections, code paths, each person once
-        samples: list[float] = []
-        seconds = 0.0
-        cpu_before = {pid: cpu_seconds(pid) for pid, _ in running} | {"fake": cpu_seconds(fake_pid)}
+        others: dict[str, int | None] = {"fake X": pids["fake X"], "Redis": pids["Redis"], "load (this process)": None}
+        roles = {f"replica {n + 1}": pid for n, (pid, _) in enumerate(running)} | others
+        cpu_before = {role: cpu_seconds(pid) for role, pid in roles.items()}
         before = command_calls(raw)
-        for _ in range(rounds):
-            started = time.perf_counter()
-            samples += asyncio.run(load(urls, tokens, calls // rounds, min(50, people)))
-            seconds += time.perf_counter() - started
+        started = time.perf_counter()
+        samples = asyncio.run(load(urls, tokens, calls, min(50, people)))
+        seconds = time.perf_counter() - started
         after = command_calls(raw)
-        cpu = {f"replica {n + 1}": cpu_seconds(pid) - cpu_before[pid] for n, (pid, _) in enumerate(running)}
-        cpu["fake X"] = cpu_seconds(fake_pid) - cpu_before["fake"]
+        cpu = {role: cpu_seconds(pid) - cpu_before[role] for role, pid in roles.items()}
     raw.close()
     made = len(samples)
     sent = {name: after.get(name, 0) - before.get(name, 0) for name in after}
@@ -244,9 +243,8 @@ def main() -> None:
         fake_proc, x_url = stack.enter_context(fake_x())
         for _ in range(rounds):  # alternate: 1, 2, 1, 2, ...
             for count in (1, 2):
-                results[count].append(
-                    run_setup(count, x_url, server.url, keys, people, calls // rounds, 1, fake_proc.pid)
-                )
+                pids = {"fake X": fake_proc.pid, "Redis": server.process.pid}
+                results[count].append(run_setup(count, x_url, server.url, keys, people, calls // rounds, pids))
     summary = {count: merge(runs) for count, runs in results.items()}
     summary_json = {
         "machine_cores": os.cpu_count(),
@@ -291,6 +289,13 @@ def print_table(summary: dict[int, dict[str, Any]], speedup: float) -> None:
             f"{row['p99_ms']:>7.1f} {row['redis_round_trips_per_call']:>13.2f}"
         )
     print(f"2 replicas / 1: {speedup:.2f}x throughput")
+    cores = os.cpu_count() or 1
+    for count, row in summary.items():
+        total = sum(row["cpu_ms_per_call"].values())
+        print(
+            f"  {count} replica(s): {total:.2f} ms of CPU per call in all processes together: at most "
+            f"{cores * 1000 / total:.0f} calls/s on {cores} cores, whatever the number of replicas"
+        )
     for count, row in summary.items():
         cpu = ", ".join(f"{role} {ms:.2f}" for role, ms in row["cpu_ms_per_call"].items())
         hot = ", ".join(f"{name.upper()} {value:.2f}" for name, value in row["redis_hot_commands_per_call"].items())
