@@ -194,8 +194,8 @@ def replicas(n: int, x_url: str, redis_url: str, **env: str) -> Iterator[Replica
         front.ports = [replica.port for replica in group.members]
         yield group
     finally:
-        for replica in group.members:
-            replica.stack.close()
+        with ThreadPoolExecutor(max(1, len(group.members))) as pool:  # each waits for its process to end
+            list(pool.map(lambda replica: replica.stack.close(), group.members))
         front.close()
 
 

@@ -9,6 +9,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +50,27 @@ def redis_binary() -> str:
         pytest.skip(str(exc))
 
 
+@dataclass
+class OwnRedis:
+    """This module's own Redis (no other test empties it under the replicas); a test may stop and restart it."""
+
+    binary: str
+    folder: Path
+    server: RedisServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
 @pytest.fixture(scope="module")
-def own_redis(redis_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """This module's own Redis: no other test empties it under the replicas."""
-    server = start_redis(redis_binary, tmp_path_factory.mktemp("redis"))
+def own_redis(redis_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnRedis]:
+    folder = tmp_path_factory.mktemp("redis")
+    box = OwnRedis(redis_binary, folder, start_redis(redis_binary, folder))
     try:
-        yield server
+        yield box
     finally:
-        stop_redis(server.process)
+        stop_redis(box.server.process)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +81,7 @@ def fake() -> Iterator[tuple[FakeX, str]]:
 
 
 @pytest.fixture(scope="module")
-def pair(fake: tuple[FakeX, str], own_redis: RedisServer) -> Iterator[Replicas]:
+def pair(fake: tuple[FakeX, str], own_redis: OwnRedis) -> Iterator[Replicas]:
     with replicas(2, fake[1], own_redis.url) as group:
         yield group
 
@@ -81,7 +95,8 @@ def posted_as(url: str, token: str, text: str, fresh: bool = True) -> tuple[bool
     """createPosts with this bearer token through the SDK's client (a new connection per request)."""
 
     async def run() -> tuple[bool, str]:
-        return await with_token(url, token, lambda client: post(client, text), fresh=fresh)  # type: ignore[no-any-return]
+        result: tuple[bool, str] = await with_token(url, token, lambda client: post(client, text), fresh=fresh)
+        return result
 
     return anyio.run(run)
 
@@ -155,8 +170,8 @@ def test_planted_cross_use_fails_across_replicas(fake: tuple[FakeX, str], pair: 
     opened = httpx.post(f"{a}/mcp", headers={"Authorization": f"Bearer {bob.access}", "Accept": ACCEPT}, json=init)
     assert opened.status_code == 200, opened.text
     session = opened.headers["mcp-session-id"]
-    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "createPosts"}}
     for url, refused in ((a, 403), (b, 404)):
+        said = {"name": "createPosts", "arguments": {"text": f"crossed session on {url}"}}
         crossed = httpx.post(
             f"{url}/mcp",
             headers={
@@ -165,13 +180,15 @@ def test_planted_cross_use_fails_across_replicas(fake: tuple[FakeX, str], pair: 
                 "Mcp-Protocol-Version": "2025-11-25",
                 "Accept": ACCEPT,
             },
-            json={**call, "params": {**call["params"], "arguments": {"text": f"crossed session on {url}"}}},
+            json={"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": said},
         )
         assert crossed.status_code == refused, (url, crossed.status_code, crossed.text)
         assert signers(x, f"crossed session on {url}") == []
-    # Alice's refresh token presented by Bob's client, on either replica: no token for anyone.
+    # Alice's refresh token presented by Bob's client on the other replica: no token for anyone. (Being taken
+    # when presented, it is then spent for Alice too: a leaked refresh token burns.)
     stolen = refresh(b, bob.client_id, alice.refresh)
     assert stolen.status_code in (400, 401) and "access_token" not in stolen.text, stolen.text
+    assert refresh(a, alice.client_id, alice.refresh).status_code == 400
     # An access token altered to name Bob (his user ID in Alice's token's claims): refused on both replicas.
     head, claims, signature = alice.access.split(".")
     body = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
@@ -238,7 +255,8 @@ def test_a_refresh_token_works_once_when_two_replicas_race_for_it(fake: tuple[Fa
 
 
 def test_sign_out_on_one_replica_ends_the_session_on_the_other(fake: tuple[FakeX, str], pair: Replicas) -> None:
-    """B keeps a person's record for at most a second: poll until it refuses, never sleep a fixed time."""
+    """B keeps a person's record for at most a second: poll until it refuses, never sleep a fixed time. Also the
+    planted replay: Alice's access and refresh tokens replayed on the other replica after her sign-out fail."""
     x, _ = fake
     a, b = pair[0].url, pair[1].url
     alice, bob = sign_in_by_hand(x, pair.url, ALICE), sign_in_by_hand(x, pair.url, BOB)
@@ -342,42 +360,39 @@ def test_budgets_hold_across_replicas_under_concurrency(fake: tuple[FakeX, str],
 
 
 def test_redis_stopped_mid_run_refuses_everyone_then_resumes_without_restarting_replicas(
-    fake: tuple[FakeX, str], redis_binary: str, tmp_path: Path
+    fake: tuple[FakeX, str], pair: Replicas, own_redis: OwnRedis
 ) -> None:
     """Redis stops (after a SAVE to its folder, as a Redis with persistence would have its data on disk):
     /mcp and the auth pages answer 503 + Retry-After naming Redis, nothing reaches X. Redis starts again
-    on the same port from that folder: the same replicas serve Alice again, with the tokens she had."""
+    on the same port from that folder: the same replicas serve Alice again, with the tokens she had.
+    (Last in this file: it stops the module's Redis.)"""
     x, _ = fake
-    server = start_redis(redis_binary, tmp_path)
-    try:
-        with replicas(2, fake[1], server.url) as group:
-            alice = sign_in_by_hand(x, group.url, ALICE)
-            error, text = posted_as(group.url, alice.access, "before redis stopped")
-            assert not error, text
-            client = redis.Redis.from_url(server.url)
-            client.save()
-            client.close()
-            stop_redis(server.process)
-            sent = x.count("/2/tweets")
-            for replica in group.members:  # past each replica's one-second copy of Alice's record: 503
-                answer = until(lambda url=replica.url: _unavailable(url, alice.access))
-                assert "redis" in answer.text.lower() and int(answer.headers["retry-after"]) > 0, answer.text
-                for page, form in (("/token", {"grant_type": "refresh_token", "refresh_token": alice.refresh}),):
-                    refused = httpx.post(f"{replica.url}{page}", data={**form, "client_id": alice.client_id})
-                    assert refused.status_code == 503 and "retry-after" in refused.headers, refused.text
-            with pytest.raises(Exception):  # noqa: B017  (the SDK's client: 503)
-                posted_as(group.url, alice.access, "while redis is down")
-            assert x.count("/2/tweets") == sent and signers(x, "while redis is down") == []
-            server = start_redis(redis_binary, tmp_path, port=server.port)
-            for replica in group.members:
-                until(lambda url=replica.url: authorised(url, alice.access) not in (401, 503))
-                said = f"after redis came back, on {replica.port}"
-                error, text = posted_as(replica.url, alice.access, said)
-                assert not error and signers(x, said) == [ALICE[0]], text
-            renewed = refresh(group.url, alice.client_id, alice.refresh)
-            assert renewed.status_code == 200, renewed.text
-    finally:
-        stop_redis(server.process)
+    alice = sign_in_by_hand(x, pair.url, ALICE)
+    error, text = posted_as(pair.url, alice.access, "before redis stopped")
+    assert not error, text
+    client = redis.Redis.from_url(own_redis.url)
+    client.save()
+    client.close()
+    stop_redis(own_redis.server.process)
+    sent = x.count("/2/tweets")
+    for replica in pair.members:  # past each replica's one-second copy of Alice's record: 503
+        answer = until(lambda url=replica.url: _unavailable(url, alice.access))
+        assert "redis" in answer.text.lower() and int(answer.headers["retry-after"]) > 0, answer.text
+        form = {"grant_type": "refresh_token", "refresh_token": alice.refresh, "client_id": alice.client_id}
+        refused = httpx.post(f"{replica.url}/token", data=form)
+        assert refused.status_code == 503 and "retry-after" in refused.headers, refused.text
+    with pytest.raises(Exception):  # noqa: B017  (the SDK's client: 503)
+        posted_as(pair.url, alice.access, "while redis is down")
+    assert x.count("/2/tweets") == sent and signers(x, "while redis is down") == []
+    own_redis.server = start_redis(own_redis.binary, own_redis.folder, port=own_redis.server.port)
+    assert own_redis.url.endswith(f":{own_redis.server.port}/0")
+    for replica in pair.members:
+        until(lambda url=replica.url: authorised(url, alice.access) not in (401, 503))
+        said = f"after redis came back, on {replica.port}"
+        error, text = posted_as(replica.url, alice.access, said)
+        assert not error and signers(x, said) == [ALICE[0]], text
+    renewed = refresh(pair.url, alice.client_id, alice.refresh)
+    assert renewed.status_code == 200, renewed.text
 
 
 def _unavailable(url: str, token: str) -> httpx.Response | None:
