@@ -3,23 +3,13 @@ and each person's tool calls are signed with that person's X token and no one el
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import httpx2 as httpx
 import pytest
 from mcp import Client
-from mcp.client.auth import OAuthClientProvider
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -27,6 +17,20 @@ from starlette.routing import Route
 
 from tests import fake_x as fx
 from tests.fake_x import FakeX
+from tests.replicas import (
+    ALICE,
+    BOB,
+    CIMD_URL,
+    REDIRECT,
+    Person,
+    exchange,
+    mcp_call,
+    pkce,
+    post,
+    register,
+    sign_in,
+    signers,
+)
 from tests.servers import LOG_DIR, SPEC_159, free_port, serve_asgi, server_env
 from xapi_mcp.app import App, build, load
 from xapi_mcp.auth.cimd import ClientMetadataDocuments
@@ -34,9 +38,6 @@ from xapi_mcp.config import Settings
 from xapi_mcp.errors import ConfigError
 from xapi_mcp.server.http import build_app
 
-REDIRECT = "http://127.0.0.1:9/callback"  # the MCP client's loopback redirect (never actually served)
-CIMD_URL = "https://client.example/xapi-mcp-test-client.json"
-ALICE, BOB = ("1001", "alice_x"), ("2002", "bob_x")
 CLIENT_INFO = {"name": "by hand", "version": "1"}
 
 
@@ -89,80 +90,6 @@ def remote(fake_x: tuple[FakeX, str], tmp_path: Path) -> Iterator[tuple[FakeX, s
         yield fake, url, app
 
 
-@dataclass
-class Storage:
-    tokens: OAuthToken | None = None
-    client: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client = client_info
-
-
-@dataclass
-class Person:
-    """A person with an MCP client: the browser clicks through X's consent (the fake's) at once."""
-
-    fake: FakeX
-    who: tuple[str, str]
-    cimd: bool = False
-    storage: Storage = field(default_factory=Storage)
-    landed: list[str] = field(default_factory=list)  # where the browser ended: the client's redirect URI
-
-    async def open_browser(self, url: str) -> None:
-        self.fake.next_people[:] = [self.who]
-        async with httpx.AsyncClient(timeout=10) as browser:
-            while not url.startswith(REDIRECT):
-                response = await browser.get(url)
-                assert response.status_code in (302, 303), (response.status_code, response.text)
-                url = response.headers["location"]
-        self.landed.append(url)
-
-    async def callback(self) -> AuthorizationCodeResult:
-        query = parse_qs(urlsplit(self.landed[-1]).query)
-        assert "code" in query, query
-        return AuthorizationCodeResult(code=query["code"][0], state=query.get("state", [None])[0])
-
-    def provider(self, url: str) -> OAuthClientProvider:
-        metadata = OAuthClientMetadata(
-            redirect_uris=[REDIRECT],  # type: ignore[list-item]
-            client_name=f"test client of {self.who[1]}",
-            token_endpoint_auth_method="none",
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-        )
-        return OAuthClientProvider(
-            f"{url}/mcp",
-            metadata,
-            self.storage,
-            self.open_browser,
-            self.callback,
-            client_metadata_url=CIMD_URL if self.cimd else None,
-        )
-
-    async def session(self, url: str, action: Any) -> Any:
-        http = create_mcp_http_client(auth=self.provider(url))
-        async with http, Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client:
-            return await action(client)
-
-
-async def post(client: Client, text: str) -> tuple[bool, str]:
-    result = await client.call_tool("createPosts", {"text": text})
-    return bool(result.is_error), result.content[0].text  # type: ignore[union-attr]
-
-
-def signers(fake: FakeX, text: str) -> list[str | None]:
-    return [r.signer for r in fake.requests if r.path == "/2/tweets" and (r.body or {}).get("text") == text]
-
-
 def test_sdk_oauth_client_signs_in_through_x_and_each_person_acts_only_as_themselves(
     remote: tuple[FakeX, str, App],
 ) -> None:
@@ -208,69 +135,6 @@ def test_unauthenticated_mcp_gets_401_pointing_at_resource_metadata(remote: tupl
     asm = httpx.get(f"{url}/.well-known/oauth-authorization-server").json()
     assert asm["issuer"] == url and asm["code_challenge_methods_supported"] == ["S256"]
     assert asm["client_id_metadata_document_supported"] is True and asm["registration_endpoint"] == f"{url}/register"
-
-
-def pkce() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
-
-
-def register(url: str) -> str:
-    answer = httpx.post(
-        f"{url}/register",
-        json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "client_name": "by hand"},
-    )
-    assert answer.status_code == 201, answer.text
-    return str(answer.json()["client_id"])
-
-
-def sign_in(fake: FakeX, url: str, client_id: str, who: tuple[str, str], **extra: str) -> tuple[str, str]:
-    """The authorization request by hand, through X's consent: (code, verifier), or the error's query."""
-    verifier, challenge = pkce()
-    fake.next_people[:] = [who]  # who clicks Authorize at X (if the request gets that far)
-    params = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": REDIRECT,
-        "state": "s1",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        "resource": f"{url}/mcp",
-        **extra,
-    }
-    location = f"{url}/authorize?" + httpx.QueryParams(params).__str__()
-    while not location.startswith(REDIRECT):
-        answer = httpx.get(location)
-        assert answer.status_code == 302, answer.text
-        location = answer.headers["location"]
-    query = parse_qs(urlsplit(location).query)
-    return (query["code"][0] if "code" in query else f"error={query['error'][0]}"), verifier
-
-
-def exchange(url: str, client_id: str, code: str, verifier: str, **extra: str) -> httpx.Response:
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "client_id": client_id}
-    return httpx.post(f"{url}/token", data={**form, "code_verifier": verifier, **extra})
-
-
-def mcp_call(url: str, token: str, text: str) -> int:
-    """Post `text` with a bearer token (the SDK's client, no OAuth provider): the HTTP status of /mcp."""
-    answer = httpx.post(
-        f"{url}/mcp",
-        headers={"Authorization": f"Bearer {token}"},
-        json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
-    )
-    if answer.status_code in (401, 403):  # refused before MCP reads the message
-        return answer.status_code
-
-    async def run() -> None:
-        http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
-        async with http, Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client:
-            error, said = await post(client, text)
-            assert not error, said
-
-    anyio.run(run)
-    return 200
 
 
 def test_planted_cross_use_fails(remote: tuple[FakeX, str, App]) -> None:
