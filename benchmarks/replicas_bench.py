@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import hashlib
 import json
 import os
 import secrets
@@ -35,7 +34,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx2 as httpx
 import redis
@@ -45,6 +43,8 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.bench import cpu_seconds, percentile, wait_healthy  # noqa: E402
 from tests.redis_server import redis_server_binary, start_redis, stop_redis  # noqa: E402
+from tests.replicas import exchange, register  # noqa: E402
+from tests.replicas import sign_in as sign_in_by_hand  # noqa: E402
 from tests.servers import SPEC_159, free_port, server_env  # noqa: E402
 from xapi_mcp.server.run import KEEP_ALIVE_SECONDS  # noqa: E402
 
@@ -54,7 +54,6 @@ FAKE = (
     "fake.next_people = [(str(10_000 + i), f'person{{i}}') for i in range(100_000)]; "
     "uvicorn.run(fake.app(), host='127.0.0.1', port={port}, log_level='warning', timeout_keep_alive={keep_alive})"
 )
-REDIRECT = "http://127.0.0.1:9/callback"  # the MCP client's redirect URI: never served, only read
 CALL = ("getUsersByUsername", {"username": "XDevelopers", "user_fields": ["id", "name"]})
 HEADERS = {
     "content-type": "application/json",
@@ -131,33 +130,9 @@ def replicas(count: int, x_url: str, redis_url: str, keys: dict[str, str]) -> It
 
 def sign_in(public: str) -> str:
     """One person through the whole OAuth flow (the fake X clicks Authorize): their access token."""
-    with httpx.Client(timeout=30) as http:
-        registered = http.post(
-            f"{public}/register",
-            json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "client_name": "bench"},
-        )
-        client_id = registered.json()["client_id"]
-        verifier = secrets.token_urlsafe(48)
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-        query = {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": REDIRECT,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-            "resource": f"{public}/mcp",
-            "state": "s",
-        }
-        location = f"{public}/authorize?{httpx.QueryParams(query)}"
-        while not location.startswith(REDIRECT):
-            answer = http.get(location)
-            if answer.status_code != 302:
-                raise RuntimeError(f"sign-in stopped at {location.split('?')[0]}: {answer.status_code} {answer.text}")
-            location = answer.headers["location"]
-        code = parse_qs(urlsplit(location).query)["code"][0]
-        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "client_id": client_id}
-        token = http.post(f"{public}/token", data={**form, "code_verifier": verifier})
-        return str(token.json()["access_token"])
+    client_id = register(public)
+    code, verifier = sign_in_by_hand(None, public, client_id, None)
+    return str(exchange(public, client_id, code, verifier).json()["access_token"])
 
 
 def command_calls(client: redis.Redis) -> dict[str, int]:

@@ -216,10 +216,10 @@ def register(url: str) -> str:
 
 
 def sign_in(
-    fake: FakeX,
+    fake: FakeX | None,
     url: str,
     client_id: str,
-    who: tuple[str, str],
+    who: tuple[str, str] | None,
     *,
     public: str | None = None,
     callback_via: str | None = None,
@@ -231,7 +231,8 @@ def sign_in(
     receives X's redirect back (another replica), instead of the public URL X was told."""
     public = public or url
     verifier, challenge = pkce()
-    fake.next_people[:] = [who]  # who clicks Authorize at X (if the request gets that far)
+    if fake is not None and who is not None:  # else the fake X (in another process) names the next person itself
+        fake.next_people[:] = [who]  # who clicks Authorize at X (if the request gets that far)
     params = {
         "response_type": "code",
         "client_id": client_id,
