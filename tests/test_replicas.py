@@ -347,6 +347,7 @@ def test_budgets_hold_across_replicas_under_concurrency(fake: tuple[FakeX, str],
     refused = [said for error, said in results if error]
     assert len(sent) == 4 and len(refused) == 8, (sent, results)
     assert all("Not sent" in said and "X_API_BUDGET_USD" in said for said in refused), refused
+    assert all("wait for the reset" in said and "max_results" not in said for said in refused)  # a write's advice
     assert all(signers(x, text) == [ALICE[0]] for text in sent)
     assert {budgeted[0].port, budgeted[1].port} <= set(budgeted.front.served[before:])
     # The deployment's cap ($0.09, Alice spent $0.06): Bob's own budget would fit 4, everyone's fits 2 more.
@@ -356,6 +357,7 @@ def test_budgets_hold_across_replicas_under_concurrency(fake: tuple[FakeX, str],
     refused = [said for error, said in results if error]
     assert len(sent) == 2 and len(refused) == 10, (sent, results)
     assert all("Not sent" in said and "deployment's $0.090 daily cap" in said for said in refused), refused
+    assert all("wait for the reset" in said and "max_results" not in said for said in refused)
     assert all(signers(x, text) == [BOB[0]] for text in sent)
 
 

@@ -71,6 +71,13 @@ class ToolSpend:
 class BudgetExceeded(XapiMcpError):
     """A call's estimate would take today's spend over the daily budget; nothing was sent."""
 
+    SMALLER = "lower max_results (or ask for fewer IDs or expansions), or "  # the advice that fits only a read
+
+    def advice_for(self, method: str) -> str:
+        """The message, its advice fitted to the request: a write cannot be made smaller, only waited for."""
+        text = str(self)
+        return text if method == "GET" else text.replace(self.SMALLER, "wait for the reset, or ")
+
     def __init__(
         self, estimate: Decimal, spent: Decimal, reserved: Decimal, budget: Decimal, why: str, now: datetime
     ) -> None:
@@ -81,8 +88,8 @@ class BudgetExceeded(XapiMcpError):
         super().__init__(
             f"Not sent: this call could cost up to {money(estimate)}{f' ({why})' if why else ''}, and today's X API "
             f"spend is {money(spent)}{running} of the {money(budget)} daily budget ({ENV_BUDGET}, per UTC day; it "
-            f"resets at 00:00 UTC, in {minutes // 60} h {minutes % 60:02d} min). To go on: lower max_results (or "
-            f"ask for fewer IDs or expansions), or raise {ENV_BUDGET} (or set it to off)."
+            f"resets at 00:00 UTC, in {minutes // 60} h {minutes % 60:02d} min). To go on: {self.SMALLER}raise "
+            f"{ENV_BUDGET} (or set it to off)."
         )
 
 

@@ -147,7 +147,7 @@ class DeploymentCapExceeded(BudgetExceeded):
             f"Not sent: this call could cost up to {money(estimate)}{f' ({why})' if why else ''}, and today's X API "
             f"spend of everyone using this server is {money(spent)}{running} of the deployment's {money(cap)} daily "
             f"cap (per UTC day; it resets at 00:00 UTC, in {minutes // 60} h {minutes % 60:02d} min). To go on: "
-            "lower max_results (or ask for fewer IDs or expansions), or ask whoever runs this server to raise the cap.",
+            f"{self.SMALLER}ask whoever runs this server to raise the cap.",
         )
 
 

@@ -201,7 +201,8 @@ class Spending:
         spent = await self.ledger.day_total(self.ledger.today())
         if spent + estimated.usd <= budget:
             return None
-        return str(BudgetExceeded(estimated.usd, spent, Decimal(0), budget, estimated.why, self._now()))
+        refused = BudgetExceeded(estimated.usd, spent, Decimal(0), budget, estimated.why, self._now())
+        return refused.advice_for(tool.plan.method)
 
     async def send(
         self,
@@ -225,7 +226,9 @@ class Spending:
             tally.unpriced.append(tool.name)
         try:
             held = await self.ledger.reserve(tool.name, estimated.usd, estimated.why)
-        except (BudgetExceeded, StateUnavailable) as exc:  # nothing sent: a workflow reports its steps so far
+        except BudgetExceeded as exc:  # nothing sent: a workflow reports its steps so far
+            return ToolOutcome(f"{tool.name}: {exc.advice_for(request.method)}", True)
+        except StateUnavailable as exc:
             return ToolOutcome(f"{tool.name}: {exc}", True)
         tally.requests += 1
         rule = self.rule(tool)
