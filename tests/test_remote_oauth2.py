@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -148,12 +148,23 @@ def test_a_401_or_an_expired_token_is_refreshed_and_the_call_goes_through(remote
     # The new tokens were written back: the next call uses them without another refresh.
     assert not post_with(url, mcp_token, "reused")[0]
     assert tweets(fake, "reused")[0][2] == sent[1][2] and len(fake.refreshed) == 1
+    # Two calls of hers at once both get a 401: one refresh; the other call uses its tokens.
+    fake.oauth2_tokens.discard(sent[1][2].removeprefix("Bearer "))
+
+    async def two_at_once() -> None:
+        async with anyio.create_task_group() as group:
+            for i in range(2):
+                group.start_soon(anyio.to_thread.run_sync, post_with, url, mcp_token, f"at once {i}")
+
+    anyio.run(two_at_once)
+    assert [tweets(fake, f"at once {i}")[-1][0] for i in range(2)] == ["oauth2-user"] * 2
+    assert len(fake.refreshed) == 2
     # Past its expiry: refreshed before the request is sent (X never sees the old token again).
     record = anyio.run(app.remote.state.get, "person", ALICE[0])
     anyio.run(app.remote.state.put, "person", ALICE[0], {**record, "expires_at": int(time.time()) - 1}, None)
     assert not post_with(url, mcp_token, "after expiry")[0]
     [(kind, owner, bearer)] = tweets(fake, "after expiry")
-    assert (kind, owner) == ("oauth2-user", ALICE[0]) and bearer != sent[1][2] and len(fake.refreshed) == 2
+    assert (kind, owner) == ("oauth2-user", ALICE[0]) and bearer != sent[1][2] and len(fake.refreshed) == 3
 
 
 def test_oauth1_only_tools_say_the_person_signed_in_with_oauth2() -> None:
@@ -176,6 +187,7 @@ class Hopping(Person):
     """A browser whose X redirect lands on another replica (the load balancer chose it)."""
 
     other: str = ""
+    callbacks: list[str] = field(default_factory=list)  # X's redirects, as the browser followed them
 
     async def open_browser(self, url: str) -> None:
         self.fake.next_people[:] = [self.who]
@@ -183,6 +195,7 @@ class Hopping(Person):
             while not url.startswith(REDIRECT):
                 if "/oauth2/callback?" in url:
                     url = self.other + url[url.index("/oauth2/callback?") :]
+                    self.callbacks.append(url)
                 response = await browser.get(url)
                 assert response.status_code in (302, 303), (response.status_code, response.text)
                 url = response.headers["location"]
@@ -206,7 +219,9 @@ def test_two_replicas_callback_elsewhere_and_one_refresh_wins_the_race(
         assert alice.storage.tokens is not None
         mcp_token = alice.storage.tokens.access_token
         # The pending sign-in was written by replica one and taken by replica two (where X sent the browser).
-        assert alice.landed and "code=" in alice.landed[0]
+        assert alice.landed and "code=" in alice.landed[0] and alice.callbacks[0].startswith(two)
+        replayed = httpx.get(one + alice.callbacks[0].removeprefix(two))  # accepted once, on any replica
+        assert replayed.status_code == 400 and "no sign-in in progress" in replayed.text
         for n, url in enumerate((one, two, one, two)):
             assert not post_with(url, mcp_token, f"call {n}")[0]
             assert [(k, o) for k, o, _ in tweets(fake, f"call {n}")] == [("oauth2-user", ALICE[0])]
