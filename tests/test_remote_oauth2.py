@@ -302,3 +302,15 @@ def test_the_loser_of_a_refresh_race_uses_the_tokens_the_winner_stores(
     asyncio.run(run())
     attempts = [r for r in fake.token_requests if r["grant_type"] == "refresh_token"]
     assert len(attempts) == 2 and fake.refreshed == ["o2r-old"]  # the loser's try was refused (invalid_grant)
+
+
+def test_an_oauth2_client_id_alone_is_enough_to_sign_people_in(tmp_path: Path) -> None:
+    from xapi_mcp.errors import ConfigError
+
+    no_keys = {"X_OAUTH_CONSUMER_KEY": "", "X_OAUTH_CONSUMER_SECRET": ""}
+    app = build(load(oauth2_settings("http://127.0.0.1:9", 8000, tmp_path, **no_keys)))
+    assert isinstance(app.remote.signin, XSignInOAuth2) and app.remote.callback_path == "/oauth2/callback"
+    anyio.run(app.aclose)
+    settings = remote_settings("http://127.0.0.1:9", 8000, tmp_path, **no_keys)
+    with pytest.raises(ConfigError, match="X_OAUTH2_CLIENT_ID"):
+        build(load(settings))
