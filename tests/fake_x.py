@@ -56,7 +56,7 @@ class Recorded:
     body: Any
     auth_kind: str
     raw: bytes = b""  # "oauth1" | "oauth1-bad-signature" | "bearer" | "oauth2-user" | "unknown-bearer" | "none"
-    signer: str | None = None  # the X user ID whose OAuth 1.0a token validly signed the request
+    signer: str | None = None  # the X user ID whose OAuth 1.0a (or OAuth 2.0) token validly signed the request
 
 
 @dataclass
@@ -132,6 +132,8 @@ class FakeX:
     oauth2_codes: dict[str, dict[str, str]] = field(default_factory=dict)
     oauth2_tokens: set[str] = field(default_factory=lambda: {OAUTH2_USER_TOKEN})
     oauth2_refresh: set[str] = field(default_factory=set)
+    oauth2_owner: dict[str, tuple[str, str]] = field(default_factory=dict)  # access/refresh token -> (id, name)
+    refreshed: list[str] = field(default_factory=list)  # refresh tokens X accepted (each once: X rotates them)
     token_requests: list[dict[str, str]] = field(default_factory=list)
     faults: dict[str, list[Fault]] = field(default_factory=dict)  # path -> the next answers, in order
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)  # media id -> INIT fields and chunks
@@ -158,6 +160,7 @@ class FakeX:
                 Route("/2/media/upload/{id}/finalize", self.media_finalize, methods=["POST"]),
                 Route("/2/media/upload", self.media_upload, methods=["GET", "POST"]),
                 Route("/2/users/by/username/{username}", self.user_by_username, methods=["GET"]),
+                Route("/2/users/me", self.users_me, methods=["GET"]),
                 Route("/2/tweets", self.create_post, methods=["POST"]),
                 Route("/2/tweets/search/stream/rules", self.stream_rules, methods=["GET", "POST"]),
                 Route("/2/tweets/{id}", self.delete_post, methods=["DELETE"]),
@@ -260,11 +263,14 @@ class FakeX:
             if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != original["code_challenge"]:
                 return JSONResponse({"error": "invalid_grant", "error_description": "PKCE check failed"}, 400)
             scope = original.get("scope", "")
+            owner = self.next_people.pop(0) if self.next_people else ("42", SCREEN_NAME)
         elif form.get("grant_type") == "refresh_token":
             if form.get("refresh_token") not in self.oauth2_refresh:
                 return JSONResponse({"error": "invalid_grant"}, status_code=400)
             self.oauth2_refresh.discard(form["refresh_token"])
+            self.refreshed.append(form["refresh_token"])
             scope = form.get("scope", "")
+            owner = self.oauth2_owner.get(form["refresh_token"], ("42", SCREEN_NAME))
         else:
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
         n = next(self._counter)
@@ -273,6 +279,7 @@ class FakeX:
         self.handed_out.extend((access, refresh))
         self.oauth2_tokens.add(access)
         self.oauth2_refresh.add(refresh)
+        self.oauth2_owner[access] = self.oauth2_owner[refresh] = owner
         return JSONResponse(
             {
                 "token_type": "bearer",
@@ -366,6 +373,16 @@ class FakeX:
             )
         return JSONResponse({"data": {"id": "2244994945", "name": "X Developers", "username": username}})
 
+    async def users_me(self, request: Request) -> Response:
+        """The OAuth 2.0 token's owner (who signed in: X's token answer names no user); else `{"data": {}}`."""
+        recorded = await self._record(request)
+        if recorded.auth_kind in BAD_CREDENTIALS:
+            return _unauthorized()
+        owner = self.oauth2_owner.get(recorded.headers.get("authorization", "").removeprefix("Bearer "))
+        if recorded.auth_kind != "oauth2-user" or owner is None:
+            return JSONResponse({"data": {}})
+        return JSONResponse({"data": {"id": owner[0], "name": owner[1].title(), "username": owner[1]}})
+
     async def create_post(self, request: Request) -> Response:
         recorded = await self._record(request)
         if recorded.auth_kind in BAD_CREDENTIALS:
@@ -448,6 +465,8 @@ class FakeX:
         if recorded.auth_kind == "oauth1":
             token = self._oauth1_request(request, raw).token or ""
             recorded.signer = self.token_owner.get(token, "42" if token == ACCESS_TOKEN else None)
+        elif recorded.auth_kind == "oauth2-user":  # the user whose OAuth 2.0 token it carried, when known
+            recorded.signer = self.oauth2_owner.get(recorded.headers["authorization"][len("Bearer ") :], (None,))[0]
         self.requests.append(recorded)
         if self.echo is not None:
             raise _Faulted(self._echoed(recorded, str(request.url)))

@@ -127,7 +127,8 @@ def build(startup: Startup) -> App:
     store: TokenStore = token_store(settings)
     redis = shared_state(settings)
     state = remote_state(settings, redis) if remote_mode else None
-    remote, store, prompt = build_remote(settings, store, state) if remote_mode else (None, store, None)  # type: ignore
+    scopes = oauth2_scopes(startup.tools, oauth1_available=False)  # remote OAuth 2.0 sign-in: no OAuth 1.0a user
+    remote, store, prompt = build_remote(settings, store, state, scopes=scopes) if remote_mode else (None, store, None)  # type: ignore
     _log_credentials(settings)
     consent = build_consent(startup, store)
     if settings.transport == "http":  # consent links go through /oauth/start, which wants our one-time code
@@ -139,7 +140,7 @@ def build(startup: Startup) -> App:
         timeout=settings.api_timeout,
         max_result_bytes=settings.max_result_bytes,
         consent=prompt or consent,
-        signers=Signers(store, refresh=consent.refresh_oauth2),
+        signers=Signers(store, refresh=remote.refresh_oauth2 if remote is not None else consent.refresh_oauth2),
         rate_limit_wait=settings.rate_limit_wait,
         media_dir=settings.media_dir,
         tools=startup.catalog.tools,

@@ -162,6 +162,17 @@ class PersonStore:
             screen_name=person.screen_name,
         )
 
+    def for_oauth2(self, person: Person, token: str, refresh_token: str | None) -> MemoryTokenStore:
+        """The same for a person who signed in with X's OAuth 2.0: their user token (no OAuth 1.0a one)."""
+        return MemoryTokenStore(
+            consumer_key=self.nobody.consumer_key,
+            consumer_secret=self.nobody.consumer_secret,
+            bearer_token=self.nobody.bearer_token,
+            oauth2_access_token=token,
+            oauth2_refresh_token=refresh_token,
+            screen_name=person.screen_name,
+        )
+
     def __repr__(self) -> str:
         return f"PersonStore(current: {_store(self)!r})"
 

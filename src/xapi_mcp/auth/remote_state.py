@@ -14,6 +14,12 @@ import time
 from typing import Any, Literal, Protocol
 
 Kind = Literal["client", "code", "refresh", "pending", "person"]
+# The fields of a record that hold a secret (redacted from logs): X tokens (OAuth 1.0a or 2.0), a pending
+# sign-in's request-token secret or PKCE verifier.
+SECRET_FIELDS: dict[str, tuple[str, ...]] = {
+    "person": ("token", "secret", "oauth2_token", "oauth2_refresh"),
+    "pending": ("request_secret", "verifier"),
+}
 
 
 def digest(value: str) -> str:
@@ -80,8 +86,5 @@ class MemoryRemoteState:
     def secrets(self) -> list[str]:
         found = []
         for (kind, _), (record, _) in list(self._records.items()):
-            if kind == "person":
-                found += [str(v) for k, v in record.items() if k in ("token", "secret") and v]
-            elif kind == "pending" and record.get("request_secret"):
-                found.append(str(record["request_secret"]))
+            found += [str(record[k]) for k in SECRET_FIELDS.get(kind, ()) if record.get(k)]
         return found

@@ -34,7 +34,7 @@ from urllib.parse import unquote
 
 import redis.asyncio as aioredis
 
-from xapi_mcp.auth.remote_state import Kind
+from xapi_mcp.auth.remote_state import SECRET_FIELDS, Kind
 from xapi_mcp.auth.vault import Vault, VaultError
 from xapi_mcp.redis_state import DEFAULT_PREFIX, Broadcast, guarded, key_part
 
@@ -179,8 +179,7 @@ class RedisRemoteState:
 
     def _remember(self, kind: Kind, record: dict[str, Any]) -> None:
         """Token values this process has held, so logs redact them (never written anywhere)."""
-        fields = ("token", "secret") if kind == "person" else ("request_secret",) if kind == "pending" else ()
-        for field in fields:
+        for field in SECRET_FIELDS.get(kind, ()):
             value = record.get(field)
             if value:
                 self._opened[str(value)] = None

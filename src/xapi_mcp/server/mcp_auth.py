@@ -34,11 +34,13 @@ from xapi_mcp.auth.mcp_as import (
     json_request,
     oauth_request,
 )
-from xapi_mcp.auth.people import Person, PersonStore, acting_as
+from xapi_mcp.auth.people import Person, PersonStore, acting_as, current_person
 from xapi_mcp.auth.remote_state import Kind, RemoteState, digest
 from xapi_mcp.auth.signin import Refused, XSignIn
+from xapi_mcp.auth.signin_oauth2 import XSignInOAuth2
 from xapi_mcp.errors import ConsentError, StateUnavailable
 from xapi_mcp.server.oauth_pages import _page
+from xapi_mcp.stores import MemoryTokenStore
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ class Remote:
         self,
         issuer: Issuer,
         state: RemoteState,
-        signin: XSignIn,
+        signin: XSignIn | XSignInOAuth2,
         people: PersonStore,
         documents: ClientMetadataDocuments,
         *,
@@ -80,6 +82,20 @@ class Remote:
         if tokens is None:
             return "You signed out of this server (or an operator removed your X authorisation): sign in again."
         return Person(str(claims["sub"]), tokens.get("screen_name")), tokens
+
+    async def store_for(self, person: Person, tokens: dict[str, Any]) -> MemoryTokenStore:
+        """The request's token store: the person's OAuth 1.0a tokens, or their OAuth 2.0 ones (fresh)."""
+        if not tokens.get("oauth2_token"):
+            return self.people.for_person(person, tokens["token"], tokens["secret"])
+        if isinstance(self.signin, XSignInOAuth2):
+            tokens = await self.signin.current(person.user_id, tokens)
+        return self.people.for_oauth2(person, tokens["oauth2_token"], tokens.get("oauth2_refresh"))
+
+    async def refresh_oauth2(self) -> bool:
+        """The executor's refresh when X answers 401 to this request's person's OAuth 2.0 token."""
+        if not isinstance(self.signin, XSignInOAuth2):
+            return False
+        return await self.signin.refresh_current(self.people, current_person())
 
     async def aclose(self) -> None:
         await self.documents.aclose()
@@ -251,13 +267,14 @@ class RequireAccessToken:
             return
         try:
             found = await self.remote.person_for(headers.get(b"authorization", b"").decode("latin-1"))
+            store = await self.remote.store_for(*found) if not isinstance(found, str) else None
         except StateUnavailable as exc:  # never a guess at who is asking: nobody is served until it answers
             await unavailable(exc)(scope, receive, send)
             return
-        if isinstance(found, str):
-            await self.remote.unauthorized(found)(scope, receive, send)
+        if isinstance(found, str) or store is None:
+            await self.remote.unauthorized(str(found))(scope, receive, send)
             return
-        person, tokens = found
+        person, _ = found
         session = headers.get(b"mcp-session-id")
         if session is not None and self.sessions.get(session, person.user_id) != person.user_id:
             message = "This MCP session was opened by another person; open your own session (initialize)."
@@ -273,7 +290,7 @@ class RequireAccessToken:
                         self.sessions.popitem(last=False)
             await send(message)
 
-        with acting_as(self.remote.people.for_person(person, tokens["token"], tokens["secret"]), person.user_id):
+        with acting_as(store, person.user_id):
             await self.app(scope, receive, bind)
 
 

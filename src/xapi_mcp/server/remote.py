@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -27,7 +28,17 @@ log = logging.getLogger(__name__)
 class SignInAgain:
     """The executor's consent prompt in remote mode: consent happens only when a person signs in."""
 
+    def __init__(self, people: PersonStore | None = None) -> None:
+        self.people = people
+
     async def prompt(self, requirement: AuthRequirement) -> str | None:
+        oauth2 = self.people is not None and self.people.has(CredentialKind.OAUTH2_USER)
+        if oauth2 and CredentialKind.OAUTH1_USER in requirement.accepted:
+            return (
+                "This X operation accepts only OAuth 1.0a user tokens, and you signed in with X's OAuth 2.0 (this "
+                "server signs people in with OAuth 2.0 because it has an OAuth 2.0 client ID), so it cannot act as "
+                "you here. Ask the operator for a server that signs in with OAuth 1.0a to use this tool."
+            )
         if CredentialKind.OAUTH1_USER in requirement.accepted:
             return (
                 "This tool acts as your X account, and this server holds no X authorisation for you now. "
@@ -63,14 +74,22 @@ def remote_state(settings: Settings, shared: Any) -> RemoteState:
 
 
 def build_remote(
-    settings: Settings, app_keys: MemoryTokenStore, state: RemoteState | None = None, documents: object = None
+    settings: Settings,
+    app_keys: MemoryTokenStore,
+    state: RemoteState | None = None,
+    documents: object = None,
+    scopes: Iterable[str] = (),
 ) -> tuple[Remote, PersonStore, SignInAgain]:
-    """The protected resource, its authorization server, the per-person token store, the executor's prompt."""
+    """The protected resource, its authorization server, the per-person token store, the executor's prompt.
+
+    People sign in with X's OAuth 2.0 (asking for `scopes`) when X_OAUTH2_CLIENT_ID is set, else OAuth 1.0a.
+    """
     from xapi_mcp.auth.cimd import ClientMetadataDocuments
     from xapi_mcp.auth.mcp_as import Issuer
     from xapi_mcp.auth.people import PersonStore
     from xapi_mcp.auth.remote_state import MemoryRemoteState
     from xapi_mcp.auth.signin import Allowed, XSignIn
+    from xapi_mcp.auth.signin_oauth2 import XSignInOAuth2
     from xapi_mcp.server.mcp_auth import Remote
 
     public = check(settings)
@@ -86,7 +105,7 @@ def build_remote(
     logs.watch_secrets(lambda: [key.decode("latin-1")])
     state = state or MemoryRemoteState()
     logs.watch_secrets(state.secrets)
-    signin = XSignIn(
+    signin: XSignIn | XSignInOAuth2 = XSignIn(
         state,
         consumer_key=str(app_keys.consumer_key),
         consumer_secret=str(app_keys.consumer_secret),
@@ -95,6 +114,21 @@ def build_remote(
         allowed=Allowed(settings.signin_allow),
         timeout=settings.oauth_callback_timeout,
     )
+    callback_path = settings.oauth_callback_path
+    if settings.oauth2_client_id:
+        callback_path = settings.oauth2_callback_path
+        signin = XSignInOAuth2(
+            state,
+            client_id=settings.oauth2_client_id,
+            client_secret=settings.oauth2_client_secret.get_secret_value() if settings.oauth2_client_secret else None,
+            authorize_url=settings.oauth2_authorize_url,
+            token_url=settings.oauth2_token_endpoint,
+            api_base_url=settings.api_base_url,
+            callback_url=public + callback_path,
+            scopes=scopes,
+            allowed=Allowed(settings.signin_allow),
+            timeout=settings.oauth_callback_timeout,
+        )
     people = PersonStore(app_keys)
     metadata = documents if isinstance(documents, ClientMetadataDocuments) else None
     remote = Remote(
@@ -104,14 +138,15 @@ def build_remote(
         people,
         metadata or ClientMetadataDocuments(settings.client_metadata_hosts),
         refresh_ttl=settings.refresh_token_ttl,
-        callback_path=settings.oauth_callback_path,
+        callback_path=callback_path,
     )
     log.info(
-        "Remote mode: /mcp is an OAuth 2.1 protected resource at %s/mcp; people sign in with X (allowed: %s)",
+        "Remote mode: /mcp is an OAuth 2.1 protected resource at %s/mcp; people sign in with X's %s (allowed: %s)",
         public,
+        "OAuth 2.0" if settings.oauth2_client_id else "OAuth 1.0a",
         settings.signin_allow,
     )
-    return remote, people, SignInAgain()
+    return remote, people, SignInAgain(people)
 
 
 def check(settings: Settings) -> str:
@@ -130,11 +165,12 @@ def check(settings: Settings) -> str:
             f"X_MCP_PUBLIC_URL={public} is plain http: OAuth tokens would cross the network unencrypted. Put TLS in "
             "front (a load balancer or reverse proxy, docs/deploy.md) and give its https:// address."
         )
-    if not (settings.consumer_key and settings.consumer_secret):
+    if not (settings.consumer_key and settings.consumer_secret) and not settings.oauth2_client_id:
         raise ConfigError(
             "X_MCP_AUTH=oauth signs people in with X's consent: set X_OAUTH_CONSUMER_KEY and X_OAUTH_CONSUMER_SECRET "
             "(developer.x.com > your app > Keys and tokens), and register "
-            f"{public}{settings.oauth_callback_path} as a callback URL of that app."
+            f"{public}{settings.oauth_callback_path} as a callback URL of that app; or, for X's OAuth 2.0, set "
+            f"X_OAUTH2_CLIENT_ID (and X_OAUTH2_CLIENT_SECRET) and register {public}{settings.oauth2_callback_path}."
         )
     if settings.access_token or settings.oauth2_access_token:
         raise ConfigError(
