@@ -268,3 +268,25 @@ def test_with_a_broadcast_rate_limit_marks_reach_every_replica_without_a_read(re
         await b_client.aclose()
 
     asyncio.run(test())
+
+
+def test_update_replaces_only_a_record_that_still_exists_keeping_its_lifetime(redis_url: str) -> None:
+    """A refresh finishing after a sign-out must not sign the person back in (memory and Redis alike)."""
+    from xapi_mcp.auth.remote_state import MemoryRemoteState
+
+    async def test(state: RedisRemoteState, raw: aioredis.Redis) -> None:
+        for store in (state, MemoryRemoteState()):
+            assert await store.update("person", "1001", ALICE) is False
+            assert await store.get("person", "1001") is None  # not created
+            await store.put("person", "1001", ALICE, 3600)
+            renewed = {**ALICE, "token": "1001-renewed"}
+            assert await store.update("person", "1001", renewed) is True
+            assert await store.get("person", "1001") == renewed
+            await store.forget("1001")
+            assert await store.update("person", "1001", renewed) is False
+            assert await store.get("person", "1001") is None
+        await state.put("person", "1001", ALICE, 3600)
+        await state.update("person", "1001", ALICE)
+        assert 3590 <= await raw.ttl("xapi-mcp:auth:person:1001") <= 3600  # the lifetime is kept
+
+    run(redis_url, test, replicas=1, person_fresh_for=0)

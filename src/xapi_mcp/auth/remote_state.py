@@ -36,6 +36,10 @@ class RemoteState(Protocol):
         """The record, deleted in the same step; None when absent, expired or already taken."""
         ...
 
+    async def update(self, kind: Kind, key: str, record: dict[str, Any]) -> bool:
+        """Replace a record that still exists, keeping its lifetime; False when it is gone (a sign-out wins)."""
+        ...
+
     async def forget(self, subject: str) -> None:
         """Sign-out: the person's X tokens and every refresh token issued for them."""
         ...
@@ -77,6 +81,12 @@ class MemoryRemoteState:
         if record is not None:
             del self._records[(kind, key)]
         return record
+
+    async def update(self, kind: Kind, key: str, record: dict[str, Any]) -> bool:
+        if self._live(kind, key) is None:
+            return False
+        self._records[(kind, key)] = (dict(record), self._records[(kind, key)][1])
+        return True
 
     async def forget(self, subject: str) -> None:
         self._records.pop(("person", subject), None)

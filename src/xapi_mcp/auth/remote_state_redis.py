@@ -167,6 +167,20 @@ class RedisRemoteState:
                 await self._client.srem(self._key("refreshes", str(record["sub"])), name)
         return record
 
+    async def update(self, kind: Kind, key: str, record: dict[str, Any]) -> bool:
+        name = self._key(kind, key)
+        value = self._encode(kind, name, record)
+        self._remember(kind, record)
+        with guarded(self._client, f"updating a {kind} record", "Nothing was changed."):
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.set(name, value, xx=True, keepttl=True)  # only while it exists: a sign-out is not undone
+                if kind == "person" and self._broadcast is not None:
+                    await self._broadcast.publish(self._announce(key), pipe)
+                written = (await pipe.execute())[0]
+        if kind == "person":
+            self._people.pop(key, None)
+        return bool(written)
+
     async def forget(self, subject: str) -> None:
         self._people.pop(subject, None)
         keys = [self._key("refreshes", subject), self._key("person", subject)]

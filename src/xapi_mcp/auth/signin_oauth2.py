@@ -154,7 +154,8 @@ class XSignInOAuth2:
                 log.warning("OAuth 2.0 token refresh for X user %s failed (%s)", user_id, _reason(exc))
                 return None
             updated = {**record, **_tokens(token)}
-            await self.state.put("person", user_id, updated, None)
+            if not await self.state.update("person", user_id, updated):
+                return None  # signed out while X refreshed: the new tokens are not kept
             log.info("OAuth 2.0 access token of X user %s refreshed", user_id)
             return updated
 
