@@ -53,9 +53,12 @@ def serve_asgi(app: object, port: int | None = None) -> Iterator[str]:
     sock.bind(("127.0.0.1", port or 0))
     port = int(sock.getsockname()[1])
     # Idle connections outlast httpx's 5 s keep-alive, as xapi-mcp's do: uvicorn's 5 s default races it.
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", timeout_keep_alive=KEEP_ALIVE_SECONDS)
+    # A request still in flight when the test is over (a fake X told to answer in 30 s) is cancelled after
+    # 1 s, not waited for until the join below gives up.
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", timeout_keep_alive=KEEP_ALIVE_SECONDS, timeout_graceful_shutdown=1
     )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
