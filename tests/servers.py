@@ -42,11 +42,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_asgi(app: object, port: int | None = None) -> Iterator[str]:
+def serve_asgi(app: object, port: int | None = None, *, wait_for_stop: bool = True) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 in a daemon thread; yields its base URL.
 
     The socket is bound here (port 0: the system picks a free one) and handed to uvicorn, so no other
-    process can take the port between choosing it and listening on it.
+    process can take the port between choosing it and listening on it. uvicorn takes 0.1-0.2 s to stop;
+    `wait_for_stop=False` lets it stop in the background, for a fake whose shutdown no test looks at.
     """
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -70,8 +71,9 @@ def serve_asgi(app: object, port: int | None = None) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
+        if wait_for_stop:
+            thread.join(timeout=5)
+            sock.close()  # else uvicorn's shutdown closes it
 
 
 def server_env(x_base_url: str, **extra: str) -> dict[str, str]:
