@@ -7,6 +7,7 @@ made from the spec would come back from Prism as violations.
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
 from hypothesis import find
@@ -106,6 +107,7 @@ class Generator:
 _CANDIDATES = ["1234567890", "XDevelopers", "US", "en", "123456789012", "1234567890-1234567890", "1_2"]
 
 
+@cache  # `find` is slow inside a running @given (the fuzz test): each pattern once a session
 def _matching(pattern: str, min_length: int) -> str:
     regex = re.compile(pattern)
     for candidate in _CANDIDATES:

@@ -153,5 +153,5 @@ def catalog() -> Catalog:
 @pytest.fixture
 def fake_x() -> Iterator[tuple[FakeX, str]]:
     fake = FakeX()
-    with serve_asgi(fake.app()) as url:
+    with serve_asgi(fake.app(), wait_for_stop=False) as url:
         yield fake, url

@@ -18,9 +18,10 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,7 +129,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """CI never passes with a judge that did not judge."""
+    """CI never passes with a judge that did not judge. The shared Prisms stop here."""
+    _SHARED.clear()
+    _SHARED_STACK.close()
     if os.environ.get("CI") and _skipped_conformance:
         session.config.stash[_NOTE] = (
             f"FAILED: {len(_skipped_conformance)} Prism conformance tests were skipped under CI "
@@ -184,6 +187,23 @@ def run_prism(version: str, folder: Path) -> Iterator[str]:
             finally:
                 proc.terminate()
                 proc.wait(timeout=10)
+
+
+_SHARED: dict[str, str] = {}  # spec version -> base URL of the session's Prism for it
+_SHARED_STACK = ExitStack()
+
+
+@contextmanager
+def shared_prism(version: str) -> Iterator[str]:
+    """The session's Prism for `version`: started when a test first asks, stopped at session end.
+
+    A start costs seconds and mocking keeps no state between requests, so every test may share one.
+    """
+    if version not in _SHARED:
+        folder = Path(tempfile.mkdtemp(prefix=f"xapi-mcp-prism-{version}-"))
+        _SHARED_STACK.callback(shutil.rmtree, folder, ignore_errors=True)
+        _SHARED[version] = _SHARED_STACK.enter_context(run_prism(version, folder))
+    yield _SHARED[version]
 
 
 class PortTaken(RuntimeError):

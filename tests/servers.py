@@ -42,20 +42,24 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_asgi(app: object, port: int | None = None) -> Iterator[str]:
+def serve_asgi(app: object, port: int | None = None, *, wait_for_stop: bool = True) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 in a daemon thread; yields its base URL.
 
     The socket is bound here (port 0: the system picks a free one) and handed to uvicorn, so no other
-    process can take the port between choosing it and listening on it.
+    process can take the port between choosing it and listening on it. uvicorn takes 0.1-0.2 s to stop;
+    `wait_for_stop=False` lets it stop in the background, for a fake whose shutdown no test looks at.
     """
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port or 0))
     port = int(sock.getsockname()[1])
     # Idle connections outlast httpx's 5 s keep-alive, as xapi-mcp's do: uvicorn's 5 s default races it.
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", timeout_keep_alive=KEEP_ALIVE_SECONDS)
+    # A request still in flight when the test is over (a fake X told to answer in 30 s) is cancelled after
+    # 1 s, not waited for until the join below gives up.
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", timeout_keep_alive=KEEP_ALIVE_SECONDS, timeout_graceful_shutdown=1
     )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
@@ -67,8 +71,9 @@ def serve_asgi(app: object, port: int | None = None) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
+        if wait_for_stop:
+            thread.join(timeout=5)
+            sock.close()  # else uvicorn's shutdown closes it
 
 
 def server_env(x_base_url: str, **extra: str) -> dict[str, str]:

@@ -27,7 +27,7 @@ from tests.fake_x import (
     CONSUMER_SECRET,
     OAUTH2_USER_TOKEN,
 )
-from tests.prism import off_route, request_violations, run_prism
+from tests.prism import off_route, request_violations, shared_prism
 from tests.test_catalog import MANAGING_STREAMS_AND_WEBHOOKS
 from xapi_mcp.calls.executor import Executor
 from xapi_mcp.server.mcp_server import build_server
@@ -60,8 +60,8 @@ def expected_authorization(operation: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="module", params=["2.159", "2.157"])
-def prism(request, tmp_path_factory) -> Iterator[tuple[str, str]]:
-    with run_prism(request.param, tmp_path_factory.mktemp("prism")) as base:
+def prism(request) -> Iterator[tuple[str, str]]:
+    with shared_prism(request.param) as base:
         yield request.param, base
 
 

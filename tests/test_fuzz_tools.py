@@ -24,7 +24,7 @@ from mcp import Client
 from tests import fake_x as fx
 from tests.argument_gen import arguments_for
 from tests.conftest import catalog_for
-from tests.prism import off_route, request_violations, run_prism
+from tests.prism import off_route, request_violations, shared_prism
 from xapi_mcp.calls.executor import Executor
 from xapi_mcp.server.mcp_server import build_server
 from xapi_mcp.stores import MemoryTokenStore
@@ -69,13 +69,13 @@ def arguments(draw: st.DrawFn, tool: ToolDef) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def mcp(tmp_path_factory) -> Iterator[tuple[BlockingPortal, Client, list[httpx.Response]]]:
+def mcp() -> Iterator[tuple[BlockingPortal, Client, list[httpx.Response]]]:
     seen: list[httpx.Response] = []
 
     async def record(response: httpx.Response) -> None:
         seen.append(response)
 
-    with run_prism("2.159", tmp_path_factory.mktemp("fuzz")) as base, start_blocking_portal() as portal:
+    with shared_prism("2.159") as base, start_blocking_portal() as portal:
         store = MemoryTokenStore(fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET)
         store.bearer_token, store.oauth2_access_token = fx.BEARER_TOKEN, fx.OAUTH2_USER_TOKEN
         http = portal.call(lambda: _client(record))

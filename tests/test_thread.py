@@ -23,7 +23,7 @@ from tests import fake_x as fx
 from tests.asking import call_asking
 from tests.conftest import load_document
 from tests.fake_x import FakeX, Fault
-from tests.prism import request_violations, run_prism
+from tests.prism import request_violations, shared_prism
 from tests.servers import run_xapi_mcp, serve_asgi, server_env
 from xapi_mcp.calls.executor import Executor, ToolOutcome
 from xapi_mcp.calls.ledger import MemoryLedger
@@ -387,7 +387,7 @@ def test_a_thread_over_the_budget_is_refused_before_anyone_is_asked(media_dir: P
 
 @pytest.mark.conformance
 @pytest.mark.timeout(600)
-def test_prism_accepts_what_the_workflow_tools_send(tmp_path: Path) -> None:
+def test_prism_accepts_what_the_workflow_tools_send() -> None:
     """Prism, fed X's spec, judges each request: a thread's posts (replies, media IDs) and a collection's pages.
 
     (The uploads media_paths adds are uploadMedia's own requests; Prism cannot judge its multipart APPEND,
@@ -398,7 +398,7 @@ def test_prism_accepts_what_the_workflow_tools_send(tmp_path: Path) -> None:
     async def record(response: httpx.Response) -> None:
         seen.append(response)
 
-    with run_prism("2.159", tmp_path) as base:
+    with shared_prism("2.159") as base:
         store = MemoryTokenStore(
             fx.CONSUMER_KEY, fx.CONSUMER_SECRET, fx.ACCESS_TOKEN, fx.ACCESS_TOKEN_SECRET, fx.BEARER_TOKEN
         )
