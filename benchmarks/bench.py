@@ -87,12 +87,13 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def start_fake() -> tuple[subprocess.Popen[bytes], str]:
-    """The fake X in its own process; (process, base URL) once it answers."""
+def start_fake(setup: str = "") -> tuple[subprocess.Popen[bytes], str]:
+    """The fake X in its own process; (process, base URL) once it answers. `setup`: Python run on `fake` first."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", FAKE.format(repo=str(REPO), port=port, keep_alive=KEEP_ALIVE_SECONDS)]
-    )
+    code = FAKE.format(repo=str(REPO), port=port, keep_alive=KEEP_ALIVE_SECONDS)
+    if setup:
+        code = code.replace("uvicorn.run(", f"{setup}; uvicorn.run(", 1)
+    proc = subprocess.Popen([sys.executable, "-c", code])
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(f"{url}/2/openapi.json", proc)

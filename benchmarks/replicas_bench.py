@@ -41,19 +41,13 @@ import redis
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bench import cpu_seconds, percentile, wait_healthy  # noqa: E402
+from benchmarks.bench import cpu_seconds, percentile, start_fake, wait_healthy  # noqa: E402
 from tests.redis_server import redis_server_binary, start_redis, stop_redis  # noqa: E402
 from tests.replicas import exchange, register  # noqa: E402
 from tests.replicas import sign_in as sign_in_by_hand  # noqa: E402
 from tests.servers import SPEC_159, free_port, server_env  # noqa: E402
-from xapi_mcp.server.run import KEEP_ALIVE_SECONDS  # noqa: E402
 
-FAKE = (
-    "import collections, sys, uvicorn; sys.path.insert(0, {repo!r}); from tests.fake_x import FakeX; "
-    "fake = FakeX(); fake.requests = collections.deque(maxlen=100); "
-    "fake.next_people = [(str(10_000 + i), f'person{{i}}') for i in range(100_000)]; "
-    "uvicorn.run(fake.app(), host='127.0.0.1', port={port}, log_level='warning', timeout_keep_alive={keep_alive})"
-)
+PEOPLE = "fake.next_people = [(str(10_000 + i), f'person{i}') for i in range(100_000)]"  # who signs in next
 CALL = ("getUsersByUsername", {"username": "XDevelopers", "user_fields": ["id", "name"]})
 HEADERS = {
     "content-type": "application/json",
@@ -83,12 +77,9 @@ HOT = ("evalsha", "get")  # what a replica sends Redis on a tool call's path
 
 @contextmanager
 def fake_x() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = free_port()
-    code = FAKE.format(repo=str(REPO), port=port, keep_alive=KEEP_ALIVE_SECONDS)
-    proc = subprocess.Popen([sys.executable, "-c", code])
+    proc, url = start_fake(PEOPLE)
     try:
-        wait_healthy(f"http://127.0.0.1:{port}/2/openapi.json", proc)
-        yield proc, f"http://127.0.0.1:{port}"
+        yield proc, url
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -24,6 +24,12 @@ from xapi_mcp.errors import ConsentError
 log = logging.getLogger(__name__)
 
 
+NOT_STARTED = (
+    "There is no sign-in in progress for this link (it was used, expired, or never started). "
+    "Connect again from your MCP client."
+)
+
+
 @dataclass(frozen=True)
 class SignedIn:
     person: Person
@@ -90,10 +96,7 @@ class XSignIn:
         key = denied if denied is not None else params.get("oauth_token", "")
         pending = await self.state.take("pending", key) if key else None
         if pending is None:
-            return Refused(
-                "There is no sign-in in progress for this link (it was used, expired, or never started). "
-                "Connect again from your MCP client."
-            )
+            return Refused(NOT_STARTED)
         authorize: dict[str, str] = pending["authorize"]
         if denied is not None:
             return Refused("You declined to authorise xapi-mcp on X. Nothing was changed.", authorize)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from xapi_mcp.auth.people import Person
 from xapi_mcp.auth.remote_state import RemoteState
-from xapi_mcp.auth.signin import Allowed, Refused, SignedIn
+from xapi_mcp.auth.signin import NOT_STARTED, Allowed, Refused, SignedIn
 from xapi_mcp.errors import StateUnavailable
 
 if TYPE_CHECKING:
@@ -85,10 +85,7 @@ class XSignInOAuth2:
         key = params.get("state", "")
         pending = await self.state.take("pending", key) if key else None
         if pending is None:
-            return Refused(
-                "There is no sign-in in progress for this link (it was used, expired, or never started). "
-                "Connect again from your MCP client."
-            )
+            return Refused(NOT_STARTED)
         authorize: dict[str, str] = pending["authorize"]
         if params.get("error"):
             if params["error"] == "access_denied":
