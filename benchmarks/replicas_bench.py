@@ -41,37 +41,15 @@ import redis
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bench import cpu_seconds, percentile, start_fake, wait_healthy  # noqa: E402
+from benchmarks.bench import CALL, cpu_seconds, percentile, start_fake, wait_healthy  # noqa: E402
+from benchmarks.bench import MCP_HEADERS as HEADERS  # noqa: E402
+from benchmarks.bench import RPC_BODY as BODY  # noqa: E402
 from tests.redis_server import redis_server_binary, start_redis, stop_redis  # noqa: E402
 from tests.replicas import exchange, register  # noqa: E402
 from tests.replicas import sign_in as sign_in_by_hand  # noqa: E402
 from tests.servers import SPEC_159, free_port, server_env  # noqa: E402
 
 PEOPLE = "fake.next_people = [(str(10_000 + i), f'person{i}') for i in range(100_000)]"  # who signs in next
-CALL = ("getUsersByUsername", {"username": "XDevelopers", "user_fields": ["id", "name"]})
-HEADERS = {
-    "content-type": "application/json",
-    "accept": "application/json, text/event-stream",
-    "mcp-protocol-version": "2026-07-28",
-    "mcp-method": "tools/call",
-    "mcp-name": CALL[0],
-}
-BODY = json.dumps(
-    {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "tools/call",
-        "params": {
-            "name": CALL[0],
-            "arguments": CALL[1],
-            "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientInfo": {"name": "replicas_bench", "version": "1"},
-                "io.modelcontextprotocol/clientCapabilities": {},
-            },
-        },
-    }
-)
 HOT = ("evalsha", "get")  # what a replica sends Redis on a tool call's path
 
 
