@@ -290,3 +290,25 @@ def test_update_replaces_only_a_record_that_still_exists_keeping_its_lifetime(re
         assert 3590 <= await raw.ttl("xapi-mcp:auth:person:1001") <= 3600  # the lifetime is kept
 
     run(redis_url, test, replicas=1, person_fresh_for=0)
+
+
+def test_a_hung_redis_is_an_error_within_the_clients_timeout_not_a_hang(redis_url: str, redis_server: Any) -> None:
+    """Redis stopped dead (SIGSTOP, it would never answer): a read still comes back, with an error naming the fix
+    (the client's timeout and one retry), before Redis moves again; then the same client serves at once."""
+    import signal
+
+    async def test() -> None:
+        client = connect(redis_url, timeout=0.3)
+        state = RedisRemoteState(client, Vault([KEY_A]), person_fresh_for=0)
+        await state.put("person", "1001", ALICE, None)
+        os.kill(redis_server.process.pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(StateUnavailable) as slow:  # returns while Redis is still stopped: no hang
+                await state.get("person", "1001")
+        finally:
+            os.kill(redis_server.process.pid, signal.SIGCONT)
+        assert "did not answer" in str(slow.value) and "Try again in a few seconds" in str(slow.value)
+        assert await state.get("person", "1001") == ALICE  # moving again: served by the same client
+        await client.aclose()
+
+    asyncio.run(test())
