@@ -203,3 +203,34 @@ def test_local_mode_with_redis_shares_spend_between_processes(fake_x, redis_url:
     day = datetime.now(UTC).date().isoformat()
     assert int(raw.hget(f"xapi-mcp:spend:local:{day}", "total")) == 1_000_000  # $1.00 in micro-dollars
     raw.close()
+
+
+@pytest.mark.redis
+def test_registered_clients_expire_unless_used(fake_x, redis_url: str, tmp_path: Path) -> None:
+    """/register is open to anyone: a registration lives X_MCP_REFRESH_TOKEN_TTL after its last use, not for ever."""
+    import redis as sync_redis
+
+    from tests.replicas import ALICE, register, sign_in
+
+    fake, x_url = fake_x
+    port = free_port()
+    keys = base64.b64encode(os.urandom(32)).decode()
+    extra = {"X_MCP_REDIS_URL": redis_url, "X_MCP_TOKEN_KEY": "t" * 48, "X_MCP_TOKEN_KEYS": keys}
+    app = build(load(remote_settings(x_url, port, tmp_path, X_MCP_REFRESH_TOKEN_TTL="3600", **extra)))
+    http_app = build_app(
+        app.server,
+        host="127.0.0.1",
+        health=dict,
+        extra_routes=app.remote.routes(),
+        guard=app.remote.guard,
+        on_shutdown=app.aclose,  # in the server's own event loop, where its Redis connections live
+    )
+    raw = sync_redis.Redis.from_url(redis_url)
+    with serve_asgi(http_app, port) as url:
+        client_id = register(url)
+        key = f"xapi-mcp:auth:client:{client_id}"
+        assert 3590 <= raw.ttl(key) <= 3600
+        raw.expire(key, 100)  # as if registered long ago
+        code, _ = sign_in(fake, url, client_id, ALICE)  # used: its lifetime starts again
+        assert not code.startswith("error") and 3590 <= raw.ttl(key) <= 3600
+    raw.close()

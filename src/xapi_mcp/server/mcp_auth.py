@@ -108,7 +108,12 @@ class Remote:
         if is_metadata_url(client_id):
             return await self.documents.client_for(client_id)
         record = await self.state.get("client", client_id)
-        return Client(**record) if record is not None else None
+        if record is None:
+            return None
+        # A registration lives as long as a refresh token could (each use renews it): /register is open to
+        # anyone, so clients that never sign in, or stopped, are forgotten rather than kept for ever.
+        await self.state.put("client", client_id, record, self.refresh_ttl)
+        return Client(**record)
 
     def routes(self) -> list[Route]:
         return [
@@ -226,7 +231,7 @@ class Remote:
             "client_registration", json_request(f"{self.issuer.issuer}/register", data, dict(request.headers))
         )
         for client in loaded.registered:
-            await self.state.put("client", client.client_id, client.record(), None)
+            await self.state.put("client", client.client_id, client.record(), self.refresh_ttl)
         return JSONResponse(body, status_code=status, headers=out)
 
     async def signout(self, request: Request) -> Response:
