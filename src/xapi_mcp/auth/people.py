@@ -153,25 +153,15 @@ class PersonStore:
 
     def for_person(self, person: Person, token: str, secret: str) -> MemoryTokenStore:
         """The store one request of `person` runs with: the app's keys plus that person's tokens."""
-        return MemoryTokenStore(
-            consumer_key=self.nobody.consumer_key,
-            consumer_secret=self.nobody.consumer_secret,
-            bearer_token=self.nobody.bearer_token,
-            access_token=token,
-            access_token_secret=secret,
-            screen_name=person.screen_name,
-        )
+        return self._with(person, access_token=token, access_token_secret=secret)
 
     def for_oauth2(self, person: Person, token: str, refresh_token: str | None) -> MemoryTokenStore:
         """The same for a person who signed in with X's OAuth 2.0: their user token (no OAuth 1.0a one)."""
-        return MemoryTokenStore(
-            consumer_key=self.nobody.consumer_key,
-            consumer_secret=self.nobody.consumer_secret,
-            bearer_token=self.nobody.bearer_token,
-            oauth2_access_token=token,
-            oauth2_refresh_token=refresh_token,
-            screen_name=person.screen_name,
-        )
+        return self._with(person, oauth2_access_token=token, oauth2_refresh_token=refresh_token)
+
+    def _with(self, person: Person, **tokens: str | None) -> MemoryTokenStore:
+        app = {"consumer_key": self.nobody.consumer_key, "consumer_secret": self.nobody.consumer_secret}
+        return MemoryTokenStore(**app, bearer_token=self.nobody.bearer_token, screen_name=person.screen_name, **tokens)
 
     def __repr__(self) -> str:
         return f"PersonStore(current: {_store(self)!r})"

@@ -53,6 +53,17 @@ class Allowed:
     def __call__(self, person: Person) -> bool:
         return self.anyone or person.user_id in self.names or (person.screen_name or "").lower() in self.names
 
+    def refusal(self, person: Person) -> str | None:
+        """Why `person` may not sign in (for their browser), or None when they may; a refusal is logged."""
+        if self(person):
+            return None
+        who = f"@{person.screen_name}" if person.screen_name else f"X user {person.user_id}"
+        log.info("Sign-in refused for %s: not in X_MCP_SIGNIN_ALLOW", who)
+        return (
+            f"{who} may not use this xapi-mcp server (it admits only the accounts its operator listed). "
+            "Ask the operator to add you, or sign in with another X account."
+        )
+
 
 class XSignIn:
     def __init__(
@@ -113,14 +124,9 @@ class XSignIn:
             return Refused(f"X refused to exchange the verifier for a token ({_reason(exc)}).", authorize)
         user_id = str(access.get("user_id") or str(access["oauth_token"]).split("-", 1)[0])
         person = Person(user_id, str(access.get("screen_name") or "") or None)
-        if not self.allowed(person):
-            who = f"@{person.screen_name}" if person.screen_name else f"X user {user_id}"
-            log.info("Sign-in refused for %s: not in X_MCP_SIGNIN_ALLOW", who)
-            return Refused(
-                f"{who} may not use this xapi-mcp server (it admits only the accounts its operator listed). "
-                "Ask the operator to add you, or sign in with another X account.",
-                authorize,
-            )
+        refused = self.allowed.refusal(person)
+        if refused is not None:
+            return Refused(refused, authorize)
         tokens = {"token": str(access["oauth_token"]), "secret": str(access["oauth_token_secret"])}
         await self.state.put("person", user_id, {**tokens, "screen_name": person.screen_name}, None)
         log.info("Signed in: @%s (X user %s)", person.screen_name, user_id)

@@ -110,14 +110,9 @@ class XSignInOAuth2:
                 authorize,
             )
         person = Person(str(data["id"]), str(data.get("username") or "") or None)
-        if not self.allowed(person):
-            who = f"@{person.screen_name}" if person.screen_name else f"X user {person.user_id}"
-            log.info("Sign-in refused for %s: not in X_MCP_SIGNIN_ALLOW", who)
-            return Refused(
-                f"{who} may not use this xapi-mcp server (it admits only the accounts its operator listed). "
-                "Ask the operator to add you, or sign in with another X account.",
-                authorize,
-            )
+        refused = self.allowed.refusal(person)
+        if refused is not None:
+            return Refused(refused, authorize)
         await self.state.put("person", person.user_id, {**_tokens(token), "screen_name": person.screen_name}, None)
         log.info("Signed in with OAuth 2.0: @%s (X user %s)", person.screen_name, person.user_id)
         return SignedIn(person, authorize)
