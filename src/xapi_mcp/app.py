@@ -124,11 +124,13 @@ def build(startup: Startup) -> App:
             "port could act as your X account. Set MCP_AUTH_TOKEN to a long random secret (clients then send "
             "'Authorization: Bearer <token>'), or keep MCP_HOST=127.0.0.1."
         )
-    store: TokenStore = token_store(settings)
+    app_store = token_store(settings)
+    store: TokenStore = app_store
     redis = shared_state(settings)
-    state = remote_state(settings, redis) if remote_mode else None
-    scopes = oauth2_scopes(startup.tools, oauth1_available=False)  # remote OAuth 2.0 sign-in: no OAuth 1.0a user
-    remote, store, prompt = build_remote(settings, store, state, scopes=scopes) if remote_mode else (None, store, None)  # type: ignore
+    remote, prompt = None, None
+    if remote_mode:  # the store becomes each request's person's (OAuth 2.0 sign-in asks these scopes)
+        scopes = oauth2_scopes(startup.tools, oauth1_available=False)
+        remote, store, prompt = build_remote(settings, app_store, remote_state(settings, redis), scopes=scopes)
     _log_credentials(settings)
     consent = build_consent(startup, store)
     if settings.transport == "http":  # consent links go through /oauth/start, which wants our one-time code
