@@ -114,6 +114,7 @@ SYNONYMS = {
     "end": "delete terminate",
     "disconnect": "delete terminate",
     "trash": "delete",
+    "clear": "delete",
     "discard": "delete",
     "cancel": "delete",
     "kick": "delete",
@@ -127,6 +128,8 @@ SYNONYMS = {
     "popular": "trend",
     "latest": "recent",
     "lately": "recent",
+    "recently": "recent",
+    "yesterday": "recent",
     "today": "recent",
     "now": "recent",
     "currently": "recent",
@@ -145,7 +148,6 @@ SYNONYMS = {
     "feed": "timeline",
     "home": "timeline",
     "limit": "usage",
-    "left": "usage",
     "remaining": "usage",
     "reads": "usage",
     "pulled": "usage",
@@ -167,6 +169,7 @@ SYNONYMS = {
     "encrypted": "chat",
     "xchat": "chat",
     "tickets": "buyers",
+    "audio": "space",
     "hosted": "creator",
     "host": "creator",
     "group": "conversation",
@@ -206,7 +209,7 @@ _PHRASES = (
     (r"\bwho\s*am\s*i\b(?!\s+\w+ing\b)|\bwhoami\b", _SELF),
     (r"\b(?:this|my|the)\s+token\b", _SELF),
     (r"\b(?:the\s+)?(?:current|authenticated|logged[- ]in|signed[- ]in)\s+(?:user|account)\b", " me "),
-    (r"\b(?:logged|signed)\s+in\b", " me "),
+    (r"\b(?:logged|signed)\s+in(?:to)?\b", " me "),
     (r"\b(?:pull|bring|look)\s+up\b", " show "),
     (r"\b(?:i|we)\s+(?:would\s+)?like\s+to\b", " "),
     (r"\b(?:a|the)\s+list\s+of\b", " "),
@@ -215,9 +218,13 @@ _PHRASES = (
     (r"\btimeline\s+of\s+(?=0h|user|list|\d)", " posts of "),
     (r"\b(?:talking|replying|reply|replies|responding|responses)\s+to\s+me\b", " mention me "),
     (r"\btake\s+back\b|\bwithdraw\b|\bretract\b|\brevoke\b", " undo "),
+    (r"\bundo\s+(?:my|the|a|that|this)?\s*(?:(?:last|latest|previous|recent)\s+)?(?:tweet|post)\b", " delete post "),
     (r"\bundo\s+(?:my\s+|the\s+|a\s+|that\s+)?(like|retweet|repost|follow|mute|bookmark|pin)\b", r" un\1 "),
     (r"\bturn\s+off\b|\bdisable\b", " block "),
     (r"\bhow\s+often\b", " count "),
+    (r"\bfrom\s+(?:the\s+)?(?:people|accounts|users|folks)\s+(?:that\s+|who\s+)?(?:i|we)\s+follow\b"
+     r"|\b(?:people|accounts|users|folks)\s+(?:that\s+|who\s+)?(?:i|we)\s+follow\s+(?:are\s+)?(?:posting|tweeting|saying)\b",
+     " home timeline "),  # what the accounts I follow post: the home timeline, not the accounts
     (r"(?<!list )(?<!lists )\b(?:i|we)\s+(?:am\s+|are\s+)?follow(?:ing)?\b", " me following "),
     (r"\b(?:people|users|accounts|everyone|anyone|who(?:\s+is|\s+are)?)\s+following\b", " followers "),
     (r"\b(follower|following|block|mute|friend)s?\s+list\b", r" \1 "),
@@ -226,17 +233,28 @@ _PHRASES = (
     (r"\bmake\s+(my|our|the|this|that|it)\b", r" update \1 "),
     (r"\b(?:add|put|place|include)\s+(?:0h|users?|accounts?|people|someone|members?)\b", " add member "),
     (r"\btake\s+(.+?)\s+off\b", r" remove \1 from "),
+    (r"\b(?:remove|delete|kick|drop)\s+(0h|users?\s+\d+)\s+(?:from|off)\b", r" remove member \1 from "),
     (r"\b(?:does|do|did)\s+(\S+)\s+follow\b", r" \1 following "),
     (r"\bstop\s+(\w+?)ing\b", r" un\1 "),
     (r"\bstop\s+\S+\s+from\b", " block "),
     (r"\blet\s+(\S+)\s+(?:send|dm|message)\b", r" unblock \1 dm "),
     (r"\b(?:tweets|posts)\s+(?:from|by)\s+(0h|user\s+\d+)\b", r" authored posts \1 "),
     (r"\b0h\s+(?:(?:latest|recent|last|newest|own)\s+)*(?:tweets|posts)\b", " authored posts 0h "),
-    (r"\b0h\s+(?:has\s+)?(?:tweeted|posted|wrote)\b", " authored posts 0h "),
+    (r"\b(0h|user\s+\d+)\s+(?:has\s+)?(?:tweeted|posted|wrote)\b", r" authored posts \1 "),
+    (r"\b(?:has|did)\s+(0h|user\s+\d+)\s+(?:tweeted|posted|written|wrote|tweet|post)\b", r" authored posts \1 "),
     (r"\b(?:retweeted|reposted|quoted)\s+me\b", " reposts of me "),
+    (r"\bdid\s+(?:i|we)\s+(?:tweet|post|write|say)\b|\b(?:what|everything|anything|all|things|stuff)\s+(?:that\s+)?(?:i|we)\s+(?:have\s+)?(?:posted|tweeted|wrote)\b",
+     " my authored posts "),
+    (r"\bpinned\s+(?:tweet|post)s?\b", " profile "),  # a user's pinned post is in the profile (pinned_tweet_id)
+    (r"\bwho\s+(?:wrote|posted|tweeted|authored|made|sent)\b", " author of "),
     (r"\b(?:re)?tweet\s+with\s+(?:a\s+)?comment\b|\bquote\s+retweet\b", " quote "),
     (r"\b(tweet|post)s?\s+(volume|counts?|stats|metrics|analytics|impressions|engagement)\b", r" \2 \1s "),
-    (r"\b(?:do\s+not|never)\s+want\s+to\s+see\b|\bstop\s+seeing\b", " mute "),
+    (r"\b(?:do\s+not|never)\s+want\s+to\s+see\b|\bstop\s+seeing\b|\bshut\s+up\b", " mute "),
+    (r"\b(?:have|has|is|are|am)\s+(?:i\s+|we\s+)?(?:got\s+)?left\b", " usage remaining "),
+    (r"\bgroup\s+(?:chat|dm|message|conversation|convo)s?\b", " group direct message conversation "),
+    (r"\baudio\s+(?:chat|room|session|conversation)s?\b", " space "),
+    (r"^\s*slide\s+into\s+(\S+)\s+dms\b", r" dm \1 "),
+    (r"\bmake\s+(?!a\s|an\s|new\s)(.{1,40}?)\s+(private|public)\b", r" update \1 \2 "),
     (r"\btake\s+down\b|\bget\s+rid\s+of\b", " delete "),
     (r"\balt\s+text\b", " metadata "),
     (r"\bhow\s+many\b|\bnumber\s+of\b|\bvolume\s+of\b", " count "),
@@ -251,15 +269,19 @@ def phrases() -> list[tuple[re.Pattern[str], str]]:
 
 
 # "how many followers does @x have", "follower count of @x": a figure of one user or post.
-METRIC = re.compile(r"\bcount\b.*\b(?:have|has|got|get)$|\b(?:follow\w*|like|repost|retweet|view|repl\w+)s?\s+counts?")
+METRIC = re.compile(
+    r"\bcount\b.*\b(?:have|has|got|get)$|\b(?:follow\w*|like|repost|retweet|view|repl\w+|tweet|post)s?\s+counts?"
+)
 STOP = {"a", "an", "the", "of", "to", "for", "from", "by", "with", "on", "in", "at", "as", "and", "or", "is", "are"}
 STOP |= {"be", "do", "does", "can", "this", "that", "it", "all", "some", "someone", "am", "have", "has", "was"}
 STOP |= {"please", "want", "x", "these", "those", "there", "any", "its", "their", "his", "her", "your", "just"}
 STOP |= {"api", "show", "get", "what", "whats", "which", "me", "twitter", "been", "being", "were", "will", "into"}
+STOP |= {"you", "u", "pls", "plz", "kindly"}
 FIRST_PERSON = {"my", "mine", "me", "i", "myself", "our", "ours", "we", "authenticated"}
 DETERMINERS = {"a", "an", "the", "my", "our", "your", "his", "her", "their", "all", "every", "this", "these"}
 POLITE = {"please", "can", "could", "would", "you", "i", "want", "to", "go", "ahead", "and", "help", "need", "lets"}
-POLITE |= {"hit", "smash", "press", "click", "tap", "just", "now", "then", "ok", "okay", "hey"}
+POLITE |= {"hit", "smash", "press", "click", "tap", "just", "now", "then", "ok", "okay", "hey", "pls", "plz", "u"}
+POLITE |= {"kindly"}
 # Leading words of a read: not index terms there ("list my followers", "read this post").
 READ_VERBS = {"list", "show", "get", "give", "fetch", "retrieve", "read", "view", "see", "display", "open", "load"}
 READ_VERBS |= {"return", "check", "browse", "tell", "pull", "look", "lookup"}
@@ -270,7 +292,8 @@ WRITE_VERBS |= {"unhide", "rename", "update", "edit", "change", "modify", "regis
 WRITE_VERBS |= {"terminate", "drop", "evaluate", "undo", "put", "set", "silence", "allow", "respond", "answer"}
 WRITE_VERBS |= {"compose", "draft", "propose", "suggest", "submit", "subscribe", "prevent", "forbid", "ban", "boost"}
 WRITE_VERBS |= {"close", "end", "disconnect", "trash", "discard", "cancel", "kick", "take", "place", "include"}
-WRITE_VERBS |= {"permit", "unbookmark", "unsubscribe", "say", "new"}
+WRITE_VERBS |= {"permit", "unbookmark", "unsubscribe", "say", "new", "clear", "append", "finalize", "initialize"}
+WRITE_VERBS |= {"init", "replay", "trigger", "validate"}
 # Everyday words that are no misspelling of a tool word.
 _COMMON = {"when", "where", "give", "tell", "need", "look", "check", "again", "many", "much", "more", "most"}
 _COMMON |= {"last", "next", "first", "they", "them", "here", "help", "know", "anyone", "anybody", "everyone"}
@@ -285,6 +308,8 @@ MARK = "0h"  # stands for a handle in the text: a reference, like a number
 @lru_cache(maxsize=4096)
 def stem(word: str) -> str:
     """Crude but enough for API words (followers/following -> follow, liked -> lik), then `_CANON`."""
+    if word in _UNSTEMMED:
+        return _UNSTEMMED[word]
     for suffix, minimum in (("ing", 5), ("ers", 6), ("er", 7), ("ed", 5), ("es", 5), ("s", 4)):
         if word.endswith(suffix) and len(word) >= minimum:
             word = word[: -len(suffix)]
@@ -293,6 +318,9 @@ def stem(word: str) -> str:
             break
     word = word[:-1] if len(word) > 3 and word.endswith("e") else word
     return _CANON.get(word, word)
+
+
+_UNSTEMMED = {"news": "news"}  # "news" is no plural of "new"
 
 
 def forms(word: str) -> list[str]:
