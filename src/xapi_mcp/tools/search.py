@@ -57,7 +57,13 @@ _ABOUT_A_USER |= {"recent", "us", "nam", "numer"}  # "what username am I using r
 _SEARCH_WORDS = {"mentioning", "search", "containing", "regarding", "discussing"}
 _TOPIC_BEFORE = {"about", "mention", "mentions", "mentioning", "regarding", "discussing", "containing"}
 _POST_ID_ARGS = {"tweet_id", "source_tweet_id", "quote_tweet_id", "tweet_ids", "post_id"}
-_NAME_NOUNS = {"user", "username", "handle"}  # "the user natgeo": an unknown word after it is a handle
+_NAME_NOUNS = {"user", "username", "handle"}
+_YES_NO = {"is", "was", "are", "were", "did", "does", "do", "has", "have", "had", "am"}
+# "how do I ...", "is there a way to ...": the task that follows is what is asked, not a yes/no question
+_HOW_TO = re.compile(
+    r"^\s*(?:(?:is|are)\s+there\s+(?:a|any)\s+way\s+to|is\s+it\s+possible\s+to|how\s+(?:do|can|would|should)\s+(?:i|we|you)"
+    r"|(?:can|could|may)\s+(?:i|we))\b"
+)  # "the user natgeo": an unknown word after it is a handle
 _URL = re.compile(r"(?:https?://)?(?:www\.|mobile\.)?(?:x|twitter)\.com/(\w+)(?:/status(?:es)?/(\d+))?\S*")
 _HANDLE = re.compile(r"(?<![\w@])@(\w{1,15})")
 _HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
@@ -68,6 +74,11 @@ _YEAR = re.compile(r"^20[0-3]\d$")
 _JOINED_ID = re.compile(r"\b(\d+)[-_](?=\d)")  # "123-456" (a DM conversation), "3_1234" (a media key)
 _NUMBER = re.compile(r"^\d+$|^" + MARK + "$")
 _PLACEHOLDER = re.compile(r"\{[^}]*\}")
+# "excluding replies and retweets", "without adding it": what a request leaves out is no term of it.
+_NEGATED = re.compile(
+    r"\b(?:excluding|excl|except|without|minus|not\s+including|no)\s+(?:(?:a|an|the|any)\s+)?\w+"
+    r"(?:(?:\s*,\s*|\s+(?:and|or|nor)\s+)\w+)*"
+)
 
 _FIELDS: tuple[tuple[str, float], ...] = (("name", 3.0), ("title", 2.5), ("path", 1.5), ("method", 1.0))
 _FIELDS += (("tags", 1.0), ("description", 1.0), ("args", 0.3))
@@ -147,6 +158,7 @@ class Request:
     head: str = ""  # the entity asked for: "user" for "who ...", "post" for "tweets ...", ...
     refs: set[str] = field(default_factory=set)  # what the IDs are of: "user 12 from list 34" -> user, list
     verb: str = ""  # a write's action: "creat", "delet", "lik", ...
+    question: bool = False  # a yes/no question ("is tweet 12 still up", "did I like it") asks about a state
 
     def add(self, word: str, weight: float) -> None:
         for term in forms(word):
@@ -211,7 +223,10 @@ def _about_a_topic(raw: list[str], i: int) -> bool:
     "about user 12", "mentions of @nasa" are not."""
     if raw[i] not in _TOPIC_BEFORE:
         return False
-    after = next((w for w in raw[i + 1 :] if w not in STOP), "")
+    rest = [w for w in raw[i + 1 :] if w not in STOP]
+    if rest[:1] in (["my"], ["our"]) and rest[1:]:
+        rest = rest[1:]  # "about my product launch": a topic; "about my lists": not
+    after = rest[0] if rest else ""
     known = after in FIRST_PERSON or stem(after) in _ENTITIES or stem(after) in _OTHER_NOUNS
     return bool(after) and not _NUMBER.match(after) and not known
 
@@ -246,6 +261,8 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     text = _JOINED_ID.sub(r"\1", text)
     quoted = bool(_QUOTED.search(text))
     text = _QUOTED.sub(" ", text)  # "post 'hello world'", "tweets containing 'climate'": content
+    text = _NEGATED.sub(" ", text)
+    text = _HOW_TO.sub(" ", text)
     text = _CONTRACTION.sub(lambda m: " not" if m.group(0) == "n't" else "", text)
     for pattern, replacement in phrases():
         text = pattern.sub(replacement, text)
@@ -259,6 +276,7 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     request.refs = {stem(w) for w, n in pairs if _NUMBER.match(n) and not _NUMBER.match(w)}
     request.refs |= {"user"} if request.handles else set()
     request.write = _asks_to_write(raw)
+    request.question = bool(raw) and raw[0] in _YES_NO
     if request.write and ":" in text:  # "DM user 12: see you tomorrow": the text after the colon is content
         raw = _words_of(text.split(":", 1)[0], spelling)
     request.search = hashtags or any(w in _SEARCH_WORDS or _about_a_topic(raw, i) for i, w in enumerate(raw))
@@ -305,8 +323,11 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
         request.head = request.head or "post"  # "what are people saying about X": posts
     if any(_YEAR.match(w) for w in raw):
         request.add("archive", SYNONYM)  # "tweets from 2015": the full archive
+        request.add("all", SYNONYM)
     if "count" in raw:
         request.head = "count"
+    if request.search and not {"all", "archive", "recent"} & request.terms.keys():
+        request.add("recent", 0.25)  # no time said: the last 7 days, which every access level can search
     return request
 
 
@@ -317,6 +338,8 @@ def _boost(request: Request, trait: Traits, named: frozenset[str]) -> float:
         factor *= 1 + 0.5 * sum(min(request.terms.get(t, 0.0), 1.0) for t in named) / len(named)
     if request.write == trait.read:
         factor *= 0.5  # "post a tweet" wants the write tool, "who follows" the read one
+    if request.question and not trait.read:
+        factor *= 0.6  # "was it deleted", "did I like it": a state to read, not an action
     if request.handles and trait.by_username and not request.search:
         factor *= 1.3
     elif request.handles and trait.of_user:
@@ -359,7 +382,7 @@ class SearchIndex:
         docs: dict[str, dict[str, Counter[str]]] = {}
         for name, tool in tools.items():
             docs[name] = {
-                "name": Counter(words(name)),
+                "name": Counter(words(name) + ["all"] * ("All" in CAMEL.split(name))),  # searchPostsAll: "all" counts
                 "title": Counter(words(tool.title)),
                 "path": Counter(words(_PLACEHOLDER.sub(" ", tool.plan.path.removeprefix("/2/")))),
                 "method": Counter(words(_METHOD_WORDS.get(tool.plan.method, ""))),

@@ -22,6 +22,7 @@ _CANON = {
     "tweet": "post",
     "retweet": "repost",
     "rt": "repost",
+    "tl": "timelin",
     "remov": "delet",
     "eras": "delet",
     "account": "user",
@@ -138,6 +139,9 @@ SYNONYMS = {
     "new": "recent",
     "newest": "recent",
     "historical": "all archive",
+    "historically": "all archive",
+    "oldest": "all archive",
+    "earliest": "all archive",
     "archive": "all",
     "ever": "all archive",
     "old": "all archive",
@@ -215,13 +219,21 @@ _PHRASES = (
     (r"\b(?:a|the)\s+list\s+of\b", " "),
     (r"\bmy\s+own\b", " my "),
     (r"\b(?:my|our)\s+(?:(?:recent|latest|last|old|\d+)\s+)*(?:tweet|post)s?\b", " my authored posts "),
-    (r"\btimeline\s+of\s+(?=0h|user|list|\d)", " posts of "),
+    (r"\b(?:timeline|tl)\s+(?:of|for|from)\s+(?=0h|user|list|\d)", " posts of "),
+    (r"\b(0h|user\s+\d+)\s+(?:timeline|tl)\b", r" authored posts \1 "),  # "@paulg's timeline": the posts of @paulg
     (r"\b(?:talking|replying|reply|replies|responding|responses)\s+to\s+me\b", " mention me "),
     (r"\btake\s+back\b|\bwithdraw\b|\bretract\b|\brevoke\b", " undo "),
     (r"\bundo\s+(?:my|the|a|that|this)?\s*(?:(?:last|latest|previous|recent)\s+)?(?:tweet|post)\b", " delete post "),
     (r"\bundo\s+(?:my\s+|the\s+|a\s+|that\s+)?(like|retweet|repost|follow|mute|bookmark|pin)\b", r" un\1 "),
     (r"\bturn\s+off\b|\bdisable\b", " block "),
     (r"\bhow\s+often\b", " count "),
+    # the replies under a post, its thread: a search for its conversation_id
+    (r"\b(?:replies|responses|comments)\b(?:\s+(?:people|users|folks|everyone)\s+(?:left|posted|wrote|made))?"
+     r"\s+(?:to|on|under|below|of|for)\b|\b(?:conversation|thread)\s+(?:for|of|under|on|from|starting\s+(?:at|with))\b"
+     r"(?=\s+(?:the\s+|this\s+|that\s+|my\s+)?(?:tweet|post|status|\d))", " replies search of "),
+    # "who is talking about X", "what are people saying about X": the posts about X, by anyone
+    (r"\b(?:who|people|everyone|anyone|users|folks)\s+(?:is\s+|are\s+)?(?:talking|saying|posting|tweeting|chatting|discussing)"
+     r"\s+(?=about|on\b|regarding)", " posts "),
     (r"\bfrom\s+(?:the\s+)?(?:people|accounts|users|folks)\s+(?:that\s+|who\s+)?(?:i|we)\s+follow\b"
      r"|\b(?:people|accounts|users|folks)\s+(?:that\s+|who\s+)?(?:i|we)\s+follow\s+(?:are\s+)?(?:posting|tweeting|saying)\b",
      " home timeline "),  # what the accounts I follow post: the home timeline, not the accounts
