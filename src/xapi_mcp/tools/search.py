@@ -71,6 +71,7 @@ _ID_OF = re.compile(r"([a-z]+?)s?/\{|([a-z]+)_ids?\b")
 _QUOTED = re.compile(r"(?<!\w)'[^']+'(?!\w)|\"[^\"]+\"")
 _CONTRACTION = re.compile(r"n't\b|'(?:s|m|ve|re|ll|d)\b")
 _YEAR = re.compile(r"^20[0-3]\d$")
+_MIXED_ID = re.compile(r"\b(?=[a-z]*\d)(?=\d*[a-z])[a-z0-9]{10,}\b")  # a Space ID: 1YqKDqWqdPLGV
 _JOINED_ID = re.compile(r"\b(\d+)[-_](?=\d)")  # "123-456" (a DM conversation), "3_1234" (a media key)
 _NUMBER = re.compile(r"^\d+$|^" + MARK + "$")
 _PLACEHOLDER = re.compile(r"\{[^}]*\}")
@@ -89,6 +90,7 @@ _K1, _B = 1.2, 0.75
 _ENTITIES = {stem(word): entity for word, entity in _ENTITY_WORDS.items()}
 _POST_NOUNS = {stem(word) for word in _POST_WORDS}
 _OTHER_NOUNS = {stem(word) for word in _OTHER_WORDS}
+_NOUNS = (set(_ENTITIES) | _POST_NOUNS | _OTHER_NOUNS | {"folder", "rule", "webhook", "upload", "woeid"}) - {"id", "who"}
 
 
 @dataclass(frozen=True)
@@ -129,12 +131,35 @@ def traits(tool: ToolDef) -> Traits:
         by_username=any("username" in arg for arg in args),
         takes_id="{" in path or "ids" in args,
         workflow=tool.workflow is not None,
-        id_of=frozenset(stem(a or b) for a, b in _ID_OF.findall(f"{path} {' '.join(args)}")),
+        id_of=_id_kinds(path, tool.input_schema.get("required", [])),
         verbs=_verbs(tool),
         batch=any(p.is_array and p.required for p in tool.plan.params)
         or any(arg.endswith("_ids") for arg in tool.input_schema.get("required", [])),
         plumbing=tool.stream is not None or bool(PLUMBING_PATH.search(path)),
     )
+
+
+def _id_kinds(path: str, required: list[str]) -> frozenset[str]:
+    """What the IDs a tool needs are of: /2/lists/{id}/members/{user_id} -> list, user; /2/users + ids -> user."""
+    parts = path.split("/")[2:]
+    kinds = set()
+    for prev, part in pairwise(["", *parts]):
+        if part.startswith("{"):
+            name = part[1:-1]
+            kinds.add(_kind(name[:-3]) if name.endswith("_id") else "" if prev.startswith("{") else _kind(prev))
+    for arg in required:
+        if arg in ("ids", "id") and "{" not in path and parts:
+            kinds.add(_kind(parts[0]))
+        elif arg.endswith(("_id", "_ids")) and "{" + arg + "}" not in path:
+            kinds.add(_kind(arg.rsplit("_id", 1)[0]))
+    return frozenset(kinds - {""})
+
+
+def _kind(word: str) -> str:
+    """ "source_user" -> user, "dm_conversations" -> conversation, "tweets" -> post, "creator" -> user."""
+    word = word.rsplit("_", 1)[-1]
+    word = word[:-3] + "y" if word.endswith("ies") else word if word == "news" else word.removesuffix("s")
+    return "user" if word in ("creator", "participant", "author") else stem(word)
 
 
 def _verbs(tool: ToolDef) -> frozenset[str]:
@@ -183,6 +208,15 @@ def _numbers(raw: list[str]) -> tuple[bool, bool]:
         else:
             post = True
     return post, other
+
+
+def _ref(word: str, number: str) -> str:
+    """What an ID is of: the noun before it ("list 1234"); else a short number is a user's ("unfollow 1234",
+    "ids: 783214, 6253282": user IDs are the ones shorter than a post's snowflake), a long one a post's."""
+    noun = stem(word)
+    if noun in _NOUNS:
+        return "post" if noun in _POST_NOUNS else noun
+    return "user" if number == MARK or 4 <= len(number) < 15 else ""
 
 
 def _quantity(raw: list[str], i: int) -> bool:
@@ -259,6 +293,7 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     text = _HANDLE.sub(f" {MARK} ", text)
     hashtags = bool(_HASHTAG.search(text))
     text = _JOINED_ID.sub(r"\1", text)
+    text = _MIXED_ID.sub("1", text)
     quoted = bool(_QUOTED.search(text))
     text = _QUOTED.sub(" ", text)  # "post 'hello world'", "tweets containing 'climate'": content
     text = _NEGATED.sub(" ", text)
@@ -273,7 +308,7 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     request.ids = request.handles + sum(1 for w in raw if w.isdigit() and not _YEAR.match(w))
     pairs = list(pairwise([*raw, ""]))
     request.me = any(w in FIRST_PERSON and not (w == "i" and n in POLITE) for w, n in pairs)  # not "I need"
-    request.refs = {stem(w) for w, n in pairs if _NUMBER.match(n) and not _NUMBER.match(w)}
+    request.refs = {_ref(w, n) for w, n in pairs if _NUMBER.match(n) and not _NUMBER.match(w)} - {""}
     request.refs |= {"user"} if request.handles else set()
     request.write = _asks_to_write(raw)
     request.question = bool(raw) and raw[0] in _YES_NO
@@ -306,6 +341,9 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
             request.add(synonym, SYNONYM)
     if request.search:
         request.terms.pop("author", None)  # "tweets from @nasa about mars": a search with from:nasa
+    if "user" in request.refs and not request.handles:
+        for term in ("usernam", "usernames"):
+            request.terms.pop(term, None)  # "the handle of user 12": the ID is given, the handle is the answer
     if request.handles and not request.search:
         request.add("username" if request.handles == 1 else "usernames", 1.0)
         request.add("user", SYNONYM)
@@ -355,6 +393,8 @@ def _boost(request: Request, trait: Traits, named: frozenset[str]) -> float:
     factor *= 1.1 ** len(request.refs & trait.id_of)  # "user 12 from list 34": a list's user
     if request.refs and trait.id_of and not request.refs & trait.id_of:
         factor *= 0.85  # "followers of @elon": a user's, not a list's
+    elif request.refs and trait.id_of - request.refs - {"user"}:
+        factor *= 0.9  # "unfollow 1234": a user; unfollowList also needs a list's ID, which the request never gives
     if request.ids and trait.batch:
         factor *= 1.2 if request.ids > 1 else (0.85 if trait.single_too else 1.0)
     if request.verb and request.verb in trait.verbs:
