@@ -58,6 +58,9 @@ _SEARCH_WORDS = {"mentioning", "search", "containing", "regarding", "discussing"
 _TOPIC_BEFORE = {"about", "mention", "mentions", "mentioning", "regarding", "discussing", "containing"}
 _POST_ID_ARGS = {"tweet_id", "source_tweet_id", "quote_tweet_id", "tweet_ids", "post_id"}
 _NAME_NOUNS = {"user", "username", "handle"}
+_SENDS = re.compile(r"\b(send|say|post|tweet|reply|write|dm|message|publish)\s+(?:(?:them|him|her|it)\s+)?['\"]")
+_LEAD_CLAUSE = re.compile(r"^\s*(?:before|after|once|when|while|since|because|as\s+soon\s+as)\b[^,;:?!]*,")
+_CONTENT = re.compile(r"\b(?:saying|that\s+says|which\s+says|that\s+reads|with\s+(?:the\s+)?(?:text|caption|words)|captioned)\b")
 _YES_NO = {"is", "was", "are", "were", "did", "does", "do", "has", "have", "had", "am"}
 # "how do I ...", "is there a way to ...": the task that follows is what is asked, not a yes/no question
 _HOW_TO = re.compile(
@@ -200,23 +203,35 @@ def _numbers(raw: list[str]) -> tuple[bool, bool]:
     for i, word in enumerate(raw):
         if not word.isdigit() or _YEAR.match(word):
             continue
-        before = next((stem(w) for w in reversed(raw[:i]) if not _NUMBER.match(w) and w not in STOP), "")
+        before = _noun_before(raw, i) or next(
+            (stem(w) for w in reversed(raw[:i]) if not _NUMBER.match(w) and w not in STOP), ""
+        )
         if before in _POST_NOUNS:
             post = True
-        elif before in _OTHER_NOUNS or len(word) < 15:
+        elif before in _NOUNS or len(word) < 15:
             other = True
         else:
             post = True
     return post, other
 
 
-def _ref(word: str, number: str) -> str:
-    """What an ID is of: the noun before it ("list 1234"); else a short number is a user's ("unfollow 1234",
+def _noun_before(raw: list[str], i: int) -> str:
+    """The kind of thing named right before the ID at raw[i]: "list 1234", "list timeline 1234" -> list."""
+    before = [stem(w) for w in raw[max(i - 2, 0) : i]]
+    if before and before[-1] in _NOUNS:
+        return before[-1]
+    if len(before) == 2 and before[0] in _NOUNS and raw[i - 1] not in STOP and not _NUMBER.match(raw[i - 1]):
+        return before[0]
+    return ""
+
+
+def _ref(raw: list[str], i: int) -> str:
+    """What the ID at raw[i] is of: the noun before it; else a short number is a user's ("unfollow 1234",
     "ids: 783214, 6253282": user IDs are the ones shorter than a post's snowflake), a long one a post's."""
-    noun = stem(word)
-    if noun in _NOUNS:
+    noun = _noun_before(raw, i)
+    if noun:
         return "post" if noun in _POST_NOUNS else noun
-    return "user" if number == MARK or 4 <= len(number) < 15 else ""
+    return "user" if raw[i] == MARK or 4 <= len(raw[i]) < 15 else ""
 
 
 def _quantity(raw: list[str], i: int) -> bool:
@@ -295,9 +310,10 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     text = _JOINED_ID.sub(r"\1", text)
     text = _MIXED_ID.sub("1", text)
     quoted = bool(_QUOTED.search(text))
+    sends = _SENDS.search(text)  # "open the DM thread with user 5 and send 'ping'": a write after all
     text = _QUOTED.sub(" ", text)  # "post 'hello world'", "tweets containing 'climate'": content
     text = _NEGATED.sub(" ", text)
-    text = _HOW_TO.sub(" ", text)
+    text = _HOW_TO.sub(" ", _LEAD_CLAUSE.sub(" ", text))  # "Before I post anything, ...": the ask follows
     text = _CONTRACTION.sub(lambda m: " not" if m.group(0) == "n't" else "", text)
     for pattern, replacement in phrases():
         text = pattern.sub(replacement, text)
@@ -308,14 +324,21 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     request.ids = request.handles + sum(1 for w in raw if w.isdigit() and not _YEAR.match(w))
     pairs = list(pairwise([*raw, ""]))
     request.me = any(w in FIRST_PERSON and not (w == "i" and n in POLITE) for w, n in pairs)  # not "I need"
-    request.refs = {_ref(w, n) for w, n in pairs if _NUMBER.match(n) and not _NUMBER.match(w)} - {""}
+    request.refs = {_ref(raw, i) for i, w in enumerate(raw) if _NUMBER.match(w) and not _YEAR.match(w)} - {""}
     request.refs |= {"user"} if request.handles else set()
     request.write = _asks_to_write(raw)
     request.question = bool(raw) and raw[0] in _YES_NO
     if request.write and ":" in text:  # "DM user 12: see you tomorrow": the text after the colon is content
         raw = _words_of(text.split(":", 1)[0], spelling)
+    content = _CONTENT.search(text) if request.write else None
+    if content:  # "a tweet saying we're closed", "a photo with caption ...": what to write, not what to call
+        raw = _words_of(text[: content.start()], spelling)
     request.search = hashtags or any(w in _SEARCH_WORDS or _about_a_topic(raw, i) for i, w in enumerate(raw))
-    request.verb = _verb(raw) if request.write else ""
+    if sends and not request.write:
+        request.write = True
+        request.verb = _verb([sends.group(1)])
+    else:
+        request.verb = _verb(raw) if request.write else ""
     request.search = request.search or (quoted and not request.write)
     if METRIC.search(" ".join(raw)) and (request.handles or request.post_id or request.me or other_id):
         raw = []  # a figure of the user or post: look it up (public_metrics), count nothing
@@ -329,10 +352,10 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
                 request.add("own", 0.3)  # "my lists": the lists I own
             continue
         reference = i + 1 < len(raw) and bool(_NUMBER.match(raw[i + 1]))  # "list 1234": which, not what
+        if i == first and word in READ_VERBS and not (word == "list" and any(map(_NUMBER.match, raw[i + 1 : i + 3]))):
+            continue  # "list my followers", "read this post": the verb of a read ("list timeline 1234": a noun)
         if not request.head and not reference:
             request.head = _ENTITIES.get(stem(word), "") or _ENTITIES.get(stem(SYNONYMS.get(word, "-")), "")
-        if i == first and word in READ_VERBS:
-            continue  # "list my followers", "read this post": the verb of a read
         verb = VERBS.get(word) if i == first and request.write else None
         request.add(word, SYNONYM if verb else 1.0)
         for synonym in (verb or "").split():

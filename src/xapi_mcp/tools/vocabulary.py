@@ -220,7 +220,8 @@ _PHRASES = (
     (r"\bmy\s+own\b", " my "),
     (r"\b(?:my|our)\s+(?:(?:recent|latest|last|old|\d+)\s+)*(?:tweet|post)s?\b", " my authored posts "),
     (r"\b(?:timeline|tl)\s+(?:of|for|from)\s+(?=0h|user|list|\d)", " posts of "),
-    (r"\b(0h|user\s+\d+)\s+(?:timeline|tl)\b", r" authored posts \1 "),  # "@paulg's timeline": the posts of @paulg
+    (r"\b(0h|user\s+\d+)\s+(?:timeline|tl)\b", r" authored posts \1 "),  # "@paulg's timeline": @paulg's posts
+    (r"\blist\s+(?:timeline|tl|feed)\b", " posts of list "),  # a list's timeline is its posts
     (r"\b(?:talking|replying|reply|replies|responding|responses)\s+to\s+me\b", " mention me "),
     (r"\btake\s+back\b|\bwithdraw\b|\bretract\b|\brevoke\b", " undo "),
     (r"\bundo\s+(?:my|the|a|that|this)?\s*(?:(?:last|latest|previous|recent)\s+)?(?:tweet|post)\b", " delete post "),
@@ -288,7 +289,7 @@ STOP = {"a", "an", "the", "of", "to", "for", "from", "by", "with", "on", "in", "
 STOP |= {"be", "do", "does", "can", "this", "that", "it", "all", "some", "someone", "am", "have", "has", "was"}
 STOP |= {"please", "want", "x", "these", "those", "there", "any", "its", "their", "his", "her", "your", "just"}
 STOP |= {"api", "show", "get", "what", "whats", "which", "me", "twitter", "been", "being", "were", "will", "into"}
-STOP |= {"you", "u", "pls", "plz", "kindly"}
+STOP |= {"you", "u", "pls", "plz", "kindly", "out"}
 FIRST_PERSON = {"my", "mine", "me", "i", "myself", "our", "ours", "we", "authenticated"}
 DETERMINERS = {"a", "an", "the", "my", "our", "your", "his", "her", "their", "all", "every", "this", "these"}
 POLITE = {"please", "can", "could", "would", "you", "i", "want", "to", "go", "ahead", "and", "help", "need", "lets"}
