@@ -54,6 +54,8 @@ _OTHER_WORDS = {"user", "account", "list", "space", "dm", "message", "event", "c
 _OTHER_WORDS |= {"media", "conversation", "subscription", "endpoint", "news", "story", "key", "woeid", "id", "chat"}
 _ABOUT_A_USER = {"user", "usernam", "usernames", "who", "id", "search", "me", "own", "detail", "info", "profil"}
 _ABOUT_A_USER |= {"recent", "us", "nam", "numer"}  # "what username am I using right now", "numeric ID"
+_FIGURES = {stem(w) for w in ("usage", "consumption", "stats", "statistics", "analytics", "insights", "metrics")}
+_FIGURES |= {stem(w) for w in ("counts", "count", "volume", "impressions", "engagement", "history", "reads", "performance")}
 _SEARCH_WORDS = {"mentioning", "search", "containing", "regarding", "discussing"}
 _TOPIC_BEFORE = {"about", "mention", "mentions", "mentioning", "regarding", "discussing", "containing"}
 _POST_ID_ARGS = {"tweet_id", "source_tweet_id", "quote_tweet_id", "tweet_ids", "post_id"}
@@ -258,6 +260,8 @@ def _asks_to_write(raw: list[str]) -> bool:
         return False
     if nxt.endswith("s") and stem(nxt) in _ENTITIES and first in ("quote", "like", "post", "retweet"):
         return False
+    if stem(nxt) in _FIGURES:
+        return False  # "post consumption stats", "tweet counts", "like history": a figure about them
     return first in WRITE_VERBS or bool(UNDO.match(first) and first[2:] in WRITE_VERBS)
 
 
@@ -428,6 +432,8 @@ def _boost(request: Request, trait: Traits, named: frozenset[str]) -> float:
         factor *= 1.3  # "who liked this" wants users, "tweets liked by" wants posts
     if trait.plumbing and not any(request.terms.get(term) for term in PLUMBING_WORDS):
         factor *= 0.6  # "share a link" is a post, not a webhook's stream link
+    elif trait.plumbing and any(request.terms.get(term, 0.0) >= 1.0 for term in PLUMBING_WORDS):
+        factor *= 1.25  # "stream posts mentioning @acme", "live feed of ...": the stream, not a search
     return factor
 
 

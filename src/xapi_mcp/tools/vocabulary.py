@@ -39,6 +39,8 @@ _CANON = {
     "quota": "usag",
     "cap": "usag",
     "consum": "usag",
+    "consumption": "usag",
+    "statistic": "stat",
     "subscrib": "follow",
     "respond": "reply",
     "answer": "reply",
@@ -186,6 +188,9 @@ SYNONYMS = {
     "info": "details",
     "information": "details",
     "streaming": "connections",
+    "live": "stream",
+    "watch": "stream",
+    "monitor": "stream",
 }
 SYNONYM = 0.5
 # A leading write verb that names what it makes: "post ..." and "reply ..." create a post.
@@ -272,6 +277,8 @@ _PHRASES = (
     (r"\balt\s+text\b", " metadata "),
     (r"\bhow\s+many\b|\bnumber\s+of\b|\bvolume\s+of\b", " count "),
     (r"\bright\s+now\b", " now "),
+    (r"\breal[\s-]*time\b|\bas\s+(?:it|they)\s+happens?\b", " real stream "),
+    (r"\blive\s+(?:feed|updates?|view)\b", " stream "),
 )
 
 
