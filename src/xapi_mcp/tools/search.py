@@ -63,6 +63,7 @@ _NAME_NOUNS = {"user", "username", "handle"}
 _SENDS = re.compile(r"\b(send|say|post|tweet|reply|write|dm|message|publish)\s+(?:(?:them|him|her|it)\s+)?['\"]")
 _LEAD_CLAUSE = re.compile(r"^\s*(?:before|after|once|when|while|since|because|as\s+soon\s+as)\b[^,;:?!]*,")
 _CONTENT = re.compile(r"\b(?:saying|that\s+says|which\s+says|that\s+reads|with\s+(?:the\s+)?(?:text|caption|words)|captioned)\b")
+_MANY = re.compile(r"\b(?:page\s+through|paginat\w*|collect\w*|scrap\w*|harvest\w*|export\w*|bulk)\b")
 _YES_NO = {"is", "was", "are", "were", "did", "does", "do", "has", "have", "had", "am"}
 # "how do I ...", "is there a way to ...": the task that follows is what is asked, not a yes/no question
 _HOW_TO = re.compile(
@@ -116,6 +117,7 @@ class Traits:
     verbs: frozenset[str]  # its action: the first word of its name; DELETE also "delet"
     single_too: bool = False  # a batch lookup whose one-item twin exists (getUsersByIds / getUsersById)
     plumbing: bool = False  # a stream, or the webhooks and subscriptions behind them: only when asked for
+    collects: bool = False  # follows the pages of a list operation (collect_x_api)
 
 
 def traits(tool: ToolDef) -> Traits:
@@ -141,6 +143,7 @@ def traits(tool: ToolDef) -> Traits:
         batch=any(p.is_array and p.required for p in tool.plan.params)
         or any(arg.endswith("_ids") for arg in tool.input_schema.get("required", [])),
         plumbing=tool.stream is not None or bool(PLUMBING_PATH.search(path)),
+        collects=tool.workflow is not None and "max_items" in args,
     )
 
 
@@ -188,6 +191,7 @@ class Request:
     head: str = ""  # the entity asked for: "user" for "who ...", "post" for "tweets ...", ...
     refs: set[str] = field(default_factory=set)  # what the IDs are of: "user 12 from list 34" -> user, list
     verb: str = ""  # a write's action: "creat", "delet", "lik", ...
+    many: bool = False  # more than one page of results: "500 recent posts", "collect", "page through"
     question: bool = False  # a yes/no question ("is tweet 12 still up", "did I like it") asks about a state
 
     def add(self, word: str, weight: float) -> None:
@@ -238,12 +242,12 @@ def _ref(raw: list[str], i: int) -> str:
 
 def _quantity(raw: list[str], i: int) -> bool:
     """ "last 5 posts", "top 10 users": a number of things, not an ID."""
-    if not raw[i].isdigit() or len(raw[i]) > 3:
+    if not raw[i].isdigit() or len(raw[i]) > 6:
         return False
-    after = raw[i + 1] if i + 1 < len(raw) else ""
-    return (i > 0 and raw[i - 1] in ("last", "first", "top", "latest", "recent", "next")) or (
-        after.endswith("s") and after.isalpha()
-    )
+    if i > 0 and raw[i - 1] in ("last", "first", "top", "latest", "recent", "next", "all"):
+        return True
+    after = [w for w in raw[i + 1 : i + 3] if w not in ("recent", "latest", "new", "newest", "more", "most", "of")][:1]
+    return len(raw[i]) <= 3 and bool(after) and after[0].endswith("s") and after[0].isalpha()
 
 
 def _asks_to_write(raw: list[str]) -> bool:
@@ -322,6 +326,8 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     for pattern, replacement in phrases():
         text = pattern.sub(replacement, text)
     raw = _words_of(text, spelling)
+    found = WORD.findall(text)
+    request.many = bool(_MANY.search(text)) or any(_quantity(found, i) and int(w) > 100 for i, w in enumerate(found))
     request.handles += raw.count(MARK) - WORD.findall(text).count(MARK)
     post_id, other_id = _numbers(raw)
     request.post_id = post_id or request.post_id
@@ -417,6 +423,8 @@ def _boost(request: Request, trait: Traits, named: frozenset[str]) -> float:
         factor *= 1.15  # "job 1234": that one job
     if trait.workflow and any(request.terms.get(term) for term in named - trait.verbs):
         factor *= 1.3  # uploadMedia before the upload steps it runs; a thread or a collection when asked for
+    if request.many and trait.collects:
+        factor *= 1.5  # more than a page: collect_x_api follows the pages
     factor *= 1.1 ** len(request.refs & trait.id_of)  # "user 12 from list 34": a list's user
     if request.refs and trait.id_of and not request.refs & trait.id_of:
         factor *= 0.85  # "followers of @elon": a user's, not a list's
@@ -497,6 +505,11 @@ class SearchIndex:
         boost = {name: _boost(request, self.traits[name], self.names[name]) for name in scores if name in tools}
         ranked = [(name, scores[name] * factor) for name, factor in boost.items()]
         ranked.sort(key=lambda item: (-item[1], item[0]))
+        collector = next((n for n in tools if n in self.traits and self.traits[n].collects), None) if request.many else None
+        if collector and ranked and self.traits[ranked[0][0]].read and collector not in [n for n, _ in ranked[:2]]:
+            # More than a page of results: the collection tool is on offer, second at worst.
+            ranked = [item for item in ranked if item[0] != collector]
+            ranked.insert(1, (collector, ranked[0][1] if ranked else 0.0))
         if request.handles and not request.search:
             # A handle must become a user ID first: the lookup is always on offer, second at worst.
             lookup = next((i for i, (name, _) in enumerate(ranked) if self.traits[name].by_username), None)
