@@ -78,6 +78,7 @@ _QUOTED = re.compile(r"(?<!\w)'[^']+'(?!\w)|\"[^\"]+\"")
 _CONTRACTION = re.compile(r"n't\b|'(?:s|m|ve|re|ll|d)\b")
 _YEAR = re.compile(r"^20[0-3]\d$")
 _MIXED_ID = re.compile(r"\b(?=[a-z]*\d)(?=\d*[a-z])[a-z0-9]{10,}\b")  # a Space ID: 1YqKDqWqdPLGV
+_PERCENT = re.compile(r"\b(\d{1,3})\s*%")
 _JOINED_ID = re.compile(r"\b(\d+)[-_](?=\d)")  # "123-456" (a DM conversation), "3_1234" (a media key)
 _NUMBER = re.compile(r"^\d+$|^" + MARK + "$")
 _PLACEHOLDER = re.compile(r"\{[^}]*\}")
@@ -316,6 +317,7 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     text = _HANDLE.sub(f" {MARK} ", text)
     hashtags = bool(_HASHTAG.search(text))
     text = _JOINED_ID.sub(r"\1", text)
+    text = _PERCENT.sub(r" percent\1 ", text)  # "10% sample": a term (Sample10), not an ID
     text = _MIXED_ID.sub("1", text)
     quoted = bool(_QUOTED.search(text))
     sends = _SENDS.search(text)  # "open the DM thread with user 5 and send 'ping'": a write after all
@@ -354,6 +356,9 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
         raw = []  # a figure of the user or post: look it up (public_metrics), count nothing
     first = next((i for i, w in enumerate(raw) if w not in POLITE), -1)
     for i, word in enumerate(raw):
+        if word.startswith("percent") and word[7:].isdigit():
+            request.add(word[7:], 1.0)
+            continue
         if _NUMBER.match(word) or word in STOP:
             continue
         if word in FIRST_PERSON:
@@ -374,6 +379,8 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
             request.add(synonym, SYNONYM)
     if request.search:
         request.terms.pop("author", None)  # "tweets from @nasa about mars": a search with from:nasa
+    if request.search and not request.handles and not request.me:
+        request.terms.pop("mention", None)  # "posts mentioning #superbowl": containing it, not a user's mentions
     if "user" in request.refs and not request.handles:
         for term in ("usernam", "usernames"):
             request.terms.pop(term, None)  # "the handle of user 12": the ID is given, the handle is the answer

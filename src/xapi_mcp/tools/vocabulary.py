@@ -233,6 +233,7 @@ _PHRASES = (
     (r"\bundo\s+(?:my\s+|the\s+|a\s+|that\s+)?(like|retweet|repost|follow|mute|bookmark|pin)\b", r" un\1 "),
     (r"\bturn\s+off\b|\bdisable\b", " block "),
     (r"\bhow\s+often\b", " count "),
+    (r"\bhistogram\b|\bvolume\b|\bper\s+(?:minute|hour|day)\b|\b(?:hourly|daily)\s+(?:counts?|numbers?|totals?)\b", " count "),
     # the replies under a post, its thread: a search for its conversation_id
     (r"\b(?:replies|responses|comments)\b(?:\s+(?:people|users|folks|everyone)\s+(?:left|posted|wrote|made))?"
      r"\s+(?:to|on|under|below|of|for)\b|\b(?:conversation|thread)\s+(?:for|of|under|on|from|starting\s+(?:at|with))\b"
@@ -321,6 +322,7 @@ _COMMON |= {"something", "anything", "anymore", "long", "time", "same", "once", 
 
 UNDO = re.compile(r"^un(?=[a-z]{3,})")
 CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+DIGITS = re.compile(r"(?<=[A-Za-z])(?=\d)")  # streamPostsSample10: "sample 10"
 WORD = re.compile(r"[a-z0-9]+")
 MARK = "0h"  # stands for a handle in the text: a reference, like a number
 
@@ -357,7 +359,7 @@ def forms(word: str) -> list[str]:
 def words(text: str) -> list[str]:
     """A tool field's index terms; "my" and "me" are one term ("Get my User", reposts_of_me)."""
     out = []
-    for word in WORD.findall(CAMEL.sub(" ", text).replace("_", " ").lower()):
+    for word in WORD.findall(DIGITS.sub(" ", CAMEL.sub(" ", text)).replace("_", " ").lower()):
         if word in ("my", "me"):
             out.append("me")
         elif word not in STOP:
