@@ -108,6 +108,7 @@ SYNONYMS = {
     "submit": "create",
     "put": "create",
     "share": "create repost",
+    "conceal": "hide",
     "boost": "repost",
     "amplify": "repost",
     "shared": "repost",
@@ -241,7 +242,8 @@ _PHRASES = (
     # "who is talking about X", "what are people saying about X": the posts about X, by anyone
     (r"\b(?:who|people|everyone|anyone|users|folks)\s+(?:is\s+|are\s+)?(?:talking|saying|posting|tweeting|chatting|discussing)"
      r"\s+(?=about|on\b|regarding)", " posts "),
-    (r"\bfrom\s+(?:the\s+)?(?:people|accounts|users|folks)\s+(?:that\s+|who\s+)?(?:i|we)\s+follow\b"
+    (r"\b(?:latest|posts|tweets|updates|stuff|news|everything|anything|what)\s+(?:\w+\s+)?from\s+(?:the\s+)?"
+     r"(?:people|accounts|users|folks)\s+(?:that\s+|who\s+)?(?:i|we)\s+follow\b"
      r"|\b(?:people|accounts|users|folks)\s+(?:that\s+|who\s+)?(?:i|we)\s+follow\s+(?:are\s+)?(?:posting|tweeting|saying)\b",
      " home timeline "),  # what the accounts I follow post: the home timeline, not the accounts
     (r"(?<!list )(?<!lists )\b(?:i|we)\s+(?:am\s+|are\s+)?follow(?:ing)?\b", " me following "),
@@ -264,8 +266,9 @@ _PHRASES = (
     (r"\b(?:retweeted|reposted|quoted)\s+me\b", " reposts of me "),
     (r"\bdid\s+(?:i|we)\s+(?:tweet|post|write|say)\b|\b(?:what|everything|anything|all|things|stuff)\s+(?:that\s+)?(?:i|we)\s+(?:have\s+)?(?:posted|tweeted|wrote)\b",
      " my authored posts "),
-    (r"\bpinned\s+(?:tweet|post)s?\b", " profile "),  # a user's pinned post is in the profile (pinned_tweet_id)
-    (r"\bwho\s+(?:wrote|posted|tweeted|authored|made|sent)\b", " author of "),
+    (r"\bpinned\s+(?:tweet|post)s?\b", " profile "),
+    (r"\bshare\s+(?:this|that|the|his|her|their|0h)\s+(?:tweet|post)\b", " repost post "),  # sharing a post is reposting it  # a user's pinned post is in the profile (pinned_tweet_id)
+    (r"\bwho\s+(?:wrote|posted|tweeted|authored|made|sent)\b", " show "),  # a post's author is in the post's lookup
     (r"\b(?:re)?tweet\s+with\s+(?:a\s+)?comment\b|\bquote\s+retweet\b", " quote "),
     (r"\b(tweet|post)s?\s+(volume|counts?|stats|metrics|analytics|impressions|engagement)\b", r" \2 \1s "),
     (r"\b(?:do\s+not|never)\s+want\s+to\s+see\b|\bstop\s+seeing\b|\bshut\s+up\b", " mute "),
@@ -292,6 +295,7 @@ def phrases() -> list[tuple[re.Pattern[str], str]]:
 # "how many followers does @x have", "follower count of @x": a figure of one user or post.
 METRIC = re.compile(
     r"\bcount\b.*\b(?:have|has|got|get)$|\b(?:follow\w*|like|repost|retweet|view|repl\w+|tweet|post)s?\s+counts?"
+    r"|\bcount\s+(?:tweets|posts)$"
 )
 STOP = {"a", "an", "the", "of", "to", "for", "from", "by", "with", "on", "in", "at", "as", "and", "or", "is", "are"}
 STOP |= {"be", "do", "does", "can", "this", "that", "it", "all", "some", "someone", "am", "have", "has", "was"}
@@ -314,7 +318,7 @@ WRITE_VERBS |= {"terminate", "drop", "evaluate", "undo", "put", "set", "silence"
 WRITE_VERBS |= {"compose", "draft", "propose", "suggest", "submit", "subscribe", "prevent", "forbid", "ban", "boost"}
 WRITE_VERBS |= {"close", "end", "disconnect", "trash", "discard", "cancel", "kick", "take", "place", "include"}
 WRITE_VERBS |= {"permit", "unbookmark", "unsubscribe", "say", "new", "clear", "append", "finalize", "initialize"}
-WRITE_VERBS |= {"init", "replay", "trigger", "validate"}
+WRITE_VERBS |= {"init", "replay", "trigger", "validate", "conceal"}
 # Everyday words that are no misspelling of a tool word.
 _COMMON = {"when", "where", "give", "tell", "need", "look", "check", "again", "many", "much", "more", "most"}
 _COMMON |= {"last", "next", "first", "they", "them", "here", "help", "know", "anyone", "anybody", "everyone"}
