@@ -56,6 +56,7 @@ _ABOUT_A_USER = {"user", "usernam", "usernames", "who", "id", "search", "me", "o
 _ABOUT_A_USER |= {"recent", "us", "nam", "numer"}  # "what username am I using right now", "numeric ID"
 _FIGURES = {stem(w) for w in ("usage", "consumption", "stats", "statistics", "analytics", "insights", "metrics")}
 _FIGURES |= {stem(w) for w in ("counts", "count", "volume", "impressions", "engagement", "history", "reads", "performance")}
+_HOMES = ("lists", "spaces", "communities")  # their endpoints mirror users' and posts' (followers, posts, members)
 _SEARCH_WORDS = {"mentioning", "search", "containing", "regarding", "discussing"}
 _TOPIC_BEFORE = {"about", "mention", "mentions", "mentioning", "regarding", "discussing", "containing"}
 _POST_ID_ARGS = {"tweet_id", "source_tweet_id", "quote_tweet_id", "tweet_ids", "post_id"}
@@ -119,6 +120,7 @@ class Traits:
     single_too: bool = False  # a batch lookup whose one-item twin exists (getUsersByIds / getUsersById)
     plumbing: bool = False  # a stream, or the webhooks and subscriptions behind them: only when asked for
     collects: bool = False  # follows the pages of a list operation (collect_x_api)
+    home: str = ""  # a List's, Space's or Community's endpoint (/2/lists/{id}/followers): only when one is named
 
 
 def traits(tool: ToolDef) -> Traits:
@@ -145,6 +147,7 @@ def traits(tool: ToolDef) -> Traits:
         or any(arg.endswith("_ids") for arg in tool.input_schema.get("required", [])),
         plumbing=tool.stream is not None or bool(PLUMBING_PATH.search(path)),
         collects=tool.workflow is not None and "max_items" in args,
+        home=next((_kind(kind) for kind in _HOMES if path.startswith(f"/2/{kind}")), ""),
     )
 
 
@@ -289,6 +292,17 @@ def _about_a_topic(raw: list[str], i: int) -> bool:
     return bool(after) and not _NUMBER.match(after) and not known
 
 
+def _mentions_a_user(raw: list[str]) -> bool:
+    """ "mentions of @nasa", "tweets mentioning me": a user's mentions; "posts that mention jupiter": a topic."""
+    for i, word in enumerate(raw):
+        if stem(word) == "mention":
+            after = next((w for w in raw[i + 1 :] if w not in STOP or w == "me"), "")
+            before = raw[i - 1] if i else ""
+            if after in (MARK, "me", "my", "our", "us", "user") or before in (MARK, "me", "my", "our"):
+                return True
+    return False
+
+
 def _words_of(text: str, spelling: Spelling | None) -> list[str]:
     """The words of a request, numbers that count things left out, typos mended, and a name after
     "user" that no vocabulary has ("the user natgeo") taken for a handle."""
@@ -379,8 +393,10 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
             request.add(synonym, SYNONYM)
     if request.search:
         request.terms.pop("author", None)  # "tweets from @nasa about mars": a search with from:nasa
-    if request.search and not request.handles and not request.me:
+    if request.search and not _mentions_a_user(raw):
         request.terms.pop("mention", None)  # "posts mentioning #superbowl": containing it, not a user's mentions
+    if request.post_id:
+        request.terms.pop("author", None)  # "post 12 with its author": a field of the post (expansions)
     if "user" in request.refs and not request.handles:
         for term in ("usernam", "usernames"):
             request.terms.pop(term, None)  # "the handle of user 12": the ID is given, the handle is the answer
@@ -441,6 +457,10 @@ def _boost(request: Request, trait: Traits, named: frozenset[str]) -> float:
         factor *= 1.2 if request.ids > 1 else (0.85 if trait.single_too else 1.0)
     if request.verb and request.verb in trait.verbs:
         factor *= 1.25  # "post a reply": createPosts, not hidePostsReply
+    if trait.home and trait.home not in request.terms and trait.home not in request.refs:
+        factor *= 0.85  # "show new followers": a user's followers; a List's only when a list is named
+    if request.refs and trait.read and not trait.id_of and not request.search:
+        factor *= 0.85  # "status of compliance job 1234": that job, not the list of jobs
     if request.post_id and trait.on_post:
         factor *= 1.3
     if request.head and trait.read and not request.write and trait.returns == request.head:
