@@ -195,6 +195,7 @@ class Request:
     head: str = ""  # the entity asked for: "user" for "who ...", "post" for "tweets ...", ...
     refs: set[str] = field(default_factory=set)  # what the IDs are of: "user 12 from list 34" -> user, list
     verb: str = ""  # a write's action: "creat", "delet", "lik", ...
+    made: str = ""  # what a leading verb makes: "post ..." -> post, "bookmark ..." -> bookmark
     many: bool = False  # more than one page of results: "500 recent posts", "collect", "page through"
     question: bool = False  # a yes/no question ("is tweet 12 still up", "did I like it") asks about a state
 
@@ -238,7 +239,7 @@ def _noun_before(raw: list[str], i: int) -> str:
 def _ref(raw: list[str], i: int) -> str:
     """What the ID at raw[i] is of: the noun before it; else a short number is a user's ("unfollow 1234",
     "ids: 783214, 6253282": user IDs are the ones shorter than a post's snowflake), a long one a post's."""
-    noun = _noun_before(raw, i)
+    noun = _noun_before(raw, i) if raw[i] != MARK else "user"  # "spaces @nasa hosts": @nasa is a user
     if noun:
         return "post" if noun in _POST_NOUNS else noun
     return "user" if raw[i] == MARK or 4 <= len(raw[i]) < 15 else ""
@@ -365,6 +366,8 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
         request.verb = _verb([sends.group(1)])
     else:
         request.verb = _verb(raw) if request.write else ""
+    leading = next((w for w in raw if w not in POLITE), "")
+    request.made = stem(VERBS[leading].split()[-1]) if request.write and leading in VERBS else ""
     request.search = request.search or (quoted and not request.write)
     if METRIC.search(" ".join(raw)) and (request.handles or request.post_id or request.me or other_id):
         raw = []  # a figure of the user or post: look it up (public_metrics), count nothing
@@ -457,6 +460,8 @@ def _boost(request: Request, trait: Traits, named: frozenset[str]) -> float:
         factor *= 1.2 if request.ids > 1 else (0.85 if trait.single_too else 1.0)
     if request.verb and request.verb in trait.verbs:
         factor *= 1.25  # "post a reply": createPosts, not hidePostsReply
+        if request.made and request.made in named:
+            factor *= 1.15  # "post in community 12": a post (createPosts), not a community note
     if trait.home and trait.home not in request.terms and trait.home not in request.refs:
         factor *= 0.85  # "show new followers": a user's followers; a List's only when a list is named
     if request.refs and trait.read and not trait.id_of and not request.search:

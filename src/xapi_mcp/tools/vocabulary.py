@@ -181,6 +181,8 @@ SYNONYMS = {
     "tickets": "buyers",
     "audio": "space",
     "hosted": "creator",
+    "hosting": "creator",
+    "hosts": "creator",
     "host": "creator",
     "group": "conversation",
     "month": "historical",
