@@ -400,6 +400,8 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
         request.terms.pop("mention", None)  # "posts mentioning #superbowl": containing it, not a user's mentions
     if request.post_id:
         request.terms.pop("author", None)  # "post 12 with its author": a field of the post (expansions)
+    if request.ids and not request.search:
+        request.terms.pop("search", None)  # "find the handle of user 12": a lookup, not a search
     if "user" in request.refs and not request.handles:
         for term in ("usernam", "usernames"):
             request.terms.pop(term, None)  # "the handle of user 12": the ID is given, the handle is the answer

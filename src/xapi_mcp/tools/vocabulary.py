@@ -273,7 +273,9 @@ _PHRASES = (
      " my authored posts "),
     (r"\bpinned\s+(?:tweet|post)s?\b", " profile "),
     (r"\bshare\s+(?:this|that|the|his|her|their|0h)\s+(?:tweet|post)\b", " repost post "),  # sharing a post is reposting it  # a user's pinned post is in the profile (pinned_tweet_id)
-    (r"\bwho\s+(?:wrote|posted|tweeted|authored|made|sent)\b", " show "),  # a post's author is in the post's lookup
+    # who wrote a post, hosts a Space, made a list: a field of that thing's lookup
+    (r"\bwho\s+(?:is\s+|was\s+)?(?:wrote|posted|tweeted|authored|made|created|owns|hosts|hosting|hosted|sent)\b", " show "),
+    (r"\b(?:asked|told|wants?|needs?)\s+(?:me|us)\s+to\b", " "),  # "my boss asked me to pull ...": the task is the pull
     (r"\b(?:re)?tweet\s+with\s+(?:a\s+)?comment\b|\bquote\s+retweet\b", " quote "),
     (r"\b(tweet|post)s?\s+(volume|counts?|stats|metrics|analytics|impressions|engagement)\b", r" \2 \1s "),
     (r"\b(?:do\s+not|never)\s+want\s+to\s+see\b|\bstop\s+seeing\b|\bshut\s+up\b", " mute "),
