@@ -267,7 +267,7 @@ def _asks_to_write(raw: list[str]) -> bool:
     first, nxt = content[0], (content[1:] or [""])[0]
     if first.endswith(("ed", "ss")) or (first.endswith("s") and first != "dms"):
         return False
-    if nxt.endswith("s") and stem(nxt) in _ENTITIES and first in ("quote", "like", "post", "retweet"):
+    if nxt.endswith("s") and stem(nxt) in _ENTITIES and first in ("quote", "like", "post", "retweet", "new"):
         return False
     if stem(nxt) in _FIGURES:
         return False  # "post consumption stats", "tweet counts", "like history": a figure about them
