@@ -74,7 +74,7 @@ def test_search_ranks_the_right_tool_first_on_the_fresh_set() -> None:
     top1 = sum(bool(n) and n[0] in r["accept"] for n, r in zip(names, found, strict=True))
     top3 = sum(bool(set(n) & set(r["accept"])) for n, r in zip(names, found, strict=True))
     count = len(found)
-    print(f"\nsearch quality (tuning2): top-1 {top1}/{count} ({top1 / count:.3f}), top-3 {top3}/{count} ({top3 / count:.3f})")
+    print(f"\nsearch quality (tuning2): top-1 {top1}/{count} ({top1 / count:.3f}), top-3 {top3}/{count}")
     assert top3 >= TOP3_FLOOR2 * count
     assert top1 >= TOP1_FLOOR2 * count
 
@@ -269,7 +269,8 @@ def test_a_topic_is_a_search_of_the_last_seven_days_unless_older_is_asked(query:
 
 
 @pytest.mark.parametrize(
-    "query", ["replies under tweet 1790123456789012345", "the thread for post 1790123456789012345", "comments on this post"]
+    "query",
+    ["replies under tweet 1790123456789012345", "the thread for post 1790123456789012345", "comments on this post"],
 )
 def test_the_replies_to_a_post_are_a_conversation_search(query: str) -> None:
     assert ranked(query)[0] in ("searchPostsRecent", "searchPostsAll")
