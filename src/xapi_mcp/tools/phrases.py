@@ -64,7 +64,8 @@ _PHRASES = (
     (r"\bmake\s+(my|our|the|this|that|it)\b", r" update \1 "),
     (r"\b(?:add|put|place|include)\s+(?:0h|users?|accounts?|people|someone|members?)\b", " add member "),
     (r"\btake\s+(.+?)\s+off\b", r" remove \1 from "),
-    (r"\b(?:remove|delete|kick|drop)\s+(0h|users?\s+\d+)\s+(?:from|off)\b", r" remove member \1 from "),
+    (r"\b(?:remove|delete|kick|drop)\s+(0h|users?\s+\d+|me|myself)\s+(?:from|off)\b", r" remove member \1 from "),
+    (r"\bstop\s+(?:getting|receiving)\b", " block "),  # "stop getting DMs from @x": block them
     (r"\b(?:does|do|did)\s+(\S+)\s+follow\b", r" \1 following "),
     (r"\bstop\s+(\w+?)ing\b", r" un\1 "),
     (r"\bstop\s+\S+\s+from\b", " block "),

@@ -180,6 +180,10 @@ SYNONYMS = {
     "xchat": "chat",
     "tickets": "buyers",
     "audio": "space",
+    "headline": "news",
+    "headlines": "news",
+    "article": "news",
+    "articles": "news",
     "hosted": "creator",
     "hosting": "creator",
     "hosts": "creator",
@@ -219,7 +223,8 @@ VERBS = {
 }
 # "how many followers does @x have", "follower count of @x": a figure of one user or post.
 METRIC = re.compile(
-    r"\bcount\b.*\b(?:have|has|got|get)$|\b(?:follow\w*|like|repost|retweet|view|repl\w+|tweet|post)s?\s+counts?"
+    r"\bcount\s+(?:\w+\s+)?(?:follow\w*|likes?|posts?|tweets?|reposts?|retweets?|repl\w+|views?|impressions?|members?)\b"
+    r".*\b(?:have|has|got|get)$|\b(?:follow\w*|like|repost|retweet|view|repl\w+|tweet|post)s?\s+counts?"
     r"|\bcount\s+(?:tweets|posts)$"
 )
 STOP = {"a", "an", "the", "of", "to", "for", "from", "by", "with", "on", "in", "at", "as", "and", "or", "is", "are"}
