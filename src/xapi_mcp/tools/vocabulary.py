@@ -9,10 +9,12 @@ words at half weight (phrases.py rewrites whole phrases first: "who am I", "stop
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 
 from xapi_mcp.tools.tooldef import ToolDef
 
@@ -254,6 +256,14 @@ _COMMON = {"when", "where", "give", "tell", "need", "look", "check", "again", "m
 _COMMON |= {"last", "next", "first", "they", "them", "here", "help", "know", "anyone", "anybody", "everyone"}
 _COMMON |= {"something", "anything", "anymore", "long", "time", "same", "once", "only", "other", "than", "said"}
 
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Everyday words of 4+ letters (data/english_words.txt.gz, from benchmarks/english_words.py): typed
+    right, whatever tool word is one letter away (report is no typo of repost, nor three of these)."""
+    raw = resources.files("xapi_mcp").joinpath("data/english_words.txt.gz").read_bytes()
+    return frozenset(gzip.decompress(raw).decode().split())
+
+
 UNDO = re.compile(r"^un(?=[a-z]{3,})")
 CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 DIGITS = re.compile(r"(?<=[A-Za-z])(?=\d)")  # streamPostsSample10: "sample 10"
@@ -326,7 +336,7 @@ class Spelling:
                 for i in range(len(word)):
                     deletions.setdefault(word[:i] + word[i + 1 :], word)
         known = set(vocabulary) | {stem(w) for w in seen} | set(seen) | STOP | FIRST_PERSON | POLITE | _COMMON
-        known |= READ_VERBS
+        known |= READ_VERBS | english_words()
         return cls(frozenset(known), deletions)
 
     def correct(self, word: str) -> str:
