@@ -66,6 +66,14 @@ _PHRASES = (
     (r"\btake\s+(.+?)\s+off\b", r" remove \1 from "),
     (r"\b(?:remove|delete|kick|drop)\s+(0h|users?\s+\d+|me|myself)\s+(?:from|off)\b", r" remove member \1 from "),
     (r"\bstop\s+(?:getting|receiving)\b", " block "),  # "stop getting DMs from @x": block them
+    (r"\bstop\s+(?:the\s+|my\s+|all\s+)*(?:streams?|streaming|connections?)\b", " terminate connections "),
+    (r"\bstart\s+(?:listening|watching|monitoring|tracking|streaming)\b", " stream "),
+    (r"\bconnect\s+(.{1,40}?)\s+to\s+(?:my\s+|the\s+|a\s+)?webhook\b", r" create link \1 to webhook "),
+    (r"\b(?:re)?tweeters\b|\breposters\b", " users who reposted "),  # people: who, not the reposts
+    (r"\blikers\b", " users who liked "),
+    (r"\blists?\s+(?:am\s+i|are\s+we)\s+(?:on|in)\b", " lists me member of "),
+    (r"\blists?\s+is\s+(0h|user\s+\d+)\s+(?:on|in)\b", r" lists \1 member of "),
+    (r"\bnear\s+me\b", " nearby "),
     (r"\b(?:does|do|did)\s+(\S+)\s+follow\b", r" \1 following "),
     (r"\bstop\s+(\w+?)ing\b", r" un\1 "),
     (r"\bstop\s+\S+\s+from\b", " block "),

@@ -234,7 +234,7 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     request.handles += len(_HANDLE.findall(text))
     text = _HANDLE.sub(f" {MARK} ", text)
     hashtags = bool(_HASHTAG.search(text))
-    text = _JOINED_ID.sub(r"\1", text)
+    text = _JOINED_ID.sub(r"\1", re.sub(r"\b(un|re)-(?=[a-z])", r"\1", text))  # "un-retweet": unretweet
     text = _PERCENT.sub(r" percent\1 ", text)  # "10% sample": a term (Sample10), not an ID
     text = _MIXED_ID.sub("1", text)
     quoted = bool(_QUOTED.search(text))

@@ -108,8 +108,8 @@ def _id_kinds(path: str, required: list[str]) -> frozenset[str]:
     for arg in required:
         if arg in ("ids", "id") and "{" not in path and parts:
             kinds.add(_kind(parts[0]))
-        elif arg.endswith(("_id", "_ids")) and "{" + arg + "}" not in path:
-            kinds.add(_kind(arg.rsplit("_id", 1)[0]))
+        elif arg.endswith(("_id", "_ids", "_key", "_keys")) and "{" + arg + "}" not in path:
+            kinds.add(_kind(re.sub(r"_(?:id|key)s?$", "", arg)))  # media_keys -> media
     return frozenset(kinds - {""})
 
 
