@@ -49,7 +49,7 @@ _FIGURES |= {
 _SEARCH_WORDS = {"mentioning", "search", "containing", "regarding", "discussing"}
 _TOPIC_BEFORE = {"about", "mention", "mentions", "mentioning", "regarding", "discussing", "containing"}
 _NAME_NOUNS = {"user", "username", "handle"}
-_SENDS = re.compile(r"\b(send|say|post|tweet|reply|write|dm|message|publish)\s+(?:(?:them|him|her|it)\s+)?['\"]")
+_SENDS = re.compile(r"\b(send|say|post|tweet|reply|write|dm|message|publish)\s*:?\s+(?:(?:them|him|her|it)\s+)?['\"]")
 _LEAD_CLAUSE = re.compile(r"^\s*(?:before|after|once|when|while|since|because|as\s+soon\s+as)\b[^,;:?!]*,")
 _CONTENT = re.compile(
     r"\b(?:saying|that\s+says|which\s+says|that\s+reads|with\s+(?:the\s+)?(?:text|caption|words)|captioned)\b"
