@@ -74,7 +74,8 @@ _PHRASES = (
     (r"\blists?\s+(?:am\s+i|are\s+we)\s+(?:on|in)\b", " lists me member of "),
     (r"\blists?\s+is\s+(0h|user\s+\d+)\s+(?:on|in)\b", r" lists \1 member of "),
     (r"\bnear\s+me\b", " nearby "),
-    (r"\b(?:does|do|did)\s+(\S+)\s+follow\b", r" \1 following "),
+    (r"\b(?:does|do|did)\s+(user\s+\d+|\S+)\s+follow\b", r" \1 following "),
+    (r"\bspaces\s+(?:by|from|of)\s+(?=0h|\d|user)", " spaces creator "),  # "spaces by 2244994945": its creator's
     (r"\bstop\s+(\w+?)ing\b", r" un\1 "),
     (r"\bstop\s+\S+\s+from\b", " block "),
     (r"\blet\s+(\S+)\s+(?:send|dm|message)\b", r" unblock \1 dm "),

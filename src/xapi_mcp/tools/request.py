@@ -46,6 +46,7 @@ _FIGURES = {stem(w) for w in ("usage", "consumption", "stats", "statistics", "an
 _FIGURES |= {
     stem(w) for w in ("counts", "count", "volume", "impressions", "engagement", "history", "reads", "performance")
 }
+_DM_THINGS = {stem(w) for w in ("conversation", "convo", "history", "inbox", "events", "thread", "list", "requests")}
 _SEARCH_WORDS = {"mentioning", "search", "containing", "regarding", "discussing"}
 _TOPIC_BEFORE = {"about", "mention", "mentions", "mentioning", "regarding", "discussing", "containing"}
 _NAME_NOUNS = {"user", "username", "handle"}
@@ -68,7 +69,7 @@ _QUOTED = re.compile(r"(?<!\w)'[^']+'(?!\w)|\"[^\"]+\"")
 _CONTRACTION = re.compile(r"n't\b|'(?:s|m|ve|re|ll|d)\b")
 _YEAR = re.compile(r"^20[0-3]\d$")
 _MIXED_ID = re.compile(r"\b(?=[a-z]*\d)(?=\d*[a-z])[a-z0-9]{10,}\b")  # a Space ID: 1YqKDqWqdPLGV
-_PERCENT = re.compile(r"\b(\d{1,3})\s*%")
+_PERCENT = re.compile(r"\b(\d{1,3})\s*(?:%|percent\b)")
 _JOINED_ID = re.compile(r"\b(\d+)[-_](?=\d)")  # "123-456" (a DM conversation), "3_1234" (a media key)
 _NUMBER = re.compile(r"^\d+$|^" + MARK + "$")
 # "excluding replies and retweets", "without adding it": what a request leaves out is no term of it.
@@ -174,6 +175,8 @@ def _asks_to_write(raw: list[str]) -> bool:
         return False
     if stem(nxt) in _FIGURES:
         return False  # "post consumption stats", "tweet counts", "like history": a figure about them
+    if first in ("dm", "message") and stem(nxt) in _DM_THINGS:
+        return False  # "dm history with @kate", "dm convo 111-222": DMs to read
     return first in WRITE_VERBS or bool(UNDO.match(first) and first[2:] in WRITE_VERBS)
 
 
@@ -186,7 +189,8 @@ def _verb(raw: list[str]) -> str:
 def _about_a_topic(raw: list[str], i: int) -> bool:
     """ "about the election", "that mention jupiter": a search; "about @jack", "about me",
     "about user 12", "mentions of @nasa" are not."""
-    if raw[i] not in _TOPIC_BEFORE:
+    on_topic = raw[i] == "on" and i > 0 and stem(raw[i - 1]) in _POST_NOUNS | {"news", "story", "articl", "headlin"}
+    if raw[i] not in _TOPIC_BEFORE and not on_topic:  # "news on spacex", "tweets on the election"
         return False
     rest = [w for w in raw[i + 1 :] if w not in STOP]
     if rest[:1] in (["my"], ["our"]) and rest[1:]:
@@ -256,7 +260,8 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     request.me = any(w in FIRST_PERSON and not (w == "i" and n in POLITE) for w, n in pairs)  # not "I need"
     request.refs = {_ref(raw, i) for i, w in enumerate(raw) if _NUMBER.match(w) and not _YEAR.match(w)} - {""}
     request.refs |= {"user"} if request.handles else set()
-    request.write = _asks_to_write(raw)
+    leading = next((w for w in raw if w not in POLITE), "")
+    request.write = _asks_to_write(raw) or (quoted and leading in WRITE_VERBS)  # "message convo 1-2 with 'ok'"
     request.question = bool(raw) and raw[0] in _YES_NO
     if request.write and ":" in text:  # "DM user 12: see you tomorrow": the text after the colon is content
         raw = _words_of(text.split(":", 1)[0], spelling)
@@ -269,7 +274,6 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
         request.verb = _verb([sends.group(1)])
     else:
         request.verb = _verb(raw) if request.write else ""
-    leading = next((w for w in raw if w not in POLITE), "")
     request.made = stem(VERBS[leading].split()[-1]) if request.write and leading in VERBS else ""
     request.search = request.search or (quoted and not request.write)
     if METRIC.search(" ".join(raw)) and (request.handles or request.post_id or request.me or other_id):

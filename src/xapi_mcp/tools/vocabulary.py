@@ -55,6 +55,7 @@ _CANON = {
     "jpeg": "media",
     "mp4": "media",
     "gif": "media",
+    "img": "media",
     "clip": "media",
 }
 # People's words -> the spec's words, added at half the weight of a typed word.
@@ -183,6 +184,8 @@ SYNONYMS = {
     "tickets": "buyers",
     "audio": "space",
     "headline": "news",
+    "convo": "conversation",
+    "convos": "conversation",
     "listen": "stream",
     "listening": "stream",
     "recommended": "personalized",
@@ -231,7 +234,7 @@ VERBS = {
 # "how many followers does @x have", "follower count of @x": a figure of one user or post.
 METRIC = re.compile(
     r"\bcount\s+(?:\w+\s+)?(?:follow\w*|likes?|posts?|tweets?|reposts?|retweets?|repl\w+|views?|impressions?|members?)\b"
-    r".*\b(?:have|has|got|get)$|\b(?:follow\w*|like|repost|retweet|view|repl\w+|tweet|post)s?\s+counts?"
+    r".*\b(?:have|has|got|get)$|\b(?:follow\w*|like|repost|retweet|quote|view|repl\w+|tweet|post)s?\s+counts?"
     r"|\bcount\s+(?:tweets|posts)$"
 )
 STOP = {"a", "an", "the", "of", "to", "for", "from", "by", "with", "on", "in", "at", "as", "and", "or", "is", "are"}
