@@ -264,6 +264,7 @@ _COMMON = {"when", "where", "give", "tell", "need", "look", "check", "again", "m
 _COMMON |= {"last", "next", "first", "they", "them", "here", "help", "know", "anyone", "anybody", "everyone"}
 _COMMON |= {"something", "anything", "anymore", "long", "time", "same", "once", "only", "other", "than", "said"}
 
+
 @lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
     """Everyday words of 4+ letters (data/english_words.txt.gz, from benchmarks/english_words.py): typed
