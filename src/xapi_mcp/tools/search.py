@@ -233,9 +233,14 @@ class SearchIndex:
         for term, term_weight in request.terms.items():
             for name, weight in self.weights.get(term, {}).items():
                 scores[name] += term_weight * weight
-        boost = {name: _boost(request, self.traits[name], self.names[name]) for name in scores if name in tools}
-        ranked = [(name, scores[name] * factor) for name, factor in boost.items()]
+        # Boosts are for the contenders (a twelfth of the best lexical score or more): the rest follow unboosted.
+        floor = max(scores.values(), default=0.0) / 12
+        near = {name for name, score in scores.items() if score >= floor and name in tools}
+        ranked = [(name, scores[name] * _boost(request, self.traits[name], self.names[name])) for name in near]
         ranked.sort(key=lambda item: (-item[1], item[0]))
+        if len(ranked) < limit or (request.handles and not request.search):  # enough results; a lookup on offer
+            rest = [(n, s) for n, s in scores.items() if n not in near and n in tools]
+            ranked += sorted(rest, key=lambda item: (-item[1], item[0]))
         collector = (
             next((n for n in tools if n in self.traits and self.traits[n].collects), None) if request.many else None
         )
