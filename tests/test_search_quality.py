@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import tools_with_upload
 from xapi_mcp.tools.discovery import SearchIndex
 from xapi_mcp.tools.search import parse
+from xapi_mcp.tools.vocabulary import english_words
 
 TUNING = Path(__file__).parent / "data" / "search_tuning.json"
 TUNING2 = TUNING.with_name("search_tuning2.json")
@@ -361,3 +362,38 @@ def test_more_than_a_page_offers_the_collection_tool() -> None:
 )
 def test_peoples_phrases_in_the_spec_s_words(query: str, first: str) -> None:
     assert ranked(query)[0] in first.split()
+
+
+@pytest.mark.parametrize(
+    ("query", "first"),
+    [
+        ("how many stream rules do I have", "getRuleCounts"),
+        ("un-like 1790123456789012345", "unlikePost"),
+        ("retweeters of 1790123456789012345", "getPostsRepostedBy"),
+        ("which lists am I in", "getUsersListMemberships"),
+        ("dm history with user 4242", "getDirectMessagesEventsByParticipantId"),
+        ("message conversation 12-34 with 'see you'", "createDirectMessagesByConversationId"),
+        ("headlines about the housing market", "searchNews"),
+        ("stop the streams", "deleteAllConnections"),
+        ("start listening for posts about the outage", "updateRules streamPosts"),
+    ],
+)
+def test_more_ways_people_ask(query: str, first: str) -> None:
+    assert ranked(query)[0] in first.split()
+
+
+def test_everyday_words_are_not_mended_into_tool_words() -> None:
+    spelling = served()[0].spelling
+    assert spelling is not None
+    words = english_words()
+    assert 15_000 < len(words) < 30_000 and english_words() is words  # loaded once, from the package
+    assert {"report", "three", "black", "places", "sent", "alive", "remote"} <= words
+    assert [spelling.correct(w) for w in ("report", "three", "places", "remote", "follwers")] == [
+        "report",
+        "three",
+        "places",
+        "remote",
+        "followers",
+    ]
+    assert ranked("pull every tweet from 2019 for a report") == ranked("pull every tweet from 2019 for a report")
+    assert "repost" not in parse("pull tweets for a report", spelling).terms
