@@ -74,11 +74,13 @@ _PHRASES = (
     (r"\blists?\s+(?:am\s+i|are\s+we)\s+(?:on|in)\b", " lists me member of "),
     (r"\blists?\s+is\s+(0h|user\s+\d+)\s+(?:on|in)\b", r" lists \1 member of "),
     (r"\bnear\s+me\b", " nearby "),
+    (r"\bwhat\s+(?:is\s+)?happening\b", " trending "),  # "what's happening in the world": trends
+    (r"\bvoice\s+(?:note|memo|message|clip)s?\b", " voice media "),
     (r"\b(?:does|do|did)\s+(user\s+\d+|\S+)\s+follow\b", r" \1 following "),
     (r"\bspaces\s+(?:by|from|of)\s+(?=0h|\d|user)", " spaces creator "),  # "spaces by 2244994945": its creator's
     (r"\bstop\s+(\w+?)ing\b", r" un\1 "),
     (r"\bstop\s+\S+\s+from\b", " block "),
-    (r"\blet\s+(\S+)\s+(?:send|dm|message)\b", r" unblock \1 dm "),
+    (r"\blet\s+(user\s+\d+|\S+)\s+(?:send|dm|message)\b", r" unblock \1 dm "),
     (r"\b(?:tweets|posts)\s+(?:from|by)\s+(0h|user\s+\d+)\b", r" authored posts \1 "),
     (r"\b0h\s+(?:(?:latest|recent|last|newest|own)\s+)*(?:tweets|posts)\b", " authored posts 0h "),
     (r"\b(0h|user\s+\d+)\s+(?:has\s+)?(?:tweeted|posted|wrote)\b", r" authored posts \1 "),

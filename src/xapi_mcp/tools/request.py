@@ -56,7 +56,8 @@ _CONTENT = re.compile(
     r"\b(?:saying|that\s+says|which\s+says|that\s+reads|with\s+(?:the\s+)?(?:text|caption|words)|captioned)\b"
 )
 _MANY = re.compile(r"\b(?:page\s+through|paginat\w*|collect\w*|scrap\w*|harvest\w*|export\w*|bulk)\b")
-_YES_NO = {"is", "was", "are", "were", "did", "does", "do", "has", "have", "had", "am"}
+_YES_NO = {"is", "was", "are", "were", "did", "does", "do", "has", "have", "had", "am", "why"}
+_AUTHOR = re.compile(MARK + r"\s+(?=(?:latest\s+|last\s+)?(?:tweet|post|status|reply)\s+\d)")
 # "how do I ...", "is there a way to ...": the task that follows is what is asked, not a yes/no question
 _HOW_TO = re.compile(
     r"^\s*(?:(?:is|are)\s+there\s+(?:a|any)\s+way\s+to|is\s+it\s+possible\s+to|how\s+(?:do|can|would|should)\s+(?:i|we|you)"
@@ -247,6 +248,9 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     text = _NEGATED.sub(" ", text)
     text = _HOW_TO.sub(" ", _LEAD_CLAUSE.sub(" ", text))  # "Before I post anything, ...": the ask follows
     text = _CONTRACTION.sub(lambda m: " not" if m.group(0) == "n't" else "", text)
+    authors = len(_AUTHOR.findall(text))  # "@bob's tweet 1790...": the post is the subject, @bob only its author
+    request.handles -= authors
+    text = _AUTHOR.sub(" ", text) if authors else text
     for pattern, replacement in phrases():
         text = pattern.sub(replacement, text)
     raw = _words_of(text, spelling)

@@ -130,6 +130,9 @@ SYNONYMS = {
     "kick": "delete",
     "rename": "update",
     "edit": "update",
+    "fix": "edit update",
+    "correct": "edit update",
+    "unlink": "delete link",
     "change": "update",
     "modify": "update",
     "trending": "trend",
@@ -258,7 +261,7 @@ WRITE_VERBS |= {"terminate", "drop", "evaluate", "undo", "put", "set", "silence"
 WRITE_VERBS |= {"compose", "draft", "propose", "suggest", "submit", "subscribe", "prevent", "forbid", "ban", "boost"}
 WRITE_VERBS |= {"close", "end", "disconnect", "trash", "discard", "cancel", "kick", "take", "place", "include"}
 WRITE_VERBS |= {"permit", "unbookmark", "unsubscribe", "say", "new", "clear", "append", "finalize", "initialize"}
-WRITE_VERBS |= {"init", "replay", "trigger", "validate", "conceal"}
+WRITE_VERBS |= {"init", "replay", "trigger", "validate", "conceal", "fix", "correct", "link", "unlink"}
 # Everyday words that are no misspelling of a tool word.
 _COMMON = {"when", "where", "give", "tell", "need", "look", "check", "again", "many", "much", "more", "most"}
 _COMMON |= {"last", "next", "first", "they", "them", "here", "help", "know", "anyone", "anybody", "everyone"}
