@@ -376,6 +376,12 @@ def test_peoples_phrases_in_the_spec_s_words(query: str, first: str) -> None:
         ("headlines about the housing market", "searchNews"),
         ("stop the streams", "deleteAllConnections"),
         ("start listening for posts about the outage", "updateRules streamPosts"),
+        ("reply to @bob's tweet 1790123456789012345 saying thanks", "createPosts"),
+        ("why did my stream disconnect", "getConnectionHistory"),
+        ("let user 777 message me", "unblockUsersDms"),
+        ("what's happening in the world", "getTrendsByWoeid getTrendsPersonalizedTrends"),
+        ("correct a typo in post 1790123456789012345", "createPosts"),
+        ("how many people retweeted 1790123456789012345", "getPostsById"),
     ],
 )
 def test_more_ways_people_ask(query: str, first: str) -> None:
