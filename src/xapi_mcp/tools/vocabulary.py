@@ -244,7 +244,7 @@ STOP = {"a", "an", "the", "of", "to", "for", "from", "by", "with", "on", "in", "
 STOP |= {"be", "do", "does", "can", "this", "that", "it", "all", "some", "someone", "am", "have", "has", "was"}
 STOP |= {"please", "want", "x", "these", "those", "there", "any", "its", "their", "his", "her", "your", "just"}
 STOP |= {"api", "show", "get", "what", "whats", "which", "me", "twitter", "been", "being", "were", "will", "into"}
-STOP |= {"you", "u", "pls", "plz", "kindly", "out"}
+STOP |= {"you", "u", "pls", "plz", "kindly", "out", "did", "why"}
 FIRST_PERSON = {"my", "mine", "me", "i", "myself", "our", "ours", "we", "authenticated"}
 DETERMINERS = {"a", "an", "the", "my", "our", "your", "his", "her", "their", "all", "every", "this", "these"}
 POLITE = {"please", "can", "could", "would", "you", "i", "want", "to", "go", "ahead", "and", "help", "need", "lets"}
@@ -364,7 +364,7 @@ class Spelling:
 
 
 # Streams, webhooks and subscriptions (by path), and the words that ask for them ("firehose", "compliance events").
-PLUMBING_PATH = re.compile(r"/stream|/webhooks|account_activity|/activity/")
+PLUMBING_PATH = re.compile(r"/stream|/webhooks|account_activity|/activity/|/connections")
 PLUMBING_WORDS = frozenset(
     stem(word)
     for word in [
@@ -388,5 +388,8 @@ PLUMBING_WORDS = frozenset(
         "activity",
         "events",
         "event",
+        "connection",
+        "connections",
+        "disconnect",
     ]
 )
