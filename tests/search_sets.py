@@ -20,6 +20,7 @@ from xapi_mcp.tools.tooldef import ToolDef
 DATA = Path(__file__).resolve().parent / "data"
 HELDOUT = DATA / "search_heldout.json"
 TUNING = DATA / "search_tuning.json"
+TUNING2 = DATA / "search_tuning2.json"  # written for issue 16 part 2 before the tool names were read
 DEPTH = 25  # results read per request; a request not found within them scores 0 in the MRR
 
 

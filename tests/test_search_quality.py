@@ -1,9 +1,11 @@
 """search_x_api must put the right tool first for requests in people's words (reported: top-1 / top-3).
 
-The requests are tests/data/search_tuning.json (the first 67 are the ones this file used to hold);
+The requests are tests/data/search_tuning.json (the first 67 are the ones this file used to hold)
+and tests/data/search_tuning2.json (302 written for issue 16 part 2 before the tool names were read);
 each lists the operationIds an agent may rightly call first. The ranking is deterministic, so the
 floors sit just under the figures measured when they were set (`benchmarks/search_bench.py` prints
-them with the misses). The intent rules (@handle, me/my, post IDs) have tests of their own below.
+them with the misses). The intent rules (@handle, me/my, post IDs, ...) have tests of their own
+below, on requests that are in neither set.
 """
 
 from __future__ import annotations
@@ -18,15 +20,21 @@ import pytest
 from tests.conftest import tools_with_upload
 from xapi_mcp.tools.discovery import SearchIndex
 from xapi_mcp.tools.search import parse
+from xapi_mcp.tools.vocabulary import english_words
 
 TUNING = Path(__file__).parent / "data" / "search_tuning.json"
+TUNING2 = TUNING.with_name("search_tuning2.json")
 # Measured when set: top-1 505/524 (0.964), top-3 519/524 (0.990); 499/524 once usage_x_api joined; 495/524
 # (0.945), top-3 517/524, once the 17 stream-rule, webhook and subscription tools of issue 17 did: one real
 # collision ('share a link on X' -> createWebhooksStreamLink, "Create stream link"), three near-ties flipped by
 # the larger corpus ('status of compliance job 1234', 'how much of my tweet quota have I used', 'find people
 # who work at spacex'); 496/524, top-3 515/524 (0.983) with issue 16's workflow tools and the 15 stream tools
-# (streams, webhooks and subscriptions now rank low unless the request asks for them: +1 on both sets).
-TOP1_FLOOR, TOP3_FLOOR = 0.94, 0.98
+# (streams, webhooks and subscriptions now rank low unless the request asks for them: +1 on both sets);
+# 507/524 (0.968), top-3 518/524 (0.989) with the general rules of issue 16 part 2 (wp-search2).
+TOP1_FLOOR, TOP3_FLOOR = 0.955, 0.985
+# search_tuning2.json, measured when set (wp-search2): top-1 from 241/302 (0.798) to 289/302 (0.957),
+# top-3 from 277 (0.917) to 297 (0.983).
+TOP1_FLOOR2, TOP3_FLOOR2 = 0.945, 0.97
 # The examples the discovery profile was designed around: these must come first.
 MUST_BE_FIRST = {
     "who follows @jack": "getUsersFollowers",
@@ -48,16 +56,28 @@ def ranked(query: str, limit: int = 3) -> list[str]:
     return [name for name, _ in index.search(query, tools, limit=limit)]
 
 
-def requests() -> list[dict[str, Any]]:
-    return list(json.loads(TUNING.read_text())["requests"])
+def requests(path: Path = TUNING) -> list[dict[str, Any]]:
+    return list(json.loads(path.read_text())["requests"])
 
 
-def test_the_tuning_set_is_large_and_names_real_tools() -> None:
-    found = requests()
+@pytest.mark.parametrize("path", [TUNING, TUNING2], ids=["tuning", "tuning2"])
+def test_the_tuning_sets_are_large_and_name_real_tools(path: Path) -> None:
+    found = requests(path)
     _, tools = served()
     assert len(found) >= 150
-    assert len({r["q"] for r in found}) == len(found), "a request is in the set twice"
+    assert len({r["q"].lower() for r in found}) == len(found), "a request is in the set twice"
     assert {a for r in found for a in r["accept"]} <= set(tools)
+
+
+def test_search_ranks_the_right_tool_first_on_the_fresh_set() -> None:
+    found = requests(TUNING2)
+    names = [ranked(r["q"]) for r in found]
+    top1 = sum(bool(n) and n[0] in r["accept"] for n, r in zip(names, found, strict=True))
+    top3 = sum(bool(set(n) & set(r["accept"])) for n, r in zip(names, found, strict=True))
+    count = len(found)
+    print(f"\nsearch quality (tuning2): top-1 {top1}/{count} ({top1 / count:.3f}), top-3 {top3}/{count}")
+    assert top3 >= TOP3_FLOOR2 * count
+    assert top1 >= TOP1_FLOOR2 * count
 
 
 def test_search_ranks_the_right_tool_first() -> None:
@@ -206,3 +226,180 @@ def test_typos_one_letter_away_are_mended_and_names_are_not() -> None:
     ]
     assert spelling.correct("openai") == "openai"  # a topic, not the OpenAPI spec
     assert ranked("show me my follwers")[0] == "getUsersFollowers"
+
+
+# --- what else a request carries (issue 16 part 2: general rules, each on requests in neither set)
+
+
+@pytest.mark.parametrize(
+    ("query", "first"),
+    [
+        ("search posts about rust excluding retweets and replies", "searchPostsRecent"),
+        ("find tweets about the match without retweets", "searchPostsRecent"),
+    ],
+)
+def test_what_a_request_leaves_out_is_no_term(query: str, first: str) -> None:
+    assert "repost" not in parse(query).terms
+    assert ranked(query)[0] == first
+
+
+@pytest.mark.parametrize(
+    ("query", "first"),
+    [("was post 1790123456789012345 deleted", "getPostsById"), ("did I bookmark tweet 1790123456789012345", None)],
+)
+def test_a_yes_no_question_reads_a_state(query: str, first: str | None) -> None:
+    assert parse(query).question
+    index, tools = served()
+    top = index.search(query, tools, limit=1)[0][0]
+    assert tools[top].plan.method == "GET"
+    assert first is None or top == first
+
+
+@pytest.mark.parametrize(
+    ("query", "first"),
+    [
+        ("what are people saying about my podcast", "searchPostsRecent"),
+        ("who is talking about the new stadium", "searchPostsRecent"),
+        ("posts about the olympics", "searchPostsRecent"),
+        ("all posts ever written about the olympics", "searchPostsAll"),
+        ("posts mentioning #olympics", "searchPostsRecent"),
+    ],
+)
+def test_a_topic_is_a_search_of_the_last_seven_days_unless_older_is_asked(query: str, first: str) -> None:
+    assert ranked(query)[0] == first
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["replies under tweet 1790123456789012345", "the thread for post 1790123456789012345", "comments on this post"],
+)
+def test_the_replies_to_a_post_are_a_conversation_search(query: str) -> None:
+    assert ranked(query)[0] in ("searchPostsRecent", "searchPostsAll")
+
+
+@pytest.mark.parametrize(
+    ("query", "refs"),
+    [
+        ("unfollow 98765", {"user"}),
+        ("these ids: 12345, 67890", {"user"}),
+        ("spaces @nasa hosts", {"user"}),
+        ("list feed 1234", {"list"}),
+        ("delete status 1790123456789012345", {"post"}),
+        ("like 1790123456789012345", set()),
+        ("top 500 posts", set()),
+    ],
+)
+def test_what_an_id_is_of(query: str, refs: set[str]) -> None:
+    assert parse(query).refs == refs
+
+
+def test_what_a_tools_ids_are_of_comes_from_its_path_and_required_arguments() -> None:
+    index, _ = served()
+    assert index.traits["removeListsMemberByUserId"].id_of == {"list", "user"}
+    assert index.traits["getUsersByIds"].id_of == {"user"}
+    assert index.traits["getSpacesByCreatorIds"].id_of == {"user"}
+    assert index.traits["getTrendsByWoeid"].id_of == {"woeid"}
+
+
+@pytest.mark.parametrize(
+    ("query", "first"),
+    [
+        ("unfollow 98765", "unfollowUser"),
+        ("what is the username of user 2244994945", "getUsersById"),
+        ("who created list 1234", "getListsById"),
+        ("show compliance job 99", "getComplianceJobsById"),
+        ("who are my newest followers", "getUsersFollowers"),
+        ("list feed 1234", "getListsPosts"),
+    ],
+)
+def test_ids_and_what_they_are_of_pick_the_endpoint(query: str, first: str) -> None:
+    assert ranked(query)[0] == first
+
+
+@pytest.mark.parametrize(
+    ("query", "first"),
+    [
+        ("open my conversation with user 777 and send 'on my way'", "createDirectMessagesByParticipantId"),
+        ("post a tweet saying our api usage page is down", "createPosts"),
+        ("When you have a moment, show my bookmarks", "getUsersBookmarks"),
+        ("tweet counts for bitcoin this week", "getPostsCountsRecent"),
+    ],
+)
+def test_what_to_write_is_content_and_context_is_not_the_ask(query: str, first: str) -> None:
+    assert ranked(query)[0] == first
+
+
+@pytest.mark.parametrize(
+    ("query", "first"),
+    [
+        ("real-time stream of posts about the match", "streamPosts"),
+        ("10% sample of posts", "streamPostsSample10"),
+        ("hourly volume of posts about bitcoin", "getPostsCountsRecent"),
+    ],
+)
+def test_streams_and_counts_when_asked_for(query: str, first: str) -> None:
+    assert ranked(query)[0] == first
+
+
+def test_more_than_a_page_offers_the_collection_tool() -> None:
+    request = parse("fetch the last 2000 posts about solar power")
+    assert request.many and request.ids == 0
+    assert "collect_x_api" in ranked("fetch the last 2000 posts about solar power", limit=2)
+    assert "collect_x_api" not in ranked("fetch the last 20 posts about solar power")
+
+
+@pytest.mark.parametrize(
+    ("query", "first"),
+    [
+        ("news about tesla", "searchNews"),
+        ("new posts about tesla", "searchPostsRecent"),
+        ("undo that tweet 1790123456789012345", "deletePosts"),
+        ("shut up @brand", "muteUser"),
+        ("any audio chats about jazz", "searchSpaces"),
+        ("how many post reads have we got left", "getUsage usage_x_api"),
+        ("what's @sama's pinned tweet", "getUsersByUsername"),
+    ],
+)
+def test_peoples_phrases_in_the_spec_s_words(query: str, first: str) -> None:
+    assert ranked(query)[0] in first.split()
+
+
+@pytest.mark.parametrize(
+    ("query", "first"),
+    [
+        ("how many stream rules do I have", "getRuleCounts"),
+        ("un-like 1790123456789012345", "unlikePost"),
+        ("retweeters of 1790123456789012345", "getPostsRepostedBy"),
+        ("which lists am I in", "getUsersListMemberships"),
+        ("dm history with user 4242", "getDirectMessagesEventsByParticipantId"),
+        ("message conversation 12-34 with 'see you'", "createDirectMessagesByConversationId"),
+        ("headlines about the housing market", "searchNews"),
+        ("stop the streams", "deleteAllConnections"),
+        ("start listening for posts about the outage", "updateRules streamPosts"),
+        ("reply to @bob's tweet 1790123456789012345 saying thanks", "createPosts"),
+        ("why did my stream disconnect", "getConnectionHistory"),
+        ("let user 777 message me", "unblockUsersDms"),
+        ("what's happening in the world", "getTrendsByWoeid getTrendsPersonalizedTrends"),
+        ("correct a typo in post 1790123456789012345", "createPosts"),
+        ("how many people retweeted 1790123456789012345", "getPostsById"),
+    ],
+)
+def test_more_ways_people_ask(query: str, first: str) -> None:
+    assert ranked(query)[0] in first.split()
+
+
+def test_everyday_words_are_not_mended_into_tool_words() -> None:
+    spelling = served()[0].spelling
+    assert spelling is not None
+    words = english_words()
+    assert 15_000 < len(words) < 30_000 and english_words() is words  # loaded once, from the package
+    assert {"report", "three", "black", "places", "sent", "alive", "remote"} <= words
+    assert [spelling.correct(w) for w in ("report", "three", "places", "remote", "follwers")] == [
+        "report",
+        "three",
+        "places",
+        "remote",
+        "followers",
+    ]
+    assert ranked("pull every tweet from 2019 for a report") == ranked("pull every tweet from 2019 for a report")
+    assert "repost" not in parse("pull tweets for a report", spelling).terms

@@ -3,16 +3,18 @@
 X's spec and the people who ask use different words for one thing: the spec says post, repost,
 direct message; people say tweet, retweet, DM, fav, follower, "who am I". `stem` folds word forms
 and X's old and new words into one term (`_CANON`); `SYNONYMS` adds the spec's words for people's
-words at half weight; `phrases` rewrite whole phrases first ("who am I", "stop following"); `Spelling`
-mends a typo one letter away from a known word. search.py ranks with these terms.
+words at half weight (phrases.py rewrites whole phrases first: "who am I", "stop following");
+`Spelling` mends a typo one letter away from a known word. search.py ranks with these terms.
 """
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 
 from xapi_mcp.tools.tooldef import ToolDef
 
@@ -22,6 +24,7 @@ _CANON = {
     "tweet": "post",
     "retweet": "repost",
     "rt": "repost",
+    "tl": "timelin",
     "remov": "delet",
     "eras": "delet",
     "account": "user",
@@ -38,7 +41,8 @@ _CANON = {
     "quota": "usag",
     "cap": "usag",
     "consum": "usag",
-    "subscrib": "follow",
+    "consumption": "usag",
+    "statistic": "stat",
     "respond": "reply",
     "answer": "reply",
     "pic": "media",
@@ -51,6 +55,7 @@ _CANON = {
     "jpeg": "media",
     "mp4": "media",
     "gif": "media",
+    "img": "media",
     "clip": "media",
 }
 # People's words -> the spec's words, added at half the weight of a typed word.
@@ -105,6 +110,11 @@ SYNONYMS = {
     "submit": "create",
     "put": "create",
     "share": "create repost",
+    "conceal": "hide",
+    "subscribe": "follow subscription",
+    "subscribed": "follow subscription",
+    "subscribers": "followers",
+    "subscriber": "followers",
     "boost": "repost",
     "amplify": "repost",
     "shared": "repost",
@@ -114,11 +124,15 @@ SYNONYMS = {
     "end": "delete terminate",
     "disconnect": "delete terminate",
     "trash": "delete",
+    "clear": "delete",
     "discard": "delete",
     "cancel": "delete",
     "kick": "delete",
     "rename": "update",
     "edit": "update",
+    "fix": "edit update",
+    "correct": "edit update",
+    "unlink": "delete link",
     "change": "update",
     "modify": "update",
     "trending": "trend",
@@ -127,6 +141,8 @@ SYNONYMS = {
     "popular": "trend",
     "latest": "recent",
     "lately": "recent",
+    "recently": "recent",
+    "yesterday": "recent",
     "today": "recent",
     "now": "recent",
     "currently": "recent",
@@ -135,6 +151,9 @@ SYNONYMS = {
     "new": "recent",
     "newest": "recent",
     "historical": "all archive",
+    "historically": "all archive",
+    "oldest": "all archive",
+    "earliest": "all archive",
     "archive": "all",
     "ever": "all archive",
     "old": "all archive",
@@ -145,7 +164,6 @@ SYNONYMS = {
     "feed": "timeline",
     "home": "timeline",
     "limit": "usage",
-    "left": "usage",
     "remaining": "usage",
     "reads": "usage",
     "pulled": "usage",
@@ -167,7 +185,21 @@ SYNONYMS = {
     "encrypted": "chat",
     "xchat": "chat",
     "tickets": "buyers",
+    "audio": "space",
+    "headline": "news",
+    "convo": "conversation",
+    "convos": "conversation",
+    "listen": "stream",
+    "listening": "stream",
+    "recommended": "personalized",
+    "suggested": "personalized",
+    "tailored": "personalized",
+    "headlines": "news",
+    "article": "news",
+    "articles": "news",
     "hosted": "creator",
+    "hosting": "creator",
+    "hosts": "creator",
     "host": "creator",
     "group": "conversation",
     "month": "historical",
@@ -179,6 +211,9 @@ SYNONYMS = {
     "info": "details",
     "information": "details",
     "streaming": "connections",
+    "live": "stream",
+    "watch": "stream",
+    "monitor": "stream",
 }
 SYNONYM = 0.5
 # A leading write verb that names what it makes: "post ..." and "reply ..." create a post.
@@ -199,67 +234,22 @@ VERBS = {
     "dm": "create dm",
     "message": "create dm",
 }
-_SELF = " myself "  # what the phrases below put for "the account I am": the authenticated user itself
-_PHRASES = (
-    (r"\b(?:show|tell|give|get|find|fetch|list)\s+me\b(?=\s*\w)", r" show "),
-    (r"^\s*(?:send\s+a\s+)?direct\s+message\s+(?=0h|user|\d)", " dm "),
-    (r"\bwho\s*am\s*i\b(?!\s+\w+ing\b)|\bwhoami\b", _SELF),
-    (r"\b(?:this|my|the)\s+token\b", _SELF),
-    (r"\b(?:the\s+)?(?:current|authenticated|logged[- ]in|signed[- ]in)\s+(?:user|account)\b", " me "),
-    (r"\b(?:logged|signed)\s+in\b", " me "),
-    (r"\b(?:pull|bring|look)\s+up\b", " show "),
-    (r"\b(?:i|we)\s+(?:would\s+)?like\s+to\b", " "),
-    (r"\b(?:a|the)\s+list\s+of\b", " "),
-    (r"\bmy\s+own\b", " my "),
-    (r"\b(?:my|our)\s+(?:(?:recent|latest|last|old|\d+)\s+)*(?:tweet|post)s?\b", " my authored posts "),
-    (r"\btimeline\s+of\s+(?=0h|user|list|\d)", " posts of "),
-    (r"\b(?:talking|replying|reply|replies|responding|responses)\s+to\s+me\b", " mention me "),
-    (r"\btake\s+back\b|\bwithdraw\b|\bretract\b|\brevoke\b", " undo "),
-    (r"\bundo\s+(?:my\s+|the\s+|a\s+|that\s+)?(like|retweet|repost|follow|mute|bookmark|pin)\b", r" un\1 "),
-    (r"\bturn\s+off\b|\bdisable\b", " block "),
-    (r"\bhow\s+often\b", " count "),
-    (r"(?<!list )(?<!lists )\b(?:i|we)\s+(?:am\s+|are\s+)?follow(?:ing)?\b", " me following "),
-    (r"\b(?:people|users|accounts|everyone|anyone|who(?:\s+is|\s+are)?)\s+following\b", " followers "),
-    (r"\b(follower|following|block|mute|friend)s?\s+list\b", r" \1 "),
-    (r"\b(?:who(?:\s+is|\s+are)?|people|users|everyone)\s+(?:in|on)\s+(?=(?:\w+\s+)?list)", " members "),
-    (r"\b(?:been\s+)?added\s+to\b", " member of "),
-    (r"\bmake\s+(my|our|the|this|that|it)\b", r" update \1 "),
-    (r"\b(?:add|put|place|include)\s+(?:0h|users?|accounts?|people|someone|members?)\b", " add member "),
-    (r"\btake\s+(.+?)\s+off\b", r" remove \1 from "),
-    (r"\b(?:does|do|did)\s+(\S+)\s+follow\b", r" \1 following "),
-    (r"\bstop\s+(\w+?)ing\b", r" un\1 "),
-    (r"\bstop\s+\S+\s+from\b", " block "),
-    (r"\blet\s+(\S+)\s+(?:send|dm|message)\b", r" unblock \1 dm "),
-    (r"\b(?:tweets|posts)\s+(?:from|by)\s+(0h|user\s+\d+)\b", r" authored posts \1 "),
-    (r"\b0h\s+(?:(?:latest|recent|last|newest|own)\s+)*(?:tweets|posts)\b", " authored posts 0h "),
-    (r"\b0h\s+(?:has\s+)?(?:tweeted|posted|wrote)\b", " authored posts 0h "),
-    (r"\b(?:retweeted|reposted|quoted)\s+me\b", " reposts of me "),
-    (r"\b(?:re)?tweet\s+with\s+(?:a\s+)?comment\b|\bquote\s+retweet\b", " quote "),
-    (r"\b(tweet|post)s?\s+(volume|counts?|stats|metrics|analytics|impressions|engagement)\b", r" \2 \1s "),
-    (r"\b(?:do\s+not|never)\s+want\s+to\s+see\b|\bstop\s+seeing\b", " mute "),
-    (r"\btake\s+down\b|\bget\s+rid\s+of\b", " delete "),
-    (r"\balt\s+text\b", " metadata "),
-    (r"\bhow\s+many\b|\bnumber\s+of\b|\bvolume\s+of\b", " count "),
-    (r"\bright\s+now\b", " now "),
-)
-
-
-@lru_cache(maxsize=1)
-def phrases() -> list[tuple[re.Pattern[str], str]]:
-    """`_PHRASES` compiled, on the first search: a server without search_x_api never pays for it."""
-    return [(re.compile(pattern), replacement) for pattern, replacement in _PHRASES]
-
-
 # "how many followers does @x have", "follower count of @x": a figure of one user or post.
-METRIC = re.compile(r"\bcount\b.*\b(?:have|has|got|get)$|\b(?:follow\w*|like|repost|retweet|view|repl\w+)s?\s+counts?")
+METRIC = re.compile(
+    r"\bcount\s+(?:\w+\s+)?(?:follow\w*|likes?|posts?|tweets?|reposts?|retweets?|repl\w+|views?|impressions?|members?)\b"
+    r".*\b(?:have|has|got|get)$|\bcount\s+(?:people|users|accounts|folks)\s+(?:follow|lik|retweet|repost|quot|repl|view)\w*\b|\b(?:follow\w*|like|repost|retweet|quote|view|repl\w+|tweet|post)s?\s+counts?"
+    r"|\bcount\s+(?:tweets|posts)$"
+)
 STOP = {"a", "an", "the", "of", "to", "for", "from", "by", "with", "on", "in", "at", "as", "and", "or", "is", "are"}
 STOP |= {"be", "do", "does", "can", "this", "that", "it", "all", "some", "someone", "am", "have", "has", "was"}
 STOP |= {"please", "want", "x", "these", "those", "there", "any", "its", "their", "his", "her", "your", "just"}
 STOP |= {"api", "show", "get", "what", "whats", "which", "me", "twitter", "been", "being", "were", "will", "into"}
+STOP |= {"you", "u", "pls", "plz", "kindly", "out", "did", "why"}
 FIRST_PERSON = {"my", "mine", "me", "i", "myself", "our", "ours", "we", "authenticated"}
 DETERMINERS = {"a", "an", "the", "my", "our", "your", "his", "her", "their", "all", "every", "this", "these"}
 POLITE = {"please", "can", "could", "would", "you", "i", "want", "to", "go", "ahead", "and", "help", "need", "lets"}
-POLITE |= {"hit", "smash", "press", "click", "tap", "just", "now", "then", "ok", "okay", "hey"}
+POLITE |= {"hit", "smash", "press", "click", "tap", "just", "now", "then", "ok", "okay", "hey", "pls", "plz", "u"}
+POLITE |= {"kindly"}
 # Leading words of a read: not index terms there ("list my followers", "read this post").
 READ_VERBS = {"list", "show", "get", "give", "fetch", "retrieve", "read", "view", "see", "display", "open", "load"}
 READ_VERBS |= {"return", "check", "browse", "tell", "pull", "look", "lookup"}
@@ -270,14 +260,25 @@ WRITE_VERBS |= {"unhide", "rename", "update", "edit", "change", "modify", "regis
 WRITE_VERBS |= {"terminate", "drop", "evaluate", "undo", "put", "set", "silence", "allow", "respond", "answer"}
 WRITE_VERBS |= {"compose", "draft", "propose", "suggest", "submit", "subscribe", "prevent", "forbid", "ban", "boost"}
 WRITE_VERBS |= {"close", "end", "disconnect", "trash", "discard", "cancel", "kick", "take", "place", "include"}
-WRITE_VERBS |= {"permit", "unbookmark", "unsubscribe", "say", "new"}
+WRITE_VERBS |= {"permit", "unbookmark", "unsubscribe", "say", "new", "clear", "append", "finalize", "initialize"}
+WRITE_VERBS |= {"init", "replay", "trigger", "validate", "conceal", "fix", "correct", "link", "unlink"}
 # Everyday words that are no misspelling of a tool word.
 _COMMON = {"when", "where", "give", "tell", "need", "look", "check", "again", "many", "much", "more", "most"}
 _COMMON |= {"last", "next", "first", "they", "them", "here", "help", "know", "anyone", "anybody", "everyone"}
 _COMMON |= {"something", "anything", "anymore", "long", "time", "same", "once", "only", "other", "than", "said"}
 
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Everyday words of 4+ letters (data/english_words.txt.gz, from benchmarks/english_words.py): typed
+    right, whatever tool word is one letter away (report is no typo of repost, nor three of these)."""
+    raw = resources.files("xapi_mcp").joinpath("data/english_words.txt.gz").read_bytes()
+    return frozenset(gzip.decompress(raw).decode().split())
+
+
 UNDO = re.compile(r"^un(?=[a-z]{3,})")
 CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+DIGITS = re.compile(r"(?<=[A-Za-z])(?=\d)")  # streamPostsSample10: "sample 10"
 WORD = re.compile(r"[a-z0-9]+")
 MARK = "0h"  # stands for a handle in the text: a reference, like a number
 
@@ -285,6 +286,8 @@ MARK = "0h"  # stands for a handle in the text: a reference, like a number
 @lru_cache(maxsize=4096)
 def stem(word: str) -> str:
     """Crude but enough for API words (followers/following -> follow, liked -> lik), then `_CANON`."""
+    if word in _UNSTEMMED:
+        return _UNSTEMMED[word]
     for suffix, minimum in (("ing", 5), ("ers", 6), ("er", 7), ("ed", 5), ("es", 5), ("s", 4)):
         if word.endswith(suffix) and len(word) >= minimum:
             word = word[: -len(suffix)]
@@ -293,6 +296,9 @@ def stem(word: str) -> str:
             break
     word = word[:-1] if len(word) > 3 and word.endswith("e") else word
     return _CANON.get(word, word)
+
+
+_UNSTEMMED = {"news": "news"}  # "news" is no plural of "new"
 
 
 def forms(word: str) -> list[str]:
@@ -309,7 +315,7 @@ def forms(word: str) -> list[str]:
 def words(text: str) -> list[str]:
     """A tool field's index terms; "my" and "me" are one term ("Get my User", reposts_of_me)."""
     out = []
-    for word in WORD.findall(CAMEL.sub(" ", text).replace("_", " ").lower()):
+    for word in WORD.findall(DIGITS.sub(" ", CAMEL.sub(" ", text)).replace("_", " ").lower()):
         if word in ("my", "me"):
             out.append("me")
         elif word not in STOP:
@@ -342,7 +348,7 @@ class Spelling:
                 for i in range(len(word)):
                     deletions.setdefault(word[:i] + word[i + 1 :], word)
         known = set(vocabulary) | {stem(w) for w in seen} | set(seen) | STOP | FIRST_PERSON | POLITE | _COMMON
-        known |= READ_VERBS
+        known |= READ_VERBS | english_words()
         return cls(frozenset(known), deletions)
 
     def correct(self, word: str) -> str:
@@ -358,7 +364,7 @@ class Spelling:
 
 
 # Streams, webhooks and subscriptions (by path), and the words that ask for them ("firehose", "compliance events").
-PLUMBING_PATH = re.compile(r"/stream|/webhooks|account_activity|/activity/")
+PLUMBING_PATH = re.compile(r"/stream|/webhooks|account_activity|/activity/|/connections")
 PLUMBING_WORDS = frozenset(
     stem(word)
     for word in [
@@ -382,5 +388,8 @@ PLUMBING_WORDS = frozenset(
         "activity",
         "events",
         "event",
+        "connection",
+        "connections",
+        "disconnect",
     ]
 )
