@@ -13,6 +13,11 @@ from functools import lru_cache
 
 _SELF = " myself "  # what the phrases below put for "the account I am": the authenticated user itself
 _PHRASES = (
+    (r"\b(?:abt|bout)\b", " about "),  # chat shorthand: "tweets frm elon abt spacex"
+    (r"\bfrm\b", " from "),
+    (r"\bppl\b", " people "),
+    (r"\bmsg(s?)\b", r" message\1 "),
+    (r"\bset\s*up\b", " create "),  # "set up a webhook": create one
     (r"\b(?:show|tell|give|get|find|fetch|list)\s+me\b(?=\s*\w)", r" show "),
     (r"^\s*(?:send\s+a\s+)?direct\s+message\s+(?=0h|user|\d)", " dm "),
     (r"\bwho\s*am\s*i\b(?!\s+\w+ing\b)|\bwhoami\b", _SELF),
@@ -43,6 +48,12 @@ _PHRASES = (
         r"\s+(?:to|on|under|below|of|for)\b|\b(?:conversation|thread)\s+(?:for|of|under|on|from|starting\s+(?:at|with))\b"
         r"(?=\s+(?:the\s+|this\s+|that\s+|my\s+)?(?:tweet|post|status|\d))",
         " replies search of ",
+    ),
+    # what people talk about with no topic named (at most a time): what is trending
+    (
+        r"\b(?:what|who)\s+(?:is\s+|are\s+)?(?:people|everyone|everybody|users|folks)\s+(?:talking|tweeting|posting|chatting)"
+        r"\s+about(?:\s+(?:right\s+now|now|today|lately|these\s+days|at\s+the\s+moment|on\s+(?:x|twitter)))*\s*[?.!]*$",
+        " trending ",
     ),
     # "who is talking about X", "what are people saying about X": the posts about X, by anyone
     (
@@ -75,6 +86,14 @@ _PHRASES = (
     (r"\blists?\s+is\s+(0h|user\s+\d+)\s+(?:on|in)\b", r" lists \1 member of "),
     (r"\bnear\s+me\b", " nearby "),
     (r"\bwhat\s+(?:is\s+)?happening\b", " trending "),  # "what's happening in the world": trends
+    # the posts of the accounts in a list: the list's posts ("new posts from the people in my AI list")
+    (
+        r"\b(posts|tweets|updates)\s+(?:from|by)\s+(?:the\s+)?(?:accounts|people|users|members|folks)\s+(?:in|on)\s+"
+        r"(?=(?:(?:my|our|the|a|this|that)\s+)?(?:\w+\s+)?lists?\b)",
+        r" \1 of ",
+    ),
+    # a span longer than the 7 days a recent search covers: the full archive
+    (r"\b(?:(?:[89]|[1-9]\d+)\s+days?|(?:[2-9]|[1-9]\d+)\s+weeks?|\d+\s+(?:months?|years?))\b", r" all archive \g<0> "),
     (r"\bvoice\s+(?:note|memo|message|clip)s?\b", " voice media "),
     (r"\b(?:does|do|did)\s+(user\s+\d+|\S+)\s+follow\b", r" \1 following "),
     (r"\bspaces\s+(?:by|from|of)\s+(?=0h|\d|user)", " spaces creator "),  # "spaces by 2244994945": its creator's

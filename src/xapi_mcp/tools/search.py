@@ -124,6 +124,8 @@ def _verbs(tool: ToolDef) -> frozenset[str]:
     """A tool's actions: its name's first word and the verbs in it (chatMediaUploadInitialize: upload)."""
     named = [w.lower() for w in CAMEL.split(tool.name)]
     found = {stem(named[0])} | {stem(w) for w in named if w in WRITE_VERBS}
+    if named[0] == "create" and named[-1] == "subscription":
+        found.add("subscrib")  # to create a subscription is to subscribe
     return frozenset(found | ({"delet"} if tool.plan.method == "DELETE" else set()))
 
 
