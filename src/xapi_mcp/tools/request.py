@@ -134,6 +134,8 @@ def _numbers(raw: list[str]) -> tuple[bool, bool]:
 def _noun_before(raw: list[str], i: int) -> str:
     """The kind of thing named right before the ID at raw[i]: "list 1234", "list timeline 1234" -> list."""
     before = [stem(w) for w in raw[max(i - 2, 0) : i]]
+    if before[-1:] == ["statu"] and len(before) == 2 and before[0] in _NOUNS - _POST_NOUNS:
+        return before[0]  # "job status 1234": the job's status, not a post (x.com/.../status/...)
     if before and before[-1] in _NOUNS:
         return before[-1]
     if len(before) == 2 and before[0] in _NOUNS and raw[i - 1] not in STOP and not _NUMBER.match(raw[i - 1]):
@@ -319,6 +321,8 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     if request.handles and not request.search:
         request.add("username" if request.handles == 1 else "usernames", 1.0)
         request.add("user", SYNONYM)
+    if request.ids > 1 and not request.handles:
+        request.add("ids", 1.0)  # several IDs: the lookup of several (getPostsByIds)
     if request.post_id:
         request.add("post", 1.0 if not raw else SYNONYM)
         request.add("id", 1.0)

@@ -93,8 +93,14 @@ def traits(tool: ToolDef) -> Traits:
         or any(arg.endswith("_ids") for arg in tool.input_schema.get("required", [])),
         plumbing=tool.stream is not None or bool(PLUMBING_PATH.search(path)),
         collects=tool.workflow is not None and "max_items" in args,
-        home=next((_kind(kind) for kind in _HOMES if path.startswith(f"/2/{kind}")), ""),
+        home=next((_kind(kind) for kind in _HOMES if path.startswith(f"/2/{kind}")), "") or _named_home(tool.name),
     )
+
+
+def _named_home(name: str) -> str:
+    """followList, getUsersPinnedLists: a List's tool by its name, though its path is a user's."""
+    named = {w.lower() for w in CAMEL.split(name)}
+    return next((_kind(kind) for kind in _HOMES if kind in named or _kind(kind) in named), "")
 
 
 def _id_kinds(path: str, required: list[str]) -> frozenset[str]:
