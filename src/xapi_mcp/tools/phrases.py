@@ -18,6 +18,8 @@ _PHRASES = (
     (r"\bppl\b", " people "),
     (r"\bmsg(s?)\b", r" message\1 "),
     (r"\bset\s*up\b", " create "),  # "set up a webhook": create one
+    (r"\bwhos\b", " who is "),  # "whos following me"
+    (r"\bwho\s+(?:is\s+)?trending\b", " trending "),  # "who's trending": what is
     (r"\b(?:show|tell|give|get|find|fetch|list)\s+me\b(?=\s*\w)", r" show "),
     (r"^\s*(?:send\s+a\s+)?direct\s+message\s+(?=0h|user|\d)", " dm "),
     (r"\bwho\s*am\s*i\b(?!\s+\w+ing\b)|\bwhoami\b", _SELF),

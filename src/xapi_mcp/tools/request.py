@@ -253,6 +253,8 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     authors = len(_AUTHOR.findall(text))  # "@bob's tweet 1790...": the post is the subject, @bob only its author
     request.handles -= authors
     text = _AUTHOR.sub(" ", text) if authors else text
+    if spelling:  # typos mended before the phrases: "whos folowing me" is "who is following me"
+        text = WORD.sub(lambda m: spelling.correct(m.group()), text)
     for pattern, replacement in phrases():
         text = pattern.sub(replacement, text)
     raw = _words_of(text, spelling)
