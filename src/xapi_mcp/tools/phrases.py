@@ -115,7 +115,7 @@ _PHRASES = (
     (r"\bshare\s+(?:this|that|the|his|her|their|0h)\s+(?:tweet|post)\b", " repost post "),  # sharing a post reposts it
     # who wrote a post, hosts a Space, made a list: a field of that thing's lookup
     (
-        r"\bwho\s+(?:is\s+|was\s+)?(?:wrote|posted|tweeted|authored|made|created|owns|hosts|hosting|hosted|sent)\b",
+        r"\bwho\s+(?:is\s+|was\s+)?(?:wrote|posted|tweeted|authored|made|created|owns|hosts|hosting|hosted|sent|speaking)\b",
         " show ",
     ),
     (r"\b(?:asked|told|wants?|needs?)\s+(?:me|us)\s+to\b", " "),  # "my boss asked me to pull ...": the task is the pull

@@ -98,9 +98,10 @@ def traits(tool: ToolDef) -> Traits:
 
 
 def _named_home(name: str) -> str:
-    """followList, getUsersPinnedLists: a List's tool by its name, though its path is a user's."""
+    """followList, getUsersPinnedLists: a List's tool by its name, though its path is a user's; XChat's
+    (chatMediaDownload, sendChatMessage): only when a chat is named, else DMs and media are meant."""
     named = {w.lower() for w in CAMEL.split(name)}
-    return next((_kind(kind) for kind in _HOMES if kind in named or _kind(kind) in named), "")
+    return next((_kind(kind) for kind in (*_HOMES, "chat") if kind in named or _kind(kind) in named), "")
 
 
 def _id_kinds(path: str, required: list[str]) -> frozenset[str]:
