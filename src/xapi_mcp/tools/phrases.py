@@ -19,6 +19,11 @@ _PHRASES = (
     (r"\bmsg(s?)\b", r" message\1 "),
     (r"\bset\s*up\b", " create "),  # "set up a webhook": create one
     (r"\bwhos\b", " who is "),  # "whos following me"
+    (r"\brate\s+limits?\b", " limit "),  # a rate limit is usage, not a rating
+    (r"^\s*who\s+(?:is|are)\s+(?=(?:user\s+)?(?:0h|\d+)\s*[?.!]*$)", " show user "),  # "who is user 12": the profile
+    (r"\bleave\s+(?:the\s+|this\s+|that\s+|my\s+)?(list|community)\b", r" unfollow \1 "),  # leave a List
+    (r"\b(?:people|users|accounts|everyone|anyone|folks)\s+(?:that|who)\s+follows?\b", " followers of "),
+    (r"\blists?\s+(0h|user\s+\d+)\s+follows?\b", r" lists followed by \1 "),  # "lists @nasa follows"
     (r"\bwho\s+(?:is\s+)?trending\b", " trending "),  # "who's trending": what is
     (r"\b(?:show|tell|give|get|find|fetch|list)\s+me\b(?=\s*\w)", r" show "),
     (r"^\s*(?:send\s+a\s+)?direct\s+message\s+(?=0h|user|\d)", " dm "),
@@ -48,7 +53,7 @@ _PHRASES = (
     (
         r"\b(?:replies|responses|comments)\b(?:\s+(?:people|users|folks|everyone)\s+(?:left|posted|wrote|made))?"
         r"\s+(?:to|on|under|below|of|for)\b|\b(?:conversation|thread)\s+(?:for|of|under|on|from|starting\s+(?:at|with))\b"
-        r"(?=\s+(?:the\s+|this\s+|that\s+|my\s+)?(?:tweet|post|status|\d))",
+        r"(?=\s+(?:the\s+|this\s+|that\s+|my\s+)?(?:tweet|post|status|\d{4}))",  # "a thread of 3 tweets": no ID
         " replies search of ",
     ),
     # what people talk about with no topic named (at most a time): what is trending

@@ -209,7 +209,8 @@ def _mentions_a_user(raw: list[str]) -> bool:
         if stem(word) == "mention":
             after = next((w for w in raw[i + 1 :] if w not in STOP or w == "me"), "")
             before = raw[i - 1] if i else ""
-            if after in (MARK, "me", "my", "our", "us", "user") or before in (MARK, "me", "my", "our"):
+            topic = word.endswith("ing") and after and after not in (MARK, "me", "my", "our", "us", "user")
+            if after in (MARK, "me", "my", "our", "us", "user") or (before in (MARK, "me", "my", "our") and not topic):
                 return True
     return False
 

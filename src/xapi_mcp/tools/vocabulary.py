@@ -99,6 +99,9 @@ SYNONYMS = {
     "discover": "search",
     "saved": "bookmark",
     "save": "bookmark",
+    "unsave": "delete bookmark",
+    "rate": "evaluate",
+    "rating": "evaluate",
     "write": "create",
     "compose": "create",
     "draft": "create",
@@ -216,7 +219,7 @@ SYNONYMS = {
     "monitor": "stream",
 }
 SYNONYM = 0.5
-# A leading write verb that names what it makes: "post ..." and "reply ..." create a post.
+# A leading write verb that names what it makes: "post ..." and "reply ..." create a post; or the spec's verb.
 VERBS = {
     "post": "create post",
     "tweet": "create post",
@@ -232,6 +235,9 @@ VERBS = {
     "bookmark": "create bookmark",
     "save": "create bookmark",
     "dm": "create dm",
+    "unsave": "delete bookmark",
+    "unbookmark": "delete bookmark",
+    "rate": "evaluate",
     "message": "create dm",
 }
 # "how many followers does @x have", "follower count of @x": a figure of one user or post.
@@ -261,7 +267,7 @@ WRITE_VERBS |= {"terminate", "drop", "evaluate", "undo", "put", "set", "silence"
 WRITE_VERBS |= {"compose", "draft", "propose", "suggest", "submit", "subscribe", "prevent", "forbid", "ban", "boost"}
 WRITE_VERBS |= {"close", "end", "disconnect", "trash", "discard", "cancel", "kick", "take", "place", "include"}
 WRITE_VERBS |= {"permit", "unbookmark", "unsubscribe", "say", "new", "clear", "append", "finalize", "initialize"}
-WRITE_VERBS |= {"init", "replay", "trigger", "validate", "conceal", "fix", "correct", "link", "unlink"}
+WRITE_VERBS |= {"init", "replay", "trigger", "validate", "conceal", "fix", "correct", "link", "unlink", "rate"}
 # Everyday words that are no misspelling of a tool word.
 _COMMON = {"when", "where", "give", "tell", "need", "look", "check", "again", "many", "much", "more", "most"}
 _COMMON |= {"last", "next", "first", "they", "them", "here", "help", "know", "anyone", "anybody", "everyone"}
