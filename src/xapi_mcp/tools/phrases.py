@@ -20,6 +20,19 @@ _PHRASES = (
     (r"\bset\s*up\b", " create "),  # "set up a webhook": create one
     (r"\bwhos\b", " who is "),  # "whos following me"
     (r"\brate\s+limits?\b", " limit "),  # a rate limit is usage, not a rating
+    (r"\bbatch\s+compliance\b", " compliance job "),  # X's batch compliance is its compliance jobs
+    (r"^\s*send\s+(?=0h|user\s+\d)", " dm "),  # "send @bob a picture": to a person, a direct message
+    # a stream that drops, dies or stops: a disconnection ("why did my stream drop")
+    (
+        r"\b(streams?|connections?)\s+(?:keeps?\s+|kept\s+)?(?:drop\w*|died|dies|dying|cut\s+out|went\s+down|crash\w*)",
+        r" \1 disconnect ",
+    ),
+    # what was said in a Space: the posts shared in it
+    (
+        r"\b(?:what|things?)\s+(?:did\s+|do\s+|have\s+)?(?:people|they|speakers|folks|everyone|users)\s+"
+        r"(?:say|said|post|posted|share|shared|tweet|tweeted)\s+(?:in|during|at)\s+(?=(?:the\s+|this\s+|that\s+)?spaces?\b)",
+        " posts shared in ",
+    ),
     (r"^\s*who\s+(?:is|are)\s+(?=(?:user\s+)?(?:0h|\d+)\s*[?.!]*$)", " show user "),  # "who is user 12": the profile
     (r"\bleave\s+(?:the\s+|this\s+|that\s+|my\s+)?(list|community)\b", r" unfollow \1 "),  # leave a List
     (r"\b(?:people|users|accounts|everyone|anyone|folks)\s+(?:that|who)\s+follows?\b", " followers of "),
@@ -52,7 +65,7 @@ _PHRASES = (
     # the replies under a post, its thread: a search for its conversation_id
     (
         r"\b(?:replies|responses|comments)\b(?:\s+(?:people|users|folks|everyone)\s+(?:left|posted|wrote|made))?"
-        r"\s+(?:to|on|under|below|of|for)\b|\b(?:conversation|thread)\s+(?:for|of|under|on|from|starting\s+(?:at|with))\b"
+        r"\s+(?:to|on|under|below|of|for)\b|\b(?:has\s+|have\s+)?(?:replied|responded|commented)\s+(?:to|on|under)\b|\b(?:conversation|thread)\s+(?:for|of|under|on|from|starting\s+(?:at|with))\b"
         r"(?=\s+(?:the\s+|this\s+|that\s+|my\s+)?(?:tweet|post|status|\d{4}))",  # "a thread of 3 tweets": no ID
         " replies search of ",
     ),
@@ -89,7 +102,7 @@ _PHRASES = (
     (r"\bconnect\s+(.{1,40}?)\s+to\s+(?:my\s+|the\s+|a\s+)?webhook\b", r" create link \1 to webhook "),
     (r"\b(?:re)?tweeters\b|\breposters\b", " users who reposted "),  # people: who, not the reposts
     (r"\blikers\b", " users who liked "),
-    (r"\blists?\s+(?:am\s+i|are\s+we)\s+(?:on|in)\b", " lists me member of "),
+    (r"\blists?\s+(?:am\s+i|are\s+we|i(?:\s+am)?|we(?:\s+are)?)\s+(?:on|in)\b", " lists me member of "),
     (r"\blists?\s+is\s+(0h|user\s+\d+)\s+(?:on|in)\b", r" lists \1 member of "),
     (r"\bnear\s+me\b", " nearby "),
     (r"\bwhat\s+(?:is\s+)?happening\b", " trending "),  # "what's happening in the world": trends
