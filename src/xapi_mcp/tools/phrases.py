@@ -29,7 +29,7 @@ _PHRASES = (
     ),
     # what was said in a Space: the posts shared in it
     (
-        r"\b(?:what|things?)\s+(?:did\s+|do\s+|have\s+)?(?:people|they|speakers|folks|everyone|users)\s+"
+        r"\b(?:what|things?)\s+(?:did\s+|do\s+|have\s+)?(?:the\s+)?(?:people|they|speakers|hosts|folks|everyone|users)\s+"
         r"(?:say|said|post|posted|share|shared|tweet|tweeted)\s+(?:in|during|at)\s+(?=(?:the\s+|this\s+|that\s+)?spaces?\b)",
         " posts shared in ",
     ),
@@ -112,8 +112,6 @@ _PHRASES = (
         r"(?=(?:(?:my|our|the|a|this|that)\s+)?(?:\w+\s+)?lists?\b)",
         r" \1 of ",
     ),
-    # a span longer than the 7 days a recent search covers: the full archive
-    (r"\b(?:(?:[89]|[1-9]\d+)\s+days?|(?:[2-9]|[1-9]\d+)\s+weeks?|\d+\s+(?:months?|years?))\b", r" all archive \g<0> "),
     (r"\bvoice\s+(?:note|memo|message|clip)s?\b", " voice media "),
     (r"\b(?:does|do|did)\s+(user\s+\d+|\S+)\s+follow\b", r" \1 following "),
     (r"\bspaces\s+(?:by|from|of)\s+(?=0h|\d|user)", " spaces creator "),  # "spaces by 2244994945": its creator's

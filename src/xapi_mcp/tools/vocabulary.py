@@ -176,6 +176,7 @@ SYNONYMS = {
     "spending": "usage",
     "cost": "usage",
     "costs": "usage",
+    "costing": "usage",
     "billing": "usage",
     "bill": "usage",
     "budget": "usage",
