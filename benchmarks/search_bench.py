@@ -1,6 +1,6 @@
 """search_x_api: ranking quality on the request sets, index build time and per-query time (medians).
 
-    python benchmarks/search_bench.py                      # held-out, tuning and tuning2 sets: a table
+    python benchmarks/search_bench.py                      # held-out and the three tuning sets: a table
     python benchmarks/search_bench.py --set other.json     # another set (--misses lists its misses)
     python benchmarks/search_bench.py --json out.json
 
@@ -10,6 +10,8 @@ is among the first three. The held-out set (tests/data/search_heldout.json, writ
 by someone who had not seen the tool names) is only ever reported as figures: its misses are never
 listed, so nobody tunes against the set that judges. tests/data/search_tuning2.json (302 requests
 written for issue 16 part 2 before their writer read the tool names, then tuned on) is the third row.
+tests/data/search_tuning3.json (174 requests written before their writer read the ranking code, then
+tuned on) is the fourth.
 Tools are the bundled 2.159 catalog with its
 workflow tools, as a full-allowlist discovery server has them. Build time is `SearchIndex.build` (once
 at startup); query time is one `SearchIndex.search`. Each is wall time and this process's CPU time,
@@ -28,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.search_sets import HEADER, HELDOUT, TUNING, TUNING2, load_set, ranks, score, served_tools  # noqa: E402
+from tests.search_sets import HEADER, HELDOUT, TUNING, TUNING2, TUNING3, load_set, ranks, score, served_tools  # noqa: E402
 from xapi_mcp.tools.discovery import SearchIndex  # noqa: E402
 from xapi_mcp.tools.tooldef import ToolDef  # noqa: E402
 
@@ -67,7 +69,8 @@ def main() -> None:
         parser.error("--misses needs --set with a set other than the held-out one (its misses are never listed)")
 
     tools = served_tools()
-    sets = {args.set.stem: args.set} if args.set else {"held-out": HELDOUT, "tuning": TUNING, "tuning2": TUNING2}
+    sets = {"held-out": HELDOUT, "tuning": TUNING, "tuning2": TUNING2, "tuning3": TUNING3}
+    sets = {args.set.stem: args.set} if args.set else sets
     figures: dict[str, object] = {"tools": len(tools)}
     print(HEADER)
     queries: list[str] = []

@@ -21,6 +21,7 @@ DATA = Path(__file__).resolve().parent / "data"
 HELDOUT = DATA / "search_heldout.json"
 TUNING = DATA / "search_tuning.json"
 TUNING2 = DATA / "search_tuning2.json"  # written for issue 16 part 2 before the tool names were read
+TUNING3 = DATA / "search_tuning3.json"  # written for issue 16 part 2 (wp-search3) before the ranking code was read
 DEPTH = 25  # results read per request; a request not found within them scores 0 in the MRR
 
 

@@ -1,7 +1,8 @@
 """search_x_api must put the right tool first for requests in people's words (reported: top-1 / top-3).
 
 The requests are tests/data/search_tuning.json (the first 67 are the ones this file used to hold)
-and tests/data/search_tuning2.json (302 written for issue 16 part 2 before the tool names were read);
+tests/data/search_tuning2.json (302 written for issue 16 part 2 before the tool names were read) and
+tests/data/search_tuning3.json (174 written before the ranking code was read);
 each lists the operationIds an agent may rightly call first. The ranking is deterministic, so the
 floors sit just under the figures measured when they were set (`benchmarks/search_bench.py` prints
 them with the misses). The intent rules (@handle, me/my, post IDs, ...) have tests of their own
@@ -24,17 +25,21 @@ from xapi_mcp.tools.vocabulary import english_words
 
 TUNING = Path(__file__).parent / "data" / "search_tuning.json"
 TUNING2 = TUNING.with_name("search_tuning2.json")
+TUNING3 = TUNING.with_name("search_tuning3.json")
 # Measured when set: top-1 505/524 (0.964), top-3 519/524 (0.990); 499/524 once usage_x_api joined; 495/524
 # (0.945), top-3 517/524, once the 17 stream-rule, webhook and subscription tools of issue 17 did: one real
 # collision ('share a link on X' -> createWebhooksStreamLink, "Create stream link"), three near-ties flipped by
 # the larger corpus ('status of compliance job 1234', 'how much of my tweet quota have I used', 'find people
 # who work at spacex'); 496/524, top-3 515/524 (0.983) with issue 16's workflow tools and the 15 stream tools
 # (streams, webhooks and subscriptions now rank low unless the request asks for them: +1 on both sets);
-# 507/524 (0.968), top-3 518/524 (0.989) with the general rules of issue 16 part 2 (wp-search2).
+# 507/524 (0.968), top-3 518/524 (0.989) with the general rules of issue 16 part 2 (wp-search2); 508/524 after wp-search3.
 TOP1_FLOOR, TOP3_FLOOR = 0.955, 0.985
 # search_tuning2.json, measured when set (wp-search2): top-1 from 241/302 (0.798) to 289/302 (0.957),
-# top-3 from 277 (0.917) to 297 (0.983).
+# top-3 from 277 (0.917) to 297 (0.983); 289 and 298 (0.987) after wp-search3.
 TOP1_FLOOR2, TOP3_FLOOR2 = 0.945, 0.97
+# search_tuning3.json, measured when set (wp-search3): top-1 from 156/174 (0.897) to 167/174 (0.960),
+# top-3 from 169 (0.971) to 174 (1.000).
+TOP1_FLOOR3, TOP3_FLOOR3 = 0.95, 0.99
 # The examples the discovery profile was designed around: these must come first.
 MUST_BE_FIRST = {
     "who follows @jack": "getUsersFollowers",
@@ -60,7 +65,7 @@ def requests(path: Path = TUNING) -> list[dict[str, Any]]:
     return list(json.loads(path.read_text())["requests"])
 
 
-@pytest.mark.parametrize("path", [TUNING, TUNING2], ids=["tuning", "tuning2"])
+@pytest.mark.parametrize("path", [TUNING, TUNING2, TUNING3], ids=["tuning", "tuning2", "tuning3"])
 def test_the_tuning_sets_are_large_and_name_real_tools(path: Path) -> None:
     found = requests(path)
     _, tools = served()
@@ -69,15 +74,20 @@ def test_the_tuning_sets_are_large_and_name_real_tools(path: Path) -> None:
     assert {a for r in found for a in r["accept"]} <= set(tools)
 
 
-def test_search_ranks_the_right_tool_first_on_the_fresh_set() -> None:
-    found = requests(TUNING2)
+@pytest.mark.parametrize(
+    ("path", "top1_floor", "top3_floor"),
+    [(TUNING2, TOP1_FLOOR2, TOP3_FLOOR2), (TUNING3, TOP1_FLOOR3, TOP3_FLOOR3)],
+    ids=["tuning2", "tuning3"],
+)
+def test_search_ranks_the_right_tool_first_on_the_fresh_sets(path: Path, top1_floor: float, top3_floor: float) -> None:
+    found = requests(path)
     names = [ranked(r["q"]) for r in found]
     top1 = sum(bool(n) and n[0] in r["accept"] for n, r in zip(names, found, strict=True))
     top3 = sum(bool(set(n) & set(r["accept"])) for n, r in zip(names, found, strict=True))
     count = len(found)
-    print(f"\nsearch quality (tuning2): top-1 {top1}/{count} ({top1 / count:.3f}), top-3 {top3}/{count}")
-    assert top3 >= TOP3_FLOOR2 * count
-    assert top1 >= TOP1_FLOOR2 * count
+    print(f"\nsearch quality ({path.stem}): top-1 {top1}/{count} ({top1 / count:.3f}), top-3 {top3}/{count}")
+    assert top3 >= top3_floor * count
+    assert top1 >= top1_floor * count
 
 
 def test_search_ranks_the_right_tool_first() -> None:
@@ -403,3 +413,52 @@ def test_everyday_words_are_not_mended_into_tool_words() -> None:
     ]
     assert ranked("pull every tweet from 2019 for a report") == ranked("pull every tweet from 2019 for a report")
     assert "repost" not in parse("pull tweets for a report", spelling).terms
+
+
+# --- wp-search3: more general rules, each on requests in none of the sets
+
+
+@pytest.mark.parametrize(
+    ("query", "first"),
+    [
+        ("any tweets frm @nasa abt the launch", "searchPostsRecent"),  # chat shorthand
+        ("setup a webhook for me", "createWebhooks"),  # "set up" creates
+        ("what is everybody posting about today", "getTrendsByWoeid getTrendsPersonalizedTrends"),  # no topic: trends
+        ("who's trending in canada", "getTrendsByWoeid"),
+        ("posts about the solar eclipse from the past 3 weeks", "searchPostsAll"),  # more than 7 days: the archive
+        ("tweet counts for electric cars over the last 60 days", "getPostsCountsAll"),
+        ("how many times was post 1790000000000000123 liked", "getPostsById"),  # a figure of the post
+        ("subscribe user 42 to webhook 9876", "createAccountActivitySubscription"),  # creating a subscription
+        ("fetch tweets 1790000000000000001 and 1790000000000000002", "getPostsByIds"),  # several IDs
+        ("compliance job status 1790000000000000777", "getComplianceJobsById"),  # the job's status, not a post
+        ("follow natgeo", "followUser"),  # a List's tool only when a list is named
+        ("whos folowing @nasa", "getUsersFollowers"),  # typos mended before the phrases
+        ("who is speaking in that space 1abcdefghij", "getSpacesById"),
+        ("unsave tweet 1790000000000000321", "deleteUsersBookmark"),
+        ("rate note 1790000000000000321 as helpful", "evaluateCommunityNotes"),
+        ("who is user 987654", "getUsersById"),  # "who is X": X's profile
+        ("leave list 1234567", "unfollowList"),
+        ("accounts that follow @nasa", "getUsersFollowers"),
+        ("lists @natgeo follows", "getUsersFollowedLists"),
+        ("what lists does user 2244994945 follow", "getUsersFollowedLists"),
+        ("posts by @nasa mentioning artemis", "searchPostsRecent"),  # a topic after "mentioning": a search
+        ("post a thread of 4 tweets about our launch", "createThread"),  # "of 4 tweets" is no post ID
+        ("has anyone replied to post 1790000000000000444", "searchPostsRecent searchPostsAll"),
+        ("lists we're on", "getUsersListMemberships"),
+        ("batch compliance for user ids", "getComplianceJobs createComplianceJobs"),
+        ("send @carol the photo", "createDirectMessagesByParticipantId"),  # sending to a person: a DM
+        ("my stream keeps dropping", "getConnectionHistory"),
+        ("check whether tweet 1790000000000000123 was deleted", "getPostsById"),  # a yes/no question
+        ("how much is the x api costing me", "usage_x_api getUsage"),
+        ("personal trending topics", "getTrendsPersonalizedTrends"),
+        ("download media from dm 1790000000000000999", "getDirectMessagesEventsById"),  # XChat's only when named
+    ],
+)
+def test_general_rules_of_wp_search3(query: str, first: str) -> None:
+    assert ranked(query)[0] in first.split()
+
+
+def test_the_posts_of_a_lists_members_and_of_a_space_are_on_offer() -> None:
+    assert "getListsPosts" in ranked("latest tweets from the people in my Designers list", limit=2)
+    assert "getSpacesPosts" in ranked("what did the speakers say in space 1abcdefghij", limit=2)
+    assert parse("compliance job status 1790000000000000777").refs == {"job"}
