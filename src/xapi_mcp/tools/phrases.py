@@ -36,7 +36,7 @@ _PHRASES = (
     (r"^\s*who\s+(?:is|are)\s+(?=(?:user\s+)?(?:0h|\d+)\s*[?.!]*$)", " show user "),  # "who is user 12": the profile
     (r"\bleave\s+(?:the\s+|this\s+|that\s+|my\s+)?(list|community)\b", r" unfollow \1 "),  # leave a List
     (r"\b(?:people|users|accounts|everyone|anyone|folks)\s+(?:that|who)\s+follows?\b", " followers of "),
-    (r"\blists?\s+(?:does\s+|do\s+|did\s+)?(0h|user\s+\d+)\s+follows?\b", r" lists followed by \1 "),  # "lists @nasa follows"
+    (r"\blists?\s+(?:does\s+|do\s+|did\s+)?(0h|user\s+\d+)\s+follows?\b", r" lists followed by \1 "),  # @x's lists
     (r"\bwho\s+(?:is\s+)?trending\b", " trending "),  # "who's trending": what is
     (r"\b(?:show|tell|give|get|find|fetch|list)\s+me\b(?=\s*\w)", r" show "),
     (r"^\s*(?:send\s+a\s+)?direct\s+message\s+(?=0h|user|\d)", " dm "),

@@ -59,7 +59,9 @@ _MANY = re.compile(r"\b(?:page\s+through|paginat\w*|collect\w*|scrap\w*|harvest\
 _YES_NO = {"is", "was", "are", "were", "did", "does", "do", "has", "have", "had", "am", "why"}
 # a span longer than the 7 days a recent search covers ("the past 30 days", "3 weeks"): the full archive
 _LONG_SPAN = re.compile(r"\b(?:(?:[89]|[1-9]\d+)\s+days?|(?:[2-9]|[1-9]\d+)\s+weeks?|\d+\s+(?:months?|years?))\b")
-_CHECK_IF = re.compile(r"^\s*(?:(?:please|can\s+you|could\s+you)\s+)*(?:check|see|verify|confirm|find\s+out)\s+(?:if|whether)\b")
+_CHECK_IF = re.compile(  # "check whether tweet 12 was deleted": a yes/no question
+    r"^\s*(?:(?:please|can\s+you|could\s+you)\s+)*(?:check|see|verify|confirm|find\s+out)\s+(?:if|whether)\b"
+)
 _AUTHOR = re.compile(MARK + r"\s+(?=(?:latest\s+|last\s+)?(?:tweet|post|status|reply)\s+\d)")
 # "how do I ...", "is there a way to ...": the task that follows is what is asked, not a yes/no question
 _HOW_TO = re.compile(
@@ -274,7 +276,7 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     request.refs |= {"user"} if request.handles else set()
     leading = next((w for w in raw if w not in POLITE), "")
     request.write = _asks_to_write(raw) or (quoted and leading in WRITE_VERBS)  # "message convo 1-2 with 'ok'"
-    request.question = bool(raw) and raw[0] in _YES_NO or bool(_CHECK_IF.match(text))
+    request.question = (bool(raw) and raw[0] in _YES_NO) or bool(_CHECK_IF.match(text))
     if request.write and ":" in text:  # "DM user 12: see you tomorrow": the text after the colon is content
         raw = _words_of(text.split(":", 1)[0], spelling)
     content = _CONTENT.search(text) if request.write else None
