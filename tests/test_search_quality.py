@@ -453,6 +453,10 @@ def test_everyday_words_are_not_mended_into_tool_words() -> None:
         ("how much is the x api costing me", "usage_x_api getUsage"),
         ("personal trending topics", "getTrendsPersonalizedTrends"),
         ("download media from dm 1790000000000000999", "getDirectMessagesEventsById"),  # XChat's only when named
+        ("which tweets has user 2244994945 retweeted", "getUsersPosts"),  # a user's reposts are on its timeline
+        ("what's up with the housing market", "searchPostsRecent"),
+        ("post 1790000000000000123", "getPostsById"),  # "post <ID>": the post named, not one to write
+        ("tweet 1790000000000000123 analytics", "getPostsAnalytics"),
     ],
 )
 def test_general_rules_of_wp_search3(query: str, first: str) -> None:

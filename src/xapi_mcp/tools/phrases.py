@@ -123,6 +123,12 @@ _PHRASES = (
     (r"\b(0h|user\s+\d+)\s+(?:has\s+)?(?:tweeted|posted|wrote)\b", r" authored posts \1 "),
     (r"\b(?:has|did)\s+(0h|user\s+\d+)\s+(?:tweeted|posted|written|wrote|tweet|post)\b", r" authored posts \1 "),
     (r"\b(?:retweeted|reposted|quoted)\s+me\b", " reposts of me "),
+    # the posts a user reposted are on that user's timeline of posts
+    (
+        r"\b(?:posts|tweets)\s+(?:that\s+)?(?:did\s+|has\s+|have\s+)?(0h|user\s+\d+)\s+(?:has\s+)?(?:re-?posted|re-?tweeted|repost|retweet)\b",
+        r" authored posts \1 ",
+    ),
+    (r"\bwhat\s+(?:is\s+)?up\s+with\b", " posts about "),  # "what's up with the stock market": posts about it
     (
         r"\bdid\s+(?:i|we)\s+(?:tweet|post|write|say)\b|\b(?:what|everything|anything|all|things|stuff)\s+(?:that\s+)?(?:i|we)\s+(?:have\s+)?(?:posted|tweeted|wrote)\b",
         " my authored posts ",

@@ -179,6 +179,8 @@ def _asks_to_write(raw: list[str]) -> bool:
     first, nxt = content[0], (content[1:] or [""])[0]
     if first.endswith(("ed", "ss")) or (first.endswith("s") and first != "dms"):
         return False
+    if first in ("post", "tweet") and _NUMBER.match(nxt):
+        return False  # "post 1790... insights": the post named, not one to write
     if nxt.endswith("s") and stem(nxt) in ENTITIES and first in ("quote", "like", "post", "retweet", "new"):
         return False
     if stem(nxt) in _FIGURES:
