@@ -457,6 +457,9 @@ def test_everyday_words_are_not_mended_into_tool_words() -> None:
         ("what's up with the housing market", "searchPostsRecent"),
         ("post 1790000000000000123", "getPostsById"),  # "post <ID>": the post named, not one to write
         ("tweet 1790000000000000123 analytics", "getPostsAnalytics"),
+        ("posts near the eiffel tower", "searchPostsRecent"),  # a place is a topic
+        ("can I see retweets with comments on my post 1790000000000000123", "getPostsQuotedPosts"),
+        ("quote retweets of 1790000000000000123", "getPostsQuotedPosts"),
     ],
 )
 def test_general_rules_of_wp_search3(query: str, first: str) -> None:

@@ -18,6 +18,7 @@ _PHRASES = (
     (r"\bppl\b", " people "),
     (r"\bmsg(s?)\b", r" message\1 "),
     (r"\bset\s*up\b", " create "),  # "set up a webhook": create one
+    (r"\b(?:re)?tweet(s?)\s+with\s+(?:a\s+)?comments?\b", r" quote\1 "),  # "retweets with comments": quotes
     (r"\bwhos\b", " who is "),  # "whos following me"
     (r"\brate\s+limits?\b", " limit "),  # a rate limit is usage, not a rating
     (r"\bbatch\s+compliance\b", " compliance job "),  # X's batch compliance is its compliance jobs
@@ -141,7 +142,7 @@ _PHRASES = (
         " show ",
     ),
     (r"\b(?:asked|told|wants?|needs?)\s+(?:me|us)\s+to\b", " "),  # "my boss asked me to pull ...": the task is the pull
-    (r"\b(?:re)?tweet\s+with\s+(?:a\s+)?comment\b|\bquote\s+retweet\b", " quote "),
+    (r"\bquote\s+re-?tweet(s?)\b", r" quote\1 "),
     (r"\b(tweet|post)s?\s+(volume|counts?|stats|metrics|analytics|impressions|engagement)\b", r" \2 \1s "),
     (r"\b(?:do\s+not|never)\s+want\s+to\s+see\b|\bstop\s+seeing\b|\bshut\s+up\b", " mute "),
     (r"\b(?:have|has|is|are|am)\s+(?:i\s+|we\s+)?(?:got\s+)?left\b", " usage remaining "),

@@ -48,7 +48,7 @@ _FIGURES |= {
 }
 _DM_THINGS = {stem(w) for w in ("conversation", "convo", "history", "inbox", "events", "thread", "list", "requests")}
 _SEARCH_WORDS = {"mentioning", "search", "containing", "regarding", "discussing"}
-_TOPIC_BEFORE = {"about", "mention", "mentions", "mentioning", "regarding", "discussing", "containing"}
+_TOPIC_BEFORE = {"about", "mention", "mentions", "mentioning", "regarding", "discussing", "containing", "near"}
 _NAME_NOUNS = {"user", "username", "handle"}
 _SENDS = re.compile(r"\b(send|say|post|tweet|reply|write|dm|message|publish)\s*:?\s+(?:(?:them|him|her|it)\s+)?['\"]")
 _LEAD_CLAUSE = re.compile(r"^\s*(?:before|after|once|when|while|since|because|as\s+soon\s+as)\b[^,;:?!]*,")
