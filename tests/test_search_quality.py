@@ -460,6 +460,7 @@ def test_everyday_words_are_not_mended_into_tool_words() -> None:
         ("posts near the eiffel tower", "searchPostsRecent"),  # a place is a topic
         ("can I see retweets with comments on my post 1790000000000000123", "getPostsQuotedPosts"),
         ("quote retweets of 1790000000000000123", "getPostsQuotedPosts"),
+        ("who runs https://twitter.com/i/communities/1498765432109876543", "getCommunitiesById"),  # the URL's thing
     ],
 )
 def test_general_rules_of_wp_search3(query: str, first: str) -> None:
@@ -470,3 +471,5 @@ def test_the_posts_of_a_lists_members_and_of_a_space_are_on_offer() -> None:
     assert "getListsPosts" in ranked("latest tweets from the people in my Designers list", limit=2)
     assert "getSpacesPosts" in ranked("what did the speakers say in space 1abcdefghij", limit=2)
     assert parse("compliance job status 1790000000000000777").refs == {"job"}
+    assert parse("members of https://x.com/i/lists/1234567890123456789").refs == {"list"}
+    assert parse("https://x.com/i/spaces/1YqKDqWqdPLsV").refs == {"space"}

@@ -68,6 +68,7 @@ _HOW_TO = re.compile(
     r"^\s*(?:(?:is|are)\s+there\s+(?:a|any)\s+way\s+to|is\s+it\s+possible\s+to|how\s+(?:do|can|would|should)\s+(?:i|we|you)"
     r"|(?:can|could|may)\s+(?:i|we))\b"
 )  # "the user natgeo": an unknown word after it is a handle
+_THING_URL = re.compile(r"(?:https?://)?(?:www\.|mobile\.)?(?:x|twitter)\.com/i/(lists|spaces|communities)/(\w+)\S*")
 _URL = re.compile(r"(?:https?://)?(?:www\.|mobile\.)?(?:x|twitter)\.com/(\w+)(?:/status(?:es)?/(\d+))?\S*")
 _HANDLE = re.compile(r"(?<![\w@])@(\w{1,15})")
 _HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
@@ -112,6 +113,11 @@ class Request:
     def add(self, word: str, weight: float) -> None:
         for term in forms(word):
             self.terms[term] = max(self.terms.get(term, 0.0), weight)
+
+
+def _thing_of_url(match: re.Match[str]) -> str:
+    """x.com/i/lists/12, /i/spaces/1Yq..., /i/communities/14...: that List, Space or Community by its ID."""
+    return f" {match.group(1).removesuffix('s').replace('communitie', 'community')} {match.group(2)} "
 
 
 def _numbers(raw: list[str]) -> tuple[bool, bool]:
@@ -239,6 +245,7 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     """The terms of a request and the intents it carries (see the module docstring)."""
     text = query.lower().replace("’", "'")
     request = Request()
+    text = _THING_URL.sub(_thing_of_url, text)
     for match in _URL.finditer(text):
         if match.group(2):
             request.post_id = True
