@@ -100,6 +100,7 @@ _PHRASES = (
     (r"\bstop\s+(?:getting|receiving)\b", " block "),  # "stop getting DMs from @x": block them
     (r"\bstop\s+(?:the\s+|my\s+|all\s+)*(?:streams?|streaming|connections?)\b", " terminate connections "),
     (r"\bstart\s+(?:listening|watching|monitoring|tracking|streaming)\b", " stream "),
+    (r"\b(?:alert|notify|ping|tell)\s+(?:me|us)\s+(?:when|whenever|as\s+soon\s+as)\b", " stream "),  # as it happens
     (r"\bconnect\s+(.{1,40}?)\s+to\s+(?:my\s+|the\s+|a\s+)?webhook\b", r" create link \1 to webhook "),
     (r"\b(?:re)?tweeters\b|\breposters\b", " users who reposted "),  # people: who, not the reposts
     (r"\blikers\b", " users who liked "),

@@ -345,7 +345,7 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
         request.add("id", 1.0)
     elif other_id:
         request.add("id", 1.0)
-    if request.me and not raw:
+    if request.me and not raw and not request.post_id:  # a figure of a post is the post's, whoever asks
         request.add("me", 1.0)
         request.add("user", SYNONYM)
     if request.search:

@@ -251,7 +251,7 @@ VERBS = {
 # "how many followers does @x have", "follower count of @x": a figure of one user or post.
 METRIC = re.compile(
     r"\bcount\s+(?:\w+\s+)?(?:follow\w*|likes?|posts?|tweets?|reposts?|retweets?|repl\w+|views?|impressions?|members?)\b"
-    r".*\b(?:have|has|got|get)$|\bcount\s+(?:people|users|accounts|folks)\s+(?:follow|lik|retweet|repost|quot|repl|view)\w*\b|\b(?:follow\w*|like|repost|retweet|quote|view|repl\w+|tweet|post)s?\s+counts?"
+    r".*\b(?:have|has|got|get)$|\bcount\s+(?:people|users|accounts|folks)\s+(?:have\s+|has\s+)?(?:follow|lik|retweet|repost|quot|repl|view|bookmark)\w*\b|\b(?:follow\w*|like|repost|retweet|quote|view|repl\w+|tweet|post)s?\s+counts?"
     r"|\bcount\s+(?:tweets|posts)$|\bcount\s+times\s+(?:\w+\s+){0,4}?(?:view|seen|lik|repost|retweet|quot|shar|bookmark)\w*"
 )
 STOP = {"a", "an", "the", "of", "to", "for", "from", "by", "with", "on", "in", "at", "as", "and", "or", "is", "are"}
