@@ -463,6 +463,7 @@ def test_everyday_words_are_not_mended_into_tool_words() -> None:
         ("who runs https://twitter.com/i/communities/1498765432109876543", "getCommunitiesById"),  # the URL's thing
         ("I'm curious how many people have bookmarked 1790000000000000123", "getPostsById"),  # the post's figure
         ("notify me whenever someone tweets about our outage", "streamPosts"),  # an alert: a stream
+        ("I was wondering what's trending in france", "getTrendsByWoeid"),  # "I was wondering": the asker
     ],
 )
 def test_general_rules_of_wp_search3(query: str, first: str) -> None:

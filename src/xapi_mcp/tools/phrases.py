@@ -47,6 +47,8 @@ _PHRASES = (
     (r"\b(?:logged|signed)\s+in(?:to)?\b", " me "),
     (r"\b(?:pull|bring|look)\s+up\b", " show "),
     (r"\b(?:i|we)\s+(?:would\s+)?like\s+to\b", " "),
+    # "I was wondering ...", "I'm curious ...": the asker, not the authenticated user's things
+    (r"\b(?:i|we)\s+(?:am\s+|was\s+|were\s+|are\s+)?(?:just\s+)?(?:curious|wondering|trying|hoping|looking)\b", " "),
     (r"\b(?:a|the)\s+list\s+of\b", " "),
     (r"\bmy\s+own\b", " my "),
     (r"\b(?:my|our)\s+(?:(?:recent|latest|last|old|\d+)\s+)*(?:tweet|post)s?\b", " my authored posts "),
