@@ -464,6 +464,8 @@ def test_everyday_words_are_not_mended_into_tool_words() -> None:
         ("I'm curious how many people have bookmarked 1790000000000000123", "getPostsById"),  # the post's figure
         ("notify me whenever someone tweets about our outage", "streamPosts"),  # an alert: a stream
         ("I was wondering what's trending in france", "getTrendsByWoeid"),  # "I was wondering": the asker
+        ("Get a user's tweets", "getUsersPosts"),  # the possessor is not what is asked for
+        ("Get a user's liked tweets", "getUsersLikedPosts"),
     ],
 )
 def test_general_rules_of_wp_search3(query: str, first: str) -> None:

@@ -73,6 +73,7 @@ _URL = re.compile(r"(?:https?://)?(?:www\.|mobile\.)?(?:x|twitter)\.com/(\w+)(?:
 _HANDLE = re.compile(r"(?<![\w@])@(\w{1,15})")
 _HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
 _QUOTED = re.compile(r"(?<!\w)'[^']+'(?!\w)|\"[^\"]+\"")
+_POSSESSOR = re.compile(r"\b(user|account|person|list|space|community)'s\b")  # "a user's tweets": tweets asked
 _CONTRACTION = re.compile(r"n't\b|'(?:s|m|ve|re|ll|d)\b")
 _YEAR = re.compile(r"^20[0-3]\d$")
 _MIXED_ID = re.compile(r"\b(?=[a-z]*\d)(?=\d*[a-z])[a-z0-9]{10,}\b")  # a Space ID: 1YqKDqWqdPLGV
@@ -264,6 +265,7 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
     text = _QUOTED.sub(" ", text)  # "post 'hello world'", "tweets containing 'climate'": content
     text = _NEGATED.sub(" ", text)
     text = _HOW_TO.sub(" ", _LEAD_CLAUSE.sub(" ", text))  # "Before I post anything, ...": the ask follows
+    owner = {stem(m.group(1)) for m in _POSSESSOR.finditer(text)}  # what owns the thing asked for: not the head
     text = _CONTRACTION.sub(lambda m: " not" if m.group(0) == "n't" else "", text)
     authors = len(_AUTHOR.findall(text))  # "@bob's tweet 1790...": the post is the subject, @bob only its author
     request.handles -= authors
@@ -316,7 +318,7 @@ def parse(query: str, spelling: Spelling | None = None) -> Request:
         reference = i + 1 < len(raw) and bool(_NUMBER.match(raw[i + 1]))  # "list 1234": which, not what
         if i == first and word in READ_VERBS and not (word == "list" and any(map(_NUMBER.match, raw[i + 1 : i + 3]))):
             continue  # "list my followers", "read this post": the verb of a read ("list timeline 1234": a noun)
-        if not request.head and not reference:
+        if not request.head and not reference and stem(word) not in owner:
             request.head = ENTITIES.get(stem(word), "") or ENTITIES.get(stem(SYNONYMS.get(word, "-")), "")
         verb = VERBS.get(word) if i == first and request.write else None
         request.add(word, SYNONYM if verb else 1.0)
