@@ -466,6 +466,7 @@ def test_everyday_words_are_not_mended_into_tool_words() -> None:
         ("I was wondering what's trending in france", "getTrendsByWoeid"),  # "I was wondering": the asker
         ("Get a user's tweets", "getUsersPosts"),  # the possessor is not what is asked for
         ("Get a user's liked tweets", "getUsersLikedPosts"),
+        ("who keeps retweeting me", "getUsersRepostsOfMe"),  # reposts of me, whoever made them
     ],
 )
 def test_general_rules_of_wp_search3(query: str, first: str) -> None:

@@ -126,7 +126,7 @@ _PHRASES = (
     (r"\b0h\s+(?:(?:latest|recent|last|newest|own)\s+)*(?:tweets|posts)\b", " authored posts 0h "),
     (r"\b(0h|user\s+\d+)\s+(?:has\s+)?(?:tweeted|posted|wrote)\b", r" authored posts \1 "),
     (r"\b(?:has|did)\s+(0h|user\s+\d+)\s+(?:tweeted|posted|written|wrote|tweet|post)\b", r" authored posts \1 "),
-    (r"\b(?:retweeted|reposted|quoted)\s+me\b", " reposts of me "),
+    (r"\b(?:retweet|repost|quote)(?:s|ed|ing)?\s+(?:me|my\s+(?:stuff|things|content))\b", " reposts of myself "),
     # the posts a user reposted are on that user's timeline of posts
     (
         r"\b(?:posts|tweets)\s+(?:that\s+)?(?:did\s+|has\s+|have\s+)?(0h|user\s+\d+)\s+(?:has\s+)?(?:re-?posted|re-?tweeted|repost|retweet)\b",
