@@ -423,14 +423,24 @@ def running_grok(command: list[str], env: dict[str, str], cwd: Path, *, tty: boo
     import pty  # POSIX only, like the signals these tests send
 
     master, slave = pty.openpty() if tty else (None, None)
-    proc = subprocess.Popen(
-        command,
-        stdin=slave if slave is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=cwd,
-    )
+    # A shell without job control starts background commands with SIGINT ignored, and an ignored
+    # signal stays ignored across exec: grok would never see these tests' Ctrl-C. It starts with the
+    # default disposition, as from a terminal (a handler, unlike SIG_IGN, is reset by exec).
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(
+            command,
+            stdin=slave if slave is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+        )
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     if slave is not None:
         os.close(slave)
     handles: dict[str, Any] = {"proc": proc, "terminal": master, "out": b"", "err": b""}
